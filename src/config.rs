@@ -1,0 +1,475 @@
+//! Configuration: the `[default.oidc]` table of `Rocket.toml` (or `ROCKET_OIDC_*` environment
+//! variables), read through figment when the fairing ignites.
+//!
+//! Every value is checked at ignite. A missing or malformed key aborts launch with a message that
+//! names the key (`oidc.providers.default.client_id: missing`), so a typo never becomes a login
+//! failure in production.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use openidconnect::ClientSecret;
+use rocket::figment::Figment;
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::ConfigError;
+use crate::provider::ProviderMetadata;
+
+/// The whole `oidc` table.
+///
+/// # Example
+///
+/// ```
+/// use rocket::figment::{Figment, providers::{Format, Toml}};
+/// use rocket_openidconnect::OidcConfig;
+///
+/// let figment = Figment::from(Toml::string(r#"
+///     [oidc]
+///     base_url = "https://app.example.com"
+///     [oidc.providers.default]
+///     issuer = "https://op.example.com"
+///     client_id = "my-app"
+///     client_secret = "s3cret"
+/// "#));
+/// let config = OidcConfig::from_figment(&figment).unwrap();
+/// assert_eq!(config.redirect_path, "/redirect_uri");
+/// assert!(config.providers.contains_key("default"));
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OidcConfig {
+    /// External URL of the application root (scheme, host, port and an optional path prefix).
+    /// Defaults to `http://<address>:<port>` from Rocket's own configuration.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Path of the redirect (callback) route. Default `/redirect_uri`.
+    #[serde(default = "default_redirect_path")]
+    pub redirect_path: String,
+    /// Path of the logout route. Default `/logout`.
+    #[serde(default = "default_logout_path")]
+    pub logout_path: String,
+    /// `true` (default): the session cookie outlives the browser for `session_lifetime`;
+    /// `false`: a browser-session cookie. The server enforces `session_lifetime` either way.
+    #[serde(default = "default_true")]
+    pub session_permanent: bool,
+    /// Absolute session lifetime in seconds (default 604800, one week).
+    #[serde(default = "default_session_lifetime")]
+    pub session_lifetime: u64,
+    /// Allowed clock difference with the provider, in seconds (default 60).
+    #[serde(default = "default_clock_skew")]
+    pub clock_skew: u64,
+    /// Timeout of every call to a provider, in seconds (default 10).
+    #[serde(default = "default_http_timeout")]
+    pub http_timeout: u64,
+    /// How long a started login may take, in seconds (default 600).
+    #[serde(default = "default_login_timeout")]
+    pub login_timeout: u64,
+    /// Base name of the session cookies (default `oidc_session`). On https the `__Host-` prefix is
+    /// added.
+    #[serde(default = "default_cookie_name")]
+    pub cookie_name: String,
+    /// The providers, by name. A guard `OidcUser<P>` uses the provider named `P::NAME`
+    /// (`default` for a plain `OidcUser`).
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 2.3.1). The default.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client: no secret; PKCE protects the code.
+    None,
+}
+
+/// How (and whether) the userinfo endpoint is called after login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum UserinfoMethod {
+    /// `GET` with the access token as a Bearer header (the default).
+    Get,
+    /// `POST` with the access token as a Bearer header.
+    Post,
+    /// Never call the userinfo endpoint.
+    None,
+}
+
+/// One `[oidc.providers.NAME]` table.
+///
+/// # Example
+///
+/// ```
+/// use rocket::figment::{Figment, providers::{Format, Toml}};
+/// use rocket_openidconnect::{OidcConfig, UserinfoMethod};
+///
+/// let figment = Figment::from(Toml::string(r#"
+///     [oidc.providers.default]
+///     issuer = "https://op.example.com"
+///     client_id = "my-app"
+///     client_secret = "s3cret"
+///     scope = ["openid", "email"]
+///     userinfo_method = "post"
+/// "#));
+/// let config = OidcConfig::from_figment(&figment).unwrap();
+/// let provider = &config.providers["default"];
+/// assert_eq!(provider.userinfo_method, UserinfoMethod::Post);
+/// assert_eq!(provider.scope, ["openid", "email"]);
+/// // Secrets never show in debug output:
+/// assert!(!format!("{provider:?}").contains("s3cret"));
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProviderConfig {
+    /// The issuer identifier; its discovery document is fetched from
+    /// `{issuer}/.well-known/openid-configuration`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Static provider metadata, used instead of discovery.
+    #[serde(default)]
+    pub metadata: Option<ProviderMetadata>,
+    /// The client identifier registered at the provider.
+    pub client_id: String,
+    /// The client secret (absent for public clients).
+    #[serde(default)]
+    pub client_secret: Option<ClientSecret>,
+    /// Scopes to request; must contain `openid`. A list or a space-separated string.
+    #[serde(default = "default_scope", deserialize_with = "deserialize_scope")]
+    pub scope: Vec<String>,
+    /// Extra authorization request parameters (for example `{ prompt = "login" }`).
+    #[serde(default, deserialize_with = "deserialize_params")]
+    pub auth_request_params: BTreeMap<String, String>,
+    /// `get` (default), `post` or `none`.
+    #[serde(default = "default_userinfo_method")]
+    pub userinfo_method: UserinfoMethod,
+    /// `client_secret_basic` (default), `client_secret_post` or `none`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<ClientAuthMethod>,
+    /// ID token signature algorithms to accept. Default: the asymmetric algorithms the provider
+    /// advertises (RS256 if it advertises none). `none` is never accepted; `HS256`/`HS384`/`HS512`
+    /// only when listed here and a client secret is configured.
+    #[serde(default)]
+    pub id_token_signing_algs: Option<Vec<String>>,
+    /// PKCE with S256 (default `true`).
+    #[serde(default = "default_true")]
+    pub pkce: bool,
+    /// Allow plain `http` provider URLs that are not on loopback. Never do this in production.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// Minimum seconds between two key-set refetches caused by an unknown `kid` (default 30).
+    #[serde(default = "default_jwks_refetch_interval")]
+    pub jwks_refetch_interval: u64,
+}
+
+fn default_redirect_path() -> String {
+    "/redirect_uri".into()
+}
+fn default_logout_path() -> String {
+    "/logout".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_session_lifetime() -> u64 {
+    604_800
+}
+fn default_clock_skew() -> u64 {
+    60
+}
+fn default_http_timeout() -> u64 {
+    10
+}
+fn default_login_timeout() -> u64 {
+    600
+}
+fn default_cookie_name() -> String {
+    "oidc_session".into()
+}
+fn default_scope() -> Vec<String> {
+    vec!["openid".into()]
+}
+fn default_userinfo_method() -> UserinfoMethod {
+    UserinfoMethod::Get
+}
+fn default_jwks_refetch_interval() -> u64 {
+    30
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ScopeValue {
+    List(Vec<String>),
+    Text(String),
+}
+
+fn deserialize_scope<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match ScopeValue::deserialize(d)? {
+        ScopeValue::List(list) => list,
+        ScopeValue::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ParamValue {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+fn deserialize_params<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, ParamValue>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                ParamValue::Text(s) => s,
+                ParamValue::Int(i) => i.to_string(),
+                ParamValue::Bool(b) => b.to_string(),
+            };
+            (k, v)
+        })
+        .collect())
+}
+
+/// Authorization request parameters the library sets itself; configuring them is an error.
+const RESERVED_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "nonce",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "request",
+    "request_uri",
+];
+
+impl OidcConfig {
+    /// Reads and validates the `oidc` table of `figment`.
+    ///
+    /// Errors name the key that is missing or wrong. See the type's example.
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let config: OidcConfig = figment
+            .extract_inner("oidc")
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values that the schema alone cannot (URLs, paths, provider consistency).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(base) = &self.base_url {
+            let url = Url::parse(base).map_err(|e| invalid("oidc.base_url", e))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(invalid("oidc.base_url", "must be an absolute http(s) URL"));
+            }
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(invalid("oidc.base_url", "must not have a query or fragment"));
+            }
+        }
+        check_path("oidc.redirect_path", &self.redirect_path)?;
+        check_path("oidc.logout_path", &self.logout_path)?;
+        if self.redirect_path == self.logout_path {
+            return Err(invalid(
+                "oidc.logout_path",
+                "must differ from oidc.redirect_path",
+            ));
+        }
+        if self.session_lifetime == 0 {
+            return Err(invalid("oidc.session_lifetime", "must be at least 1 second"));
+        }
+        if self.http_timeout == 0 || self.http_timeout > 300 {
+            return Err(invalid("oidc.http_timeout", "must be between 1 and 300 seconds"));
+        }
+        if self.clock_skew > 600 {
+            return Err(invalid("oidc.clock_skew", "must be at most 600 seconds"));
+        }
+        if self.login_timeout < 10 {
+            return Err(invalid("oidc.login_timeout", "must be at least 10 seconds"));
+        }
+        if self.cookie_name.is_empty()
+            || !self
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(invalid(
+                "oidc.cookie_name",
+                "must be non-empty and use only letters, digits, `_` and `-`",
+            ));
+        }
+        if self.providers.is_empty() {
+            return Err(ConfigError::Missing("oidc.providers".into()));
+        }
+        for (name, provider) in &self.providers {
+            provider.validate(&format!("oidc.providers.{name}"))?;
+        }
+        Ok(())
+    }
+
+    /// The clock skew as a duration.
+    pub fn clock_skew(&self) -> Duration {
+        Duration::from_secs(self.clock_skew)
+    }
+}
+
+impl ProviderConfig {
+    /// The effective client authentication method: the configured one, else
+    /// `client_secret_basic` with a secret and `none` without one.
+    pub fn client_auth_method(&self) -> ClientAuthMethod {
+        self.token_endpoint_auth_method
+            .unwrap_or(match self.client_secret {
+                Some(_) => ClientAuthMethod::ClientSecretBasic,
+                None => ClientAuthMethod::None,
+            })
+    }
+
+    /// The issuer: the configured one or the static metadata's.
+    pub fn issuer(&self) -> &str {
+        self.issuer
+            .as_deref()
+            .or(self.metadata.as_ref().map(|m| m.issuer.as_str()))
+            .unwrap_or_default()
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        match (&self.issuer, &self.metadata) {
+            (None, None) => {
+                return Err(ConfigError::Missing(format!(
+                    "{key}.issuer (or a {key}.metadata table)"
+                )))
+            }
+            (Some(issuer), Some(md)) if *issuer != md.issuer => {
+                return Err(invalid(
+                    &format!("{key}.metadata.issuer"),
+                    format!("`{}` differs from {key}.issuer `{issuer}`", md.issuer),
+                ))
+            }
+            _ => {}
+        }
+        check_provider_url(&format!("{key}.issuer"), self.issuer(), self.allow_insecure_http)?;
+        if let Some(md) = &self.metadata {
+            md.check_urls(self.allow_insecure_http)
+                .map_err(|(field, why)| invalid(&format!("{key}.metadata.{field}"), why))?;
+        }
+        if self.client_id.is_empty() {
+            return Err(invalid(&format!("{key}.client_id"), "must not be empty"));
+        }
+        match (self.client_auth_method(), &self.client_secret) {
+            (ClientAuthMethod::None, _) => {}
+            (_, Some(secret)) if !secret.secret().is_empty() => {}
+            _ => {
+                return Err(ConfigError::Missing(format!(
+                    "{key}.client_secret (required by {key}.token_endpoint_auth_method)"
+                )))
+            }
+        }
+        if !self.scope.iter().any(|s| s == "openid") {
+            return Err(invalid(&format!("{key}.scope"), "must contain \"openid\""));
+        }
+        for param in self.auth_request_params.keys() {
+            if RESERVED_PARAMS.contains(&param.as_str()) {
+                return Err(invalid(
+                    &format!("{key}.auth_request_params.{param}"),
+                    "is set by the library and cannot be configured",
+                ));
+            }
+        }
+        if let Some(algs) = &self.id_token_signing_algs {
+            if algs.is_empty() {
+                return Err(invalid(
+                    &format!("{key}.id_token_signing_algs"),
+                    "must list at least one algorithm",
+                ));
+            }
+            for alg in algs {
+                let parsed = crate::token::parse_alg(alg).ok_or_else(|| {
+                    invalid(
+                        &format!("{key}.id_token_signing_algs"),
+                        format!("`{alg}` is not a supported signature algorithm"),
+                    )
+                })?;
+                if crate::token::is_symmetric(&parsed) && self.client_secret.is_none() {
+                    return Err(invalid(
+                        &format!("{key}.id_token_signing_algs"),
+                        format!("`{alg}` needs a client_secret"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(key: &str, why: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        reason: why.to_string(),
+    }
+}
+
+fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {
+    let ok = path.starts_with('/')
+        && path.len() > 1
+        && !path.ends_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+        && !path.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("`{path}` must be an absolute path like `/callback` (letters, digits, `/-_.~`)"),
+        ))
+    }
+}
+
+/// `https`, or `http` to a loopback host, or `http` anywhere with `allow_insecure_http`.
+pub(crate) fn check_provider_url(key: &str, value: &str, allow_http: bool) -> Result<(), ConfigError> {
+    check_url(value, allow_http)
+        .map(drop)
+        .map_err(|why| invalid(key, why))
+}
+
+/// The URL rule shared by configuration and discovered metadata.
+pub(crate) fn check_url(value: &str, allow_http: bool) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_http || is_loopback(&url) => {}
+        _ => {
+            return Err(format!(
+                "`{value}` must use https (http is allowed only on loopback or with allow_insecure_http = true)"
+            ))
+        }
+    }
+    if url.host_str().is_none() || url.fragment().is_some() {
+        return Err(format!("`{value}` must be an absolute URL without a fragment"));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}

@@ -1,0 +1,153 @@
+//! The cookies the library sets: the session (in encrypted chunks) and one short-lived
+//! encrypted cookie per pending login. All are `HttpOnly`, `SameSite=Lax` (set explicitly:
+//! Rocket's default `Strict` is not sent on the way back from the provider), `Path=/`, and
+//! `Secure` with the `__Host-` prefix when the application is served over https.
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::time::{Duration, OffsetDateTime};
+
+use crate::config::OidcConfig;
+use crate::flow::{is_well_formed_state, PendingLogin};
+use crate::session::{decode_chunks, encode_chunks, UserSession, MAX_CHUNKS};
+
+/// At most this many logins may be pending at once in one browser; the oldest is dropped.
+pub(crate) const MAX_PENDING: usize = 5;
+
+/// Cookie names and attributes, fixed at ignite.
+pub(crate) struct CookieSettings {
+    session_name: String,
+    pending_prefix: String,
+    secure: bool,
+    permanent: bool,
+    login_timeout: i64,
+}
+
+impl CookieSettings {
+    pub fn new(config: &OidcConfig, secure: bool) -> Self {
+        let prefix = if secure { "__Host-" } else { "" };
+        CookieSettings {
+            session_name: format!("{prefix}{}", config.cookie_name),
+            pending_prefix: format!("{prefix}{}_login.", config.cookie_name),
+            secure,
+            permanent: config.session_permanent,
+            login_timeout: config.login_timeout as i64,
+        }
+    }
+
+    fn cookie(&self, name: String, value: String) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .secure(self.secure)
+            .build()
+    }
+
+    fn chunk_name(&self, index: usize) -> String {
+        format!("{}.{index}", self.session_name)
+    }
+
+    /// The session in the request's cookies, if it is intact and not expired.
+    pub fn read_session(&self, jar: &CookieJar<'_>, now: i64) -> Option<UserSession> {
+        let json = decode_chunks(|i| {
+            jar.get_private(&self.chunk_name(i))
+                .map(|c| c.value().to_owned())
+        })?;
+        UserSession::from_json(&json).filter(|s| !s.is_expired(now))
+    }
+
+    /// Writes `session`, replacing any previous one (and its stale chunks). Returns `false` if
+    /// it does not fit.
+    pub fn write_session(&self, jar: &CookieJar<'_>, session: &UserSession) -> bool {
+        let Some(chunks) = encode_chunks(&session.to_json(), rand::random()) else {
+            return false;
+        };
+        let expires = if self.permanent {
+            Some(OffsetDateTime::from_unix_timestamp(session.expires_at()).unwrap_or_else(|_| {
+                OffsetDateTime::now_utc() + Duration::days(7)
+            }))
+        } else {
+            None
+        };
+        for (index, chunk) in chunks.iter().enumerate() {
+            let mut cookie = self.cookie(self.chunk_name(index), chunk.clone());
+            cookie.set_expires(expires);
+            jar.add_private(cookie);
+        }
+        for index in chunks.len()..MAX_CHUNKS {
+            self.remove(jar, self.chunk_name(index));
+        }
+        true
+    }
+
+    /// Removes every session chunk.
+    pub fn remove_session(&self, jar: &CookieJar<'_>) {
+        for index in 0..MAX_CHUNKS {
+            self.remove(jar, self.chunk_name(index));
+        }
+    }
+
+    fn remove(&self, jar: &CookieJar<'_>, name: String) {
+        if jar.get(&name).is_some() || jar.get_pending(&name).is_some() {
+            jar.remove(self.cookie(name, String::new()));
+        }
+    }
+
+    fn pending_name(&self, state: &str) -> String {
+        format!("{}{state}", self.pending_prefix)
+    }
+
+    /// Remembers a started login; drops the oldest ones beyond [`MAX_PENDING`].
+    pub fn add_pending(&self, jar: &CookieJar<'_>, pending: &PendingLogin) {
+        let mut existing: Vec<(i64, String)> = jar
+            .iter()
+            .filter(|c| c.name().starts_with(&self.pending_prefix))
+            .map(|c| {
+                let name = c.name().to_owned();
+                let created = jar
+                    .get_private(&name)
+                    .and_then(|c| serde_json::from_str::<PendingLogin>(c.value()).ok())
+                    .map_or(i64::MIN, |p| p.created_at);
+                (created, name)
+            })
+            .collect();
+        if existing.len() >= MAX_PENDING {
+            existing.sort();
+            let excess = existing.len() + 1 - MAX_PENDING;
+            for (_, name) in existing.drain(..excess) {
+                self.remove(jar, name);
+            }
+        }
+        let Ok(value) = serde_json::to_string(pending) else {
+            return;
+        };
+        let mut cookie = self.cookie(self.pending_name(&pending.state), value);
+        cookie.set_expires(
+            OffsetDateTime::from_unix_timestamp(pending.created_at + self.login_timeout).ok(),
+        );
+        jar.add_private(cookie);
+    }
+
+    /// Takes (reads and removes) the pending login for `state`: a state is used once.
+    pub fn take_pending(&self, jar: &CookieJar<'_>, state: &str) -> Option<PendingLogin> {
+        if !is_well_formed_state(state) {
+            return None;
+        }
+        let name = self.pending_name(state);
+        let cookie = jar.get_private(&name);
+        self.remove(jar, name);
+        serde_json::from_str(cookie?.value()).ok()
+    }
+
+    /// Removes every pending login.
+    pub fn remove_all_pending(&self, jar: &CookieJar<'_>) {
+        let names: Vec<String> = jar
+            .iter()
+            .filter(|c| c.name().starts_with(&self.pending_prefix))
+            .map(|c| c.name().to_owned())
+            .collect();
+        for name in names {
+            self.remove(jar, name);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The fairing: reads the configuration at ignite, mounts the callback and logout routes,
+//! registers the login catcher and holds the shared state.
+
+use std::sync::Arc;
+
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::request::Request;
+use rocket::response::{self, Responder};
+use rocket::{Build, Orbit, Rocket};
+
+use crate::config::OidcConfig;
+use crate::cookies::CookieSettings;
+use crate::error::{AuthError, ConfigError};
+use crate::flow::RelyingParty;
+use crate::routes;
+
+type ErrorViewFn =
+    dyn for<'r> Fn(&AuthError, &'r Request<'_>) -> response::Result<'static> + Send + Sync;
+
+/// What the fairing manages: the relying party core, cookie settings and the error view.
+pub(crate) struct OidcRuntime {
+    pub rp: Arc<RelyingParty>,
+    pub cookies: CookieSettings,
+    pub error_view: Option<Arc<ErrorViewFn>>,
+}
+
+/// The OpenID Connect fairing.
+///
+/// # Example
+///
+/// ```no_run
+/// use rocket::{get, launch, routes};
+/// use rocket_openidconnect::{OidcUser, OpenIdConnect};
+///
+/// #[get("/")]
+/// fn index(user: OidcUser) -> String {
+///     format!("Hello, {}", user.claims().subject())
+/// }
+///
+/// #[launch]
+/// fn rocket() -> _ {
+///     rocket::build()
+///         .attach(OpenIdConnect::fairing())
+///         .mount("/", routes![index])
+/// }
+/// ```
+#[derive(Clone, Default)]
+pub struct OpenIdConnect {
+    error_view: Option<Arc<ErrorViewFn>>,
+}
+
+impl OpenIdConnect {
+    /// The fairing, configured from the `oidc` table of Rocket's configuration.
+    pub fn fairing() -> Self {
+        OpenIdConnect::default()
+    }
+
+    /// Replaces the built-in error page. The view receives the [`AuthError`] (with
+    /// [`status_code`](AuthError::status_code), [`error_code`](AuthError::error_code) and
+    /// [`description`](AuthError::description), like Flask-pyoidc's `error_view` receives
+    /// `error` and `error_description`) and returns any responder.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket::http::Status;
+    /// use rocket::serde::json::{json, Json};
+    /// use rocket_openidconnect::OpenIdConnect;
+    ///
+    /// let fairing = OpenIdConnect::fairing().error_view(|error| {
+    ///     let status = Status::from_code(error.status_code()).unwrap_or(Status::BadRequest);
+    ///     (status, Json(json!({
+    ///         "error": error.error_code(),
+    ///         "error_description": error.description(),
+    ///     })))
+    /// });
+    /// ```
+    pub fn error_view<F, R>(mut self, view: F) -> Self
+    where
+        F: Fn(&AuthError) -> R + Send + Sync + 'static,
+        R: for<'r> Responder<'r, 'static>,
+    {
+        self.error_view = Some(Arc::new(move |error, req| view(error).respond_to(req)));
+        self
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for OpenIdConnect {
+    fn info(&self) -> Info {
+        Info {
+            name: "OpenID Connect",
+            kind: Kind::Ignite | Kind::Liftoff,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let config = match OidcConfig::from_figment(rocket.figment()) {
+            Ok(config) => config,
+            Err(error) => {
+                report(&error);
+                return Err(rocket);
+            }
+        };
+        let base_url = config.base_url.clone().unwrap_or_else(|| {
+            let figment = rocket.figment();
+            let ip: std::net::IpAddr = figment
+                .extract_inner("address")
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+            let port: u16 = figment.extract_inner("port").unwrap_or(8000);
+            let address = if ip.is_unspecified() {
+                "127.0.0.1".to_string()
+            } else if ip.is_ipv6() {
+                format!("[{ip}]")
+            } else {
+                ip.to_string()
+            };
+            format!("http://{address}:{port}")
+        });
+        let secure = base_url.starts_with("https://");
+        let cookies = CookieSettings::new(&config, secure);
+        let (redirect_path, logout_path) = (config.redirect_path.clone(), config.logout_path.clone());
+        let rp = match RelyingParty::new(config, &base_url) {
+            Ok(rp) => rp,
+            Err(error) => {
+                log::error!("OpenID Connect: {error}");
+                return Err(rocket);
+            }
+        };
+        if !secure {
+            log::warn!(
+                "OpenID Connect: {base_url} is plain http, so session cookies are not `Secure`; \
+                 use https in production"
+            );
+        }
+        let runtime = OidcRuntime {
+            rp: Arc::new(rp),
+            cookies,
+            error_view: self.error_view.clone(),
+        };
+        Ok(rocket
+            .manage(runtime)
+            .mount(redirect_path, routes::callback_routes())
+            .mount(logout_path, routes::logout_routes())
+            .register("/", routes::catchers()))
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        // Discover every provider in the background so the first login is fast. A failure is
+        // not fatal: it is retried when a login needs the provider.
+        if let Some(runtime) = rocket.state::<OidcRuntime>() {
+            let rp = runtime.rp.clone();
+            rocket::tokio::spawn(async move {
+                for provider in rp.providers.values() {
+                    let _ = provider.ready(&rp.http).await;
+                }
+            });
+        }
+    }
+}
+
+fn report(error: &ConfigError) {
+    match error {
+        ConfigError::Figment(figment_error) => {
+            for e in (**figment_error).clone() {
+                log::error!("OpenID Connect configuration: {e}");
+            }
+        }
+        other => log::error!("OpenID Connect configuration: {other}"),
+    }
+}

@@ -1,0 +1,527 @@
+//! The authorization code flow: starting a login (state, nonce, PKCE S256) and completing it at
+//! the callback (state, `iss`, error responses, code exchange, ID token, userinfo).
+//!
+//! Nothing here knows Rocket: the edge hands in the pending login it found in the cookie and
+//! the raw callback parameters, and gets back a [`UserSession`] or an [`AuthError`].
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use openidconnect::{AccessToken, PkceCodeChallenge, RefreshToken};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use crate::config::{ClientAuthMethod, OidcConfig, UserinfoMethod};
+use crate::error::{AuthError, ProviderError, TokenError};
+use crate::http::{invalid, HttpClient};
+use crate::provider::{ProviderClient, ReadyProvider};
+use crate::return_to::safe_return_path;
+use crate::session::{NewSession, UserSession};
+use crate::token::{allowed_algs, validate_id_token, Claims, Expectations, NonceCheck};
+
+/// The current Unix time in seconds.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// 256 random bits from the operating system, base64url (43 characters).
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Whether `state` looks like one of ours (43 base64url characters); anything else is refused
+/// before it is used to look anything up.
+pub(crate) fn is_well_formed_state(state: &str) -> bool {
+    state.len() == 43
+        && state
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A login that was started and not yet completed; kept in an encrypted cookie named after its
+/// state, so several tabs can log in at once.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PendingLogin {
+    pub state: String,
+    pub nonce: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkce_verifier: Option<String>,
+    pub provider: String,
+    pub return_to: String,
+    pub created_at: i64,
+}
+
+/// A login to start: where to send the browser and what to remember.
+pub(crate) struct LoginStart {
+    pub authorization_url: String,
+    pub pending: PendingLogin,
+}
+
+/// The parameters of an authorization response (query or form body).
+#[derive(Debug, Default)]
+pub(crate) struct CallbackParams {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    pub iss: Option<String>,
+    /// A token was delivered in the front channel although the code flow was used.
+    pub unexpected_token: bool,
+}
+
+/// Largest callback query or body accepted.
+pub(crate) const MAX_CALLBACK_LEN: usize = 16 * 1024;
+
+impl CallbackParams {
+    /// Parses `application/x-www-form-urlencoded` input. A security parameter given twice is an
+    /// error (never "first wins" or "last wins").
+    pub fn parse(input: &str) -> Result<Self, AuthError> {
+        if input.len() > MAX_CALLBACK_LEN {
+            return Err(AuthError::InvalidCallback("the response is too large".into()));
+        }
+        let mut params = CallbackParams::default();
+        for (key, value) in url::form_urlencoded::parse(input.as_bytes()) {
+            let slot = match key.as_ref() {
+                "state" => &mut params.state,
+                "code" => &mut params.code,
+                "error" => &mut params.error,
+                "error_description" => &mut params.error_description,
+                "iss" => &mut params.iss,
+                "id_token" | "access_token" | "token_type" => {
+                    params.unexpected_token = true;
+                    continue;
+                }
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(AuthError::InvalidCallback(format!(
+                    "the parameter `{key}` appears more than once"
+                )));
+            }
+            *slot = Some(value.into_owned());
+        }
+        Ok(params)
+    }
+}
+
+/// Keeps printable ASCII only (RFC 6749 error codes), bounded: provider text is shown to users.
+fn sanitize(text: &str, max: usize) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(max)
+        .collect()
+}
+
+/// The core of the relying party: configuration, the shared HTTP client and the providers.
+pub(crate) struct RelyingParty {
+    pub config: OidcConfig,
+    pub http: HttpClient,
+    pub providers: HashMap<String, ProviderClient>,
+    /// The absolute callback URL sent to providers.
+    pub redirect_uri: String,
+    /// The path prefix of `base_url` (`""` at the root), prepended to local redirects.
+    pub base_path: String,
+}
+
+impl RelyingParty {
+    pub fn new(config: OidcConfig, base_url: &str) -> Result<Self, String> {
+        let http = HttpClient::new(Duration::from_secs(config.http_timeout))?;
+        let base = url::Url::parse(base_url).map_err(|e| format!("oidc.base_url: {e}"))?;
+        let base_path = base.path().trim_end_matches('/').to_owned();
+        let origin = base.origin().ascii_serialization();
+        let redirect_uri = format!("{origin}{base_path}{}", config.redirect_path);
+        let providers = config
+            .providers
+            .iter()
+            .map(|(name, p)| (name.clone(), ProviderClient::new(name.clone(), p.clone())))
+            .collect();
+        Ok(RelyingParty {
+            config,
+            http,
+            providers,
+            redirect_uri,
+            base_path,
+        })
+    }
+
+    fn provider(&self, name: &str) -> Result<&ProviderClient, AuthError> {
+        self.providers.get(name).ok_or_else(|| {
+            AuthError::Provider(ProviderError::MissingEndpoint("configuration for this name"))
+        })
+    }
+
+    /// Builds the authorization request for `provider`. May discover the provider first.
+    pub async fn start_login(&self, provider: &str, return_to: &str) -> Result<LoginStart, AuthError> {
+        let client = self.provider(provider)?;
+        let ready = client.ready(&self.http).await?;
+        let config = &client.config;
+        let state = random_token();
+        let nonce = random_token();
+        let mut url = url::Url::parse(&ready.metadata.authorization_endpoint)
+            .map_err(|_| invalid("discovery endpoint", "authorization_endpoint is not a URL"))?;
+        let pkce_verifier = {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &config.client_id)
+                .append_pair("redirect_uri", &self.redirect_uri)
+                .append_pair("scope", &config.scope.join(" "))
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce);
+            let verifier = config.pkce.then(|| {
+                let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+                query
+                    .append_pair("code_challenge", challenge.as_str())
+                    .append_pair("code_challenge_method", "S256");
+                verifier.secret().clone()
+            });
+            for (name, value) in &config.auth_request_params {
+                query.append_pair(name, value);
+            }
+            verifier
+        };
+        Ok(LoginStart {
+            authorization_url: url.into(),
+            pending: PendingLogin {
+                state,
+                nonce,
+                pkce_verifier,
+                provider: provider.to_owned(),
+                return_to: safe_return_path(return_to).unwrap_or("/").to_owned(),
+                created_at: unix_now(),
+            },
+        })
+    }
+
+    /// Completes a login. `pending` is the record found for the callback's `state`.
+    pub async fn finish_login(
+        &self,
+        pending: PendingLogin,
+        params: CallbackParams,
+    ) -> Result<UserSession, AuthError> {
+        // 1. The state: present, equal in constant time, not expired.
+        let state = params.state.as_deref().unwrap_or_default();
+        if !bool::from(state.as_bytes().ct_eq(pending.state.as_bytes())) {
+            return Err(AuthError::InvalidState("state mismatch"));
+        }
+        let now = unix_now();
+        if now > pending.created_at.saturating_add(self.config.login_timeout as i64) {
+            return Err(AuthError::InvalidState("the login took too long; please start again"));
+        }
+        // 2. The provider this login was sent to (never one named by the response).
+        let client = self.provider(&pending.provider)?;
+        let ready = client.ready(&self.http).await?;
+        let issuer = ready.metadata.issuer.as_str();
+        // 3. RFC 9207: the response names the issuer it comes from.
+        match params.iss.as_deref() {
+            Some(iss) if iss != issuer => return Err(AuthError::IssuerMismatch),
+            None if ready.metadata.authorization_response_iss_parameter_supported => {
+                return Err(AuthError::IssuerMismatch)
+            }
+            _ => {}
+        }
+        // 4. An error response from the provider.
+        if let Some(error) = params.error.as_deref() {
+            return Err(AuthError::ProviderRefused {
+                error: sanitize(error, 64),
+                description: params.error_description.as_deref().map(|d| sanitize(d, 300)),
+            });
+        }
+        // 5. The code flow delivers a code and nothing else.
+        if params.unexpected_token {
+            return Err(AuthError::InvalidCallback(
+                "tokens in the authorization response of a code flow".into(),
+            ));
+        }
+        let code = params
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| AuthError::InvalidCallback("no code in the response".into()))?;
+        // 6. The code exchange.
+        let tokens = self.exchange_code(client, &ready, code, &pending).await?;
+        // 7. The ID token, completely.
+        let claims = self
+            .validate_id_token(client, &ready, &tokens.id_token, &pending, now)
+            .await?;
+        // 8. Userinfo, whose subject must be the ID token's.
+        let userinfo = self
+            .fetch_userinfo(client, &ready, &tokens.access_token, claims.subject())
+            .await?;
+        Ok(UserSession::new(NewSession {
+            provider: pending.provider,
+            id_token: tokens.id_token,
+            claims,
+            access_token: Some(AccessToken::new(tokens.access_token)),
+            expires_in: tokens.expires_in,
+            refresh_token: tokens.refresh_token.map(RefreshToken::new),
+            userinfo,
+            now,
+            lifetime: self.config.session_lifetime as i64,
+        }))
+    }
+
+    async fn exchange_code(
+        &self,
+        client: &ProviderClient,
+        ready: &ReadyProvider,
+        code: &str,
+        pending: &PendingLogin,
+    ) -> Result<TokenResponse, AuthError> {
+        const ENDPOINT: &str = "token endpoint";
+        let config = &client.config;
+        let token_endpoint = ready
+            .metadata
+            .token_endpoint
+            .as_deref()
+            .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &self.redirect_uri),
+        ];
+        if let Some(verifier) = &pending.pkce_verifier {
+            form.push(("code_verifier", verifier));
+        }
+        let secret = config.client_secret.as_ref().map(|s| s.secret().as_str());
+        let mut request = self.http.post(token_endpoint);
+        match (config.client_auth_method(), secret) {
+            (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
+                request = request.header(
+                    reqwest::header::AUTHORIZATION,
+                    basic_auth(&config.client_id, secret),
+                );
+            }
+            (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
+                form.push(("client_id", &config.client_id));
+                form.push(("client_secret", secret));
+            }
+            _ => form.push(("client_id", &config.client_id)),
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        let request = request
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body);
+        let response = self.http.send(ENDPOINT, request).await?;
+        match response.status {
+            200 => {}
+            400 | 401 => {
+                let error = response
+                    .json_object(ENDPOINT)
+                    .ok()
+                    .and_then(|o| o.get("error").and_then(Value::as_str).map(|e| sanitize(e, 64)))
+                    .unwrap_or_else(|| format!("HTTP {}", response.status));
+                return Err(AuthError::TokenRejected(error));
+            }
+            status => {
+                return Err(ProviderError::Status {
+                    endpoint: ENDPOINT,
+                    status,
+                }
+                .into())
+            }
+        }
+        TokenResponse::parse(&response.json_object(ENDPOINT)?)
+    }
+
+    async fn validate_id_token(
+        &self,
+        client: &ProviderClient,
+        ready: &ReadyProvider,
+        id_token: &str,
+        pending: &PendingLogin,
+        now: i64,
+    ) -> Result<Claims, AuthError> {
+        let config = &client.config;
+        let algs = allowed_algs(
+            config.id_token_signing_algs.as_deref(),
+            &ready.metadata.id_token_signing_alg_values_supported,
+        );
+        let expect = Expectations {
+            issuer: &ready.metadata.issuer,
+            client_id: &config.client_id,
+            client_secret: config.client_secret.as_ref(),
+            allowed_algs: &algs,
+            nonce: NonceCheck::Required(&pending.nonce),
+            issued_after: pending.created_at,
+            now,
+            skew: self.config.clock_skew as i64,
+        };
+        let keys = ready.keys.current();
+        match validate_id_token(id_token, &keys, &expect) {
+            Err(TokenError::UnknownKey(why)) => {
+                // The provider may have rotated its keys: look once more (rate-limited).
+                match ready.keys.refetch(&self.http, &keys).await? {
+                    Some(fresh) => Ok(validate_id_token(id_token, &fresh, &expect)?),
+                    None => Err(TokenError::UnknownKey(why).into()),
+                }
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn fetch_userinfo(
+        &self,
+        client: &ProviderClient,
+        ready: &ReadyProvider,
+        access_token: &str,
+        subject: &str,
+    ) -> Result<Option<Map<String, Value>>, AuthError> {
+        const ENDPOINT: &str = "userinfo endpoint";
+        let endpoint = match (&client.config.userinfo_method, &ready.metadata.userinfo_endpoint) {
+            (UserinfoMethod::None, _) | (_, None) => return Ok(None),
+            (_, Some(endpoint)) => endpoint,
+        };
+        let request = match client.config.userinfo_method {
+            UserinfoMethod::Post => self.http.post(endpoint).header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            ),
+            _ => self.http.get(endpoint),
+        };
+        let request = request.bearer_auth(access_token);
+        let response = self.http.send(ENDPOINT, request).await?;
+        if response.status != 200 {
+            return Err(ProviderError::Status {
+                endpoint: ENDPOINT,
+                status: response.status,
+            }
+            .into());
+        }
+        if !response.is_json() {
+            return Err(invalid(ENDPOINT, "only JSON userinfo responses are supported").into());
+        }
+        let userinfo = response.json_object(ENDPOINT)?;
+        match userinfo.get("sub").and_then(Value::as_str) {
+            Some(sub) if sub == subject => Ok(Some(userinfo)),
+            _ => Err(AuthError::UserinfoSubject),
+        }
+    }
+}
+
+/// `Authorization: Basic` with the id and secret form-urlencoded first (RFC 6749 2.3.1).
+fn basic_auth(client_id: &str, secret: &str) -> String {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", encode(client_id), encode(secret));
+    format!("Basic {}", STANDARD.encode(pair))
+}
+
+/// The parts of a token response we use.
+struct TokenResponse {
+    access_token: String,
+    id_token: String,
+    refresh_token: Option<String>,
+    expires_in: Option<i64>,
+}
+
+impl TokenResponse {
+    fn parse(object: &Map<String, Value>) -> Result<Self, AuthError> {
+        let string = |name: &str| object.get(name).and_then(Value::as_str).map(str::to_owned);
+        let token_type = string("token_type").unwrap_or_default();
+        if !token_type.eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::TokenResponse("the token_type is not Bearer".into()));
+        }
+        let access_token = string("access_token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AuthError::TokenResponse("no access_token".into()))?;
+        let id_token = string("id_token").ok_or_else(|| {
+            AuthError::IdToken(TokenError::Malformed("no id_token in the token response".into()))
+        })?;
+        let expires_in = match object.get("expires_in") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(n.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
+                AuthError::TokenResponse("expires_in is not a non-negative integer".into())
+            })?),
+            Some(Value::String(s)) => Some(s.parse::<u32>().map(i64::from).map_err(|_| {
+                AuthError::TokenResponse("expires_in is not a non-negative integer".into())
+            })?),
+            Some(_) => return Err(AuthError::TokenResponse("expires_in is not a number".into())),
+        };
+        Ok(TokenResponse {
+            access_token,
+            id_token,
+            refresh_token: string("refresh_token"),
+            expires_in,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_parameters_are_parsed_and_duplicates_refused() {
+        let p = CallbackParams::parse("state=s&code=c&iss=https%3A%2F%2Fop&other=1").unwrap();
+        assert_eq!(p.state.as_deref(), Some("s"));
+        assert_eq!(p.code.as_deref(), Some("c"));
+        assert_eq!(p.iss.as_deref(), Some("https://op"));
+        assert!(!p.unexpected_token);
+        for dup in ["state=a&state=b", "code=a&code=b", "iss=a&iss=a", "error=x&error=y"] {
+            assert!(matches!(CallbackParams::parse(dup), Err(AuthError::InvalidCallback(_))), "{dup}");
+        }
+        assert!(CallbackParams::parse("id_token=x&state=s").unwrap().unexpected_token);
+        assert!(CallbackParams::parse(&"a".repeat(MAX_CALLBACK_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn states_are_random_and_well_formed() {
+        let a = random_token();
+        assert!(is_well_formed_state(&a));
+        assert_ne!(a, random_token());
+        assert!(!is_well_formed_state("short"));
+        assert!(!is_well_formed_state(&format!("{}%", &a[..42])));
+    }
+
+    #[test]
+    fn basic_auth_encodes_id_and_secret_first() {
+        // RFC 6749 2.3.1: "a:b" becomes "a%3Ab" before base64.
+        let header = basic_auth("a:b", "p w");
+        let decoded = STANDARD.decode(header.trim_start_matches("Basic ")).unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), "a%3Ab:p+w");
+    }
+
+    #[test]
+    fn token_responses_are_checked() {
+        let parse = |v: Value| TokenResponse::parse(v.as_object().unwrap());
+        let ok = serde_json::json!({"access_token": "at", "token_type": "BeArEr", "id_token": "x"});
+        let parsed = parse(ok.clone()).ok().unwrap();
+        assert_eq!(parsed.expires_in, None);
+        let mut with_string_expiry = ok.clone();
+        with_string_expiry["expires_in"] = "3600".into();
+        assert_eq!(parse(with_string_expiry).ok().unwrap().expires_in, Some(3600));
+        for (key, value) in [
+            ("token_type", Value::from("mac")),
+            ("expires_in", Value::from(-5)),
+            ("expires_in", Value::from("soon")),
+            ("access_token", Value::from("")),
+        ] {
+            let mut bad = ok.clone();
+            bad[key] = value;
+            assert!(parse(bad).is_err(), "{key}");
+        }
+        let mut no_id_token = ok;
+        no_id_token.as_object_mut().unwrap().remove("id_token");
+        assert!(matches!(parse(no_id_token), Err(AuthError::IdToken(_))));
+    }
+
+    #[test]
+    fn provider_text_is_sanitized() {
+        assert_eq!(sanitize("a\r\nb<\u{7f}é>", 10), "ab<>");
+        assert_eq!(sanitize(&"x".repeat(100), 64).len(), 64);
+    }
+}

@@ -1,0 +1,85 @@
+//! Where the browser goes after login: only ever a path on this application.
+//!
+//! The candidate is the URI of the request that needed a login, so it is normally harmless;
+//! it is still checked (here, and again when it is used) because it ends up in a `Location`
+//! header and browsers are lenient: `//evil`, `/\evil`, `/%2f%2fevil` and `/\t/evil` all leave
+//! the site.
+
+/// Longest return path kept; longer ones are replaced by `/`.
+const MAX_LEN: usize = 2048;
+
+/// Returns `candidate` if it is a safe same-origin path (with optional query), else `None`.
+///
+/// # Example
+///
+/// ```
+/// use rocket_openidconnect::safe_return_path;
+///
+/// assert_eq!(safe_return_path("/orders?page=2"), Some("/orders?page=2"));
+/// assert_eq!(safe_return_path("//evil.example"), None);
+/// assert_eq!(safe_return_path("/%2F%2Fevil.example"), None);
+/// assert_eq!(safe_return_path("https://evil.example"), None);
+/// ```
+pub fn safe_return_path(candidate: &str) -> Option<&str> {
+    if candidate.len() > MAX_LEN || !is_safe(candidate.as_bytes()) {
+        return None;
+    }
+    // Percent-decoding (repeatedly, as a chain of proxies might) must not reveal an unsafe path.
+    let mut current: Vec<u8> = candidate.as_bytes().to_vec();
+    for _ in 0..3 {
+        let decoded = percent_decode(&current);
+        if decoded == current {
+            break;
+        }
+        if !is_safe(&decoded) {
+            return None;
+        }
+        current = decoded;
+    }
+    Some(candidate)
+}
+
+fn is_safe(path: &[u8]) -> bool {
+    path.first() == Some(&b'/')
+        && path.get(1) != Some(&b'/')
+        && !path.iter().any(|&b| b == b'\\' || b < 0x20 || b == 0x7f)
+}
+
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    percent_encoding::percent_decode(input).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_paths_pass() {
+        for ok in ["/", "/a", "/a/b?x=1&y=%2F", "/caf%C3%A9", "/a?next=//x"] {
+            assert_eq!(safe_return_path(ok), Some(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn anything_that_leaves_the_site_is_refused() {
+        for bad in [
+            "",
+            "//evil.com",
+            "/\\evil.com",
+            "\\/evil.com",
+            "https://evil.com",
+            "javascript:alert(1)",
+            "/%2f%2fevil.com",
+            "/%2F%2Fevil.com",
+            "/%5cevil.com",
+            "/%09/evil.com",
+            "/\t/evil.com",
+            "/%0d%0aSet-Cookie:x=y",
+            "/%252f%252fevil.com",
+            "evil.com",
+        ] {
+            assert_eq!(safe_return_path(bad), None, "{bad}");
+        }
+        assert_eq!(safe_return_path(&format!("/{}", "a".repeat(MAX_LEN))), None);
+    }
+}

@@ -1,0 +1,200 @@
+//! The routes the fairing mounts (callback, logout), the 401 catcher that starts logins, and
+//! the error view.
+
+use std::io::Cursor;
+
+use rocket::catcher::{self, Catcher};
+use rocket::data::{Data, ToByteUnit};
+use rocket::http::uri::Origin;
+use rocket::http::{ContentType, CookieJar, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::{get, post, routes, Route, State};
+
+use crate::error::AuthError;
+use crate::fairing::OidcRuntime;
+use crate::flow::{CallbackParams, MAX_CALLBACK_LEN};
+use crate::guard::{is_navigation, LoginNeeded};
+use crate::return_to::safe_return_path;
+
+/// The callback routes, mounted at `redirect_path`.
+pub(crate) fn callback_routes() -> Vec<Route> {
+    routes![callback_get, callback_post]
+}
+
+/// The logout routes, mounted at `logout_path`.
+pub(crate) fn logout_routes() -> Vec<Route> {
+    routes![logout_get, logout_post]
+}
+
+/// The catchers the fairing registers.
+pub(crate) fn catchers() -> Vec<Catcher> {
+    vec![Catcher::new(401, unauthorized)]
+}
+
+/// What an authentication response is: a redirect or an error shown by the error view. Never
+/// cached, never leaks a Referer.
+pub(crate) enum AuthResponse {
+    Redirect(String),
+    Error(AuthError),
+    Page(Status, String),
+}
+
+impl<'r> Responder<'r, 'static> for AuthResponse {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = match self {
+            AuthResponse::Redirect(location) => Response::build()
+                .status(Status::SeeOther)
+                .header(Header::new("Location", location))
+                .finalize(),
+            AuthResponse::Error(error) => {
+                log::warn!("OpenID Connect: {error}");
+                match req.rocket().state::<OidcRuntime>().and_then(|r| r.error_view.as_ref()) {
+                    Some(view) => view(&error, req)?,
+                    None => default_error_page(&error),
+                }
+            }
+            AuthResponse::Page(status, html) => Response::build()
+                .status(status)
+                .header(ContentType::HTML)
+                .sized_body(html.len(), Cursor::new(html))
+                .finalize(),
+        };
+        response.set_raw_header("Cache-Control", "no-store");
+        response.set_raw_header("Pragma", "no-cache");
+        response.set_raw_header("Referrer-Policy", "no-referrer");
+        Ok(response)
+    }
+}
+
+/// The built-in error page: escaped text, the error's status, no details that could leak.
+fn default_error_page(error: &AuthError) -> Response<'static> {
+    let status = Status::from_code(error.status_code()).unwrap_or(Status::BadRequest);
+    let html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Login failed</title></head>\
+         <body><h1>Login failed</h1><p><code>{}</code></p><p>{}</p><p><a href=\"/\">Start again</a></p>\
+         </body></html>",
+        html_escape::encode_text(error.error_code()),
+        html_escape::encode_text(&error.description()),
+    );
+    Response::build()
+        .status(status)
+        .header(ContentType::HTML)
+        .sized_body(html.len(), Cursor::new(html))
+        .finalize()
+}
+
+#[get("/")]
+async fn callback_get(
+    uri: &Origin<'_>,
+    jar: &CookieJar<'_>,
+    runtime: &State<OidcRuntime>,
+) -> AuthResponse {
+    let query = uri.query().map(|q| q.as_str()).unwrap_or_default();
+    handle_callback(runtime, jar, query).await
+}
+
+#[post("/", data = "<body>")]
+async fn callback_post(
+    content_type: Option<&ContentType>,
+    body: Data<'_>,
+    jar: &CookieJar<'_>,
+    runtime: &State<OidcRuntime>,
+) -> AuthResponse {
+    if content_type != Some(&ContentType::Form) {
+        return AuthResponse::Error(AuthError::InvalidCallback(
+            "the body is not application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let body = match body.open((MAX_CALLBACK_LEN + 1).bytes()).into_string().await {
+        Ok(body) if body.is_complete() => body.into_inner(),
+        _ => {
+            return AuthResponse::Error(AuthError::InvalidCallback(
+                "the body is too large or unreadable".into(),
+            ))
+        }
+    };
+    handle_callback(runtime, jar, &body).await
+}
+
+async fn handle_callback(runtime: &OidcRuntime, jar: &CookieJar<'_>, input: &str) -> AuthResponse {
+    match complete(runtime, jar, input).await {
+        Ok(location) => AuthResponse::Redirect(location),
+        Err(error) => AuthResponse::Error(error),
+    }
+}
+
+async fn complete(runtime: &OidcRuntime, jar: &CookieJar<'_>, input: &str) -> Result<String, AuthError> {
+    let params = CallbackParams::parse(input)?;
+    let state = params
+        .state
+        .as_deref()
+        .ok_or(AuthError::InvalidState("the response has no state"))?;
+    let pending = runtime
+        .cookies
+        .take_pending(jar, state)
+        .ok_or(AuthError::InvalidState("no login is pending for this state"))?;
+    let return_to = safe_return_path(&pending.return_to).unwrap_or("/").to_owned();
+    let session = runtime.rp.finish_login(pending, params).await?;
+    // A fresh session on every login: everything of the previous one is replaced.
+    runtime.cookies.remove_session(jar);
+    if !runtime.cookies.write_session(jar, &session) {
+        runtime.cookies.remove_session(jar);
+        return Err(AuthError::SessionTooLarge);
+    }
+    log::info!(
+        "OpenID Connect: login via `{}` completed",
+        session.provider()
+    );
+    Ok(format!("{}{return_to}", runtime.rp.base_path))
+}
+
+fn logout(runtime: &OidcRuntime, jar: &CookieJar<'_>) -> AuthResponse {
+    runtime.cookies.remove_session(jar);
+    runtime.cookies.remove_all_pending(jar);
+    let home = format!("{}/", runtime.rp.base_path);
+    AuthResponse::Page(
+        Status::Ok,
+        format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Logged out</title></head>\
+             <body><h1>You are logged out</h1><p><a href=\"{}\">Home</a></p></body></html>",
+            html_escape::encode_double_quoted_attribute(&home)
+        ),
+    )
+}
+
+#[get("/")]
+fn logout_get(jar: &CookieJar<'_>, runtime: &State<OidcRuntime>) -> AuthResponse {
+    logout(runtime, jar)
+}
+
+#[post("/")]
+fn logout_post(jar: &CookieJar<'_>, runtime: &State<OidcRuntime>) -> AuthResponse {
+    logout(runtime, jar)
+}
+
+/// The 401 catcher: when a guard found no session, a navigation starts a login at the guard's
+/// provider; any other request gets 401 without a pending-login cookie.
+fn unauthorized<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
+    Box::pin(async move {
+        let runtime = req.rocket().state::<OidcRuntime>();
+        let response = match (runtime, LoginNeeded::provider(req)) {
+            (Some(runtime), Some(provider)) if is_navigation(req) => {
+                let return_to = req.uri().to_string();
+                match runtime.rp.start_login(provider, &return_to).await {
+                    Ok(start) => {
+                        runtime.cookies.add_pending(req.cookies(), &start.pending);
+                        AuthResponse::Redirect(start.authorization_url)
+                    }
+                    Err(error) => AuthResponse::Error(error),
+                }
+            }
+            (Some(_), Some(_)) => AuthResponse::Error(AuthError::LoginRequired),
+            _ => AuthResponse::Page(
+                status,
+                "<!DOCTYPE html><html><body><h1>401 Unauthorized</h1></body></html>".into(),
+            ),
+        };
+        response.respond_to(req)
+    })
+}

@@ -1,0 +1,274 @@
+//! The user session: what a login produces and a guard hands to the handler, and its encoding
+//! into cookie-sized chunks.
+//!
+//! The chunk codec is pure (no Rocket types): [`encode_chunks`] and [`decode_chunks`]. Each
+//! chunk is encrypted separately by Rocket's private cookies, with the cookie name (which
+//! carries the chunk index) as associated data, so chunks cannot be reordered; a random
+//! generation tag in every chunk stops chunks of two different sessions from being mixed.
+
+use openidconnect::{AccessToken, RefreshToken};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::token::Claims;
+
+/// Plaintext bytes per cookie chunk: after AES-GCM, base64 and percent-encoding a chunk stays
+/// under the 4096 bytes every browser accepts.
+pub(crate) const CHUNK_PLAINTEXT: usize = 2400;
+/// At most this many chunks (about 24 KB of session) are written or read.
+pub(crate) const MAX_CHUNKS: usize = 10;
+
+/// A logged-in user's session.
+///
+/// # Example
+///
+/// ```
+/// use rocket::get;
+/// use rocket_openidconnect::OidcUser;
+///
+/// #[get("/me")]
+/// fn me(user: OidcUser) -> String {
+///     let session = user.session();
+///     format!("{} logged in at {}", session.claims().subject(), session.last_authenticated())
+/// }
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UserSession {
+    provider: String,
+    id_token: String,
+    #[serde(skip)]
+    claims: Claims,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token: Option<AccessToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token_expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    userinfo: Option<Map<String, Value>>,
+    last_authenticated: i64,
+    last_session_refresh: i64,
+    expires_at: i64,
+}
+
+impl std::fmt::Debug for UserSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserSession")
+            .field("provider", &self.provider)
+            .field("sub", &self.claims.subject())
+            .field("id_token", &"[redacted]")
+            .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What a successful login produced.
+pub(crate) struct NewSession {
+    pub provider: String,
+    pub id_token: String,
+    pub claims: Claims,
+    pub access_token: Option<AccessToken>,
+    pub expires_in: Option<i64>,
+    pub refresh_token: Option<RefreshToken>,
+    pub userinfo: Option<Map<String, Value>>,
+    pub now: i64,
+    pub lifetime: i64,
+}
+
+impl UserSession {
+    pub(crate) fn new(s: NewSession) -> Self {
+        UserSession {
+            provider: s.provider,
+            id_token: s.id_token,
+            claims: s.claims,
+            access_token: s.access_token,
+            access_token_expires_at: s.expires_in.map(|secs| s.now.saturating_add(secs)),
+            refresh_token: s.refresh_token,
+            userinfo: s.userinfo,
+            last_authenticated: s.now,
+            last_session_refresh: s.now,
+            expires_at: s.now.saturating_add(s.lifetime),
+        }
+    }
+
+    /// The name of the provider the user logged in with.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// All claims of the ID token.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The raw ID token (a JWT), e.g. for `id_token_hint`.
+    pub fn id_token(&self) -> &str {
+        &self.id_token
+    }
+
+    /// The access token, if the provider issued one.
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        self.access_token.as_ref()
+    }
+
+    /// When the access token expires (Unix time), if the provider said.
+    pub fn access_token_expires_at(&self) -> Option<i64> {
+        self.access_token_expires_at
+    }
+
+    /// The refresh token, if the provider issued one.
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The userinfo response, if it was fetched.
+    pub fn userinfo(&self) -> Option<&Map<String, Value>> {
+        self.userinfo.as_ref()
+    }
+
+    /// When the user last authenticated at the provider (Unix time).
+    pub fn last_authenticated(&self) -> i64 {
+        self.last_authenticated
+    }
+
+    /// When the session was last refreshed (Unix time).
+    pub fn last_session_refresh(&self) -> i64 {
+        self.last_session_refresh
+    }
+
+    /// When the session ends, whatever the cookie says (Unix time).
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// Whether the session has passed its absolute lifetime.
+    pub fn is_expired(&self, now: i64) -> bool {
+        now >= self.expires_at
+    }
+
+    /// Serializes to JSON.
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses JSON written by [`to_json`](Self::to_json) and derives the claims.
+    pub(crate) fn from_json(json: &str) -> Option<Self> {
+        let mut session: UserSession = serde_json::from_str(json).ok()?;
+        session.claims = Claims::from_trusted_jwt(&session.id_token)?;
+        Some(session)
+    }
+}
+
+/// Splits `plaintext` into chunks of at most [`CHUNK_PLAINTEXT`] bytes, each prefixed with
+/// `generation:count:`. Returns `None` if more than [`MAX_CHUNKS`] would be needed.
+pub(crate) fn encode_chunks(plaintext: &str, generation: u64) -> Option<Vec<String>> {
+    let mut pieces = Vec::new();
+    let mut rest = plaintext;
+    while !rest.is_empty() || pieces.is_empty() {
+        let mut cut = rest.len().min(CHUNK_PLAINTEXT);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    if pieces.len() > MAX_CHUNKS {
+        return None;
+    }
+    let count = pieces.len();
+    Some(
+        pieces
+            .into_iter()
+            .map(|piece| format!("{generation:x}:{count}:{piece}"))
+            .collect(),
+    )
+}
+
+/// Reassembles chunks read by index (`chunk(i)` is the decrypted value of chunk `i`). Any
+/// missing, foreign or inconsistent chunk gives `None`: no session.
+pub(crate) fn decode_chunks(mut chunk: impl FnMut(usize) -> Option<String>) -> Option<String> {
+    let first = chunk(0)?;
+    let (generation, count, data) = split_chunk(&first)?;
+    if count == 0 || count > MAX_CHUNKS {
+        return None;
+    }
+    let mut plaintext = String::from(data);
+    for index in 1..count {
+        let value = chunk(index)?;
+        let (g, c, data) = split_chunk(&value)?;
+        if g != generation || c != count {
+            return None;
+        }
+        plaintext.push_str(data);
+    }
+    Some(plaintext)
+}
+
+fn split_chunk(value: &str) -> Option<(&str, usize, &str)> {
+    let (generation, rest) = value.split_once(':')?;
+    let (count, data) = rest.split_once(':')?;
+    Some((generation, count.parse().ok()?, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(text: &str) -> Option<String> {
+        let chunks = encode_chunks(text, 7)?;
+        decode_chunks(|i| chunks.get(i).cloned())
+    }
+
+    #[test]
+    fn chunks_roundtrip_at_every_size() {
+        for len in [0, 1, CHUNK_PLAINTEXT - 1, CHUNK_PLAINTEXT, CHUNK_PLAINTEXT + 1, 9_000] {
+            let text: String = "é-x".chars().cycle().take(len).collect();
+            assert_eq!(roundtrip(&text).as_deref(), Some(text.as_str()), "len {len}");
+        }
+        assert_eq!(encode_chunks(&"x".repeat(5_000), 1).unwrap().len(), 3);
+        assert!(encode_chunks(&"x".repeat(CHUNK_PLAINTEXT * MAX_CHUNKS + 1), 1).is_none());
+    }
+
+    #[test]
+    fn missing_mixed_or_extra_chunks_give_no_session() {
+        let a = encode_chunks(&"a".repeat(5_000), 1).unwrap();
+        let b = encode_chunks(&"b".repeat(5_000), 2).unwrap();
+        // A chunk missing.
+        assert!(decode_chunks(|i| if i == 1 { None } else { a.get(i).cloned() }).is_none());
+        // A chunk from another session.
+        assert!(decode_chunks(|i| if i == 1 { b.get(1).cloned() } else { a.get(i).cloned() })
+            .is_none());
+        // Garbage.
+        assert!(decode_chunks(|_| Some("nonsense".into())).is_none());
+        assert!(decode_chunks(|_| Some("1:99:x".into())).is_none());
+        // An extra stale chunk past the count is ignored (and cleared on the next write).
+        let mut with_extra = a.clone();
+        with_extra.push(b[0].clone());
+        assert_eq!(
+            decode_chunks(|i| with_extra.get(i).cloned()).map(|s| s.len()),
+            Some(5_000)
+        );
+    }
+
+    #[test]
+    fn debug_output_redacts_tokens() {
+        let session = UserSession::new(NewSession {
+            provider: "default".into(),
+            id_token: "eyJ.secret-id-token.sig".into(),
+            claims: Claims::default(),
+            access_token: Some(AccessToken::new("secret-access".into())),
+            expires_in: Some(60),
+            refresh_token: Some(RefreshToken::new("secret-refresh".into())),
+            userinfo: None,
+            now: 100,
+            lifetime: 10,
+        });
+        let debug = format!("{session:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert_eq!(session.access_token_expires_at(), Some(160));
+        assert!(session.is_expired(110));
+        assert!(!session.is_expired(109));
+    }
+}

@@ -1,0 +1,450 @@
+//! ID token validation (OpenID Connect Core 3.1.3.7), on top of the JOSE code of the
+//! `openidconnect` crate.
+//!
+//! `openidconnect` checks the signature, `alg` against an allow-list, `iss`, `aud` and `nonce`.
+//! It has no clock skew, does not check `azp`, `nbf` or a future `iat`, and drops claims it does
+//! not know. This module adds those checks and keeps every claim of the payload.
+
+use std::str::FromStr;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+};
+use openidconnect::{
+    ClaimsVerificationError, ClientId, ClientSecret, IssuerUrl, JwsSigningAlgorithm, Nonce,
+    SignatureVerificationError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use crate::error::TokenError;
+
+/// Largest ID token accepted, in bytes.
+const MAX_TOKEN_LEN: usize = 32 * 1024;
+
+/// The claims of a validated ID token, every one of them (standard and custom).
+///
+/// # Example
+///
+/// ```
+/// use rocket_openidconnect::Claims;
+///
+/// let claims: Claims = serde_json::from_str(r#"{"sub": "alice", "email": "a@example.com"}"#).unwrap();
+/// assert_eq!(claims.subject(), "alice");
+/// assert_eq!(claims.get("email").and_then(|v| v.as_str()), Some("a@example.com"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Claims(pub Map<String, Value>);
+
+impl Claims {
+    /// The `sub` claim (empty if absent, which a validated token never is).
+    pub fn subject(&self) -> &str {
+        self.str("sub").unwrap_or_default()
+    }
+
+    /// The `iss` claim.
+    pub fn issuer(&self) -> &str {
+        self.str("iss").unwrap_or_default()
+    }
+
+    /// Any claim by name.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    /// A string claim by name.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+
+    /// All claims.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// Decodes the payload of a JWT whose integrity is already established (for example one
+    /// read back from the encrypted session). Performs no validation.
+    pub(crate) fn from_trusted_jwt(jwt: &str) -> Option<Claims> {
+        let payload = jwt.split('.').nth(1)?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        serde_json::from_slice(&bytes).ok().map(Claims)
+    }
+}
+
+/// How the `nonce` claim is checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NonceCheck<'a> {
+    /// It must be present and equal (login).
+    Required(&'a str),
+    /// It may be absent; if present it must be equal (refresh).
+    #[allow(dead_code)]
+    IfPresent(&'a str),
+}
+
+/// What an ID token must satisfy.
+pub(crate) struct Expectations<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: Option<&'a ClientSecret>,
+    pub allowed_algs: &'a [CoreJwsSigningAlgorithm],
+    pub nonce: NonceCheck<'a>,
+    /// Unix time; `iat` must not be earlier than this (minus the skew).
+    pub issued_after: i64,
+    /// Unix time now.
+    pub now: i64,
+    /// Seconds of tolerated clock difference.
+    pub skew: i64,
+}
+
+/// Parses an algorithm name like `RS256`.
+pub(crate) fn parse_alg(name: &str) -> Option<CoreJwsSigningAlgorithm> {
+    serde_json::from_value::<CoreJwsSigningAlgorithm>(Value::String(name.to_owned()))
+        .ok()
+        .filter(|alg| *alg != CoreJwsSigningAlgorithm::None)
+}
+
+/// HMAC algorithms, keyed with the client secret.
+pub(crate) fn is_symmetric(alg: &CoreJwsSigningAlgorithm) -> bool {
+    alg.uses_shared_secret()
+}
+
+fn alg_name(alg: &CoreJwsSigningAlgorithm) -> String {
+    serde_json::to_value(alg)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Splits a compact JWS and decodes its header and payload as JSON objects.
+fn decode_parts(raw: &str) -> Result<(Map<String, Value>, Map<String, Value>), TokenError> {
+    if raw.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::Malformed("too large".into()));
+    }
+    let parts: Vec<&str> = raw.split('.').collect();
+    match parts.len() {
+        3 => {}
+        5 => return Err(TokenError::Malformed("encrypted ID tokens are not supported".into())),
+        _ => return Err(TokenError::Malformed("not a compact JWS".into())),
+    }
+    let object = |segment: &str, what: &str| -> Result<Map<String, Value>, TokenError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(segment)
+            .map_err(|_| TokenError::Malformed(format!("the {what} is not base64url")))?;
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(TokenError::Malformed(format!("the {what} is not a JSON object"))),
+        }
+    };
+    Ok((object(parts[0], "header")?, object(parts[1], "payload")?))
+}
+
+fn number(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(TokenError::Malformed(format!("`{name}` is not a number"))),
+    }
+}
+
+/// Checks the header and the claims that `openidconnect` does not (or not precisely enough).
+fn check_claims(
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    expect: &Expectations<'_>,
+) -> Result<(), TokenError> {
+    // Header: alg is pinned; `crit` is refused (we understand no extension).
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or_else(|| TokenError::Malformed("no `alg` in the header".into()))?;
+    if alg.eq_ignore_ascii_case("none") {
+        return Err(TokenError::Algorithm("`none` is never accepted".into()));
+    }
+    let parsed = parse_alg(alg)
+        .ok_or_else(|| TokenError::Algorithm(format!("`{alg}` is not supported")))?;
+    if !expect.allowed_algs.contains(&parsed) {
+        return Err(TokenError::Algorithm(format!(
+            "`{alg}` is not allowed for this provider"
+        )));
+    }
+    if header.contains_key("crit") {
+        return Err(TokenError::Malformed("the `crit` header is not supported".into()));
+    }
+
+    // iss: exact string comparison.
+    match claims.get("iss").and_then(Value::as_str) {
+        Some(iss) if iss == expect.issuer => {}
+        Some(_) => return Err(TokenError::Issuer("not the provider's issuer".into())),
+        None => return Err(TokenError::Issuer("missing".into())),
+    }
+    // sub: a non-empty string.
+    match claims.get("sub").and_then(Value::as_str) {
+        Some(sub) if !sub.is_empty() => {}
+        _ => return Err(TokenError::Subject),
+    }
+    // aud: must contain the client; several audiences need azp = client.
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => return Err(TokenError::Audience("missing".into())),
+    };
+    if !audiences.contains(&expect.client_id) {
+        return Err(TokenError::Audience("does not contain this client".into()));
+    }
+    match claims.get("azp") {
+        Some(Value::String(azp)) if azp == expect.client_id => {}
+        Some(_) => return Err(TokenError::AuthorizedParty("not this client".into())),
+        None if audiences.len() > 1 => {
+            return Err(TokenError::AuthorizedParty(
+                "missing although there are several audiences".into(),
+            ))
+        }
+        None => {}
+    }
+    // Times, with the clock skew. Absurd values cannot overflow: they are compared as f64.
+    let now = expect.now as f64;
+    let skew = expect.skew as f64;
+    let exp = number(claims, "exp")?.ok_or_else(|| TokenError::Malformed("no `exp`".into()))?;
+    if exp + skew <= now {
+        return Err(TokenError::Expired);
+    }
+    let iat = number(claims, "iat")?.ok_or_else(|| TokenError::Malformed("no `iat`".into()))?;
+    if iat > now + skew || iat < expect.issued_after as f64 - skew {
+        return Err(TokenError::IssuedAt);
+    }
+    if let Some(nbf) = number(claims, "nbf")? {
+        if nbf > now + skew {
+            return Err(TokenError::NotYetValid);
+        }
+    }
+    // nonce, in constant time.
+    let nonce = claims.get("nonce");
+    match (expect.nonce, nonce) {
+        (NonceCheck::Required(_), None) => return Err(TokenError::Nonce("missing".into())),
+        (NonceCheck::Required(sent) | NonceCheck::IfPresent(sent), Some(value)) => {
+            let got = value.as_str().unwrap_or_default();
+            if !bool::from(got.as_bytes().ct_eq(sent.as_bytes())) {
+                return Err(TokenError::Nonce("not the one sent".into()));
+            }
+        }
+        (NonceCheck::IfPresent(_), None) => {}
+    }
+    Ok(())
+}
+
+/// Validates `raw` completely and returns its claims.
+pub(crate) fn validate_id_token(
+    raw: &str,
+    keys: &CoreJsonWebKeySet,
+    expect: &Expectations<'_>,
+) -> Result<Claims, TokenError> {
+    let (header, claims) = decode_parts(raw)?;
+    check_claims(&header, &claims, expect)?;
+
+    // Signature (and, a second time, iss/aud/exp/nonce) by openidconnect.
+    let token = CoreIdToken::from_str(raw)
+        .map_err(|_| TokenError::Malformed("required claims are missing or mistyped".into()))?;
+    let issuer = IssuerUrl::new(expect.issuer.to_owned())
+        .map_err(|_| TokenError::Issuer("the configured issuer is not a URL".into()))?;
+    let client_id = ClientId::new(expect.client_id.to_owned());
+    let verifier = match expect.client_secret {
+        Some(secret) => CoreIdTokenVerifier::new_confidential_client(
+            client_id,
+            secret.clone(),
+            issuer,
+            keys.clone(),
+        ),
+        None => CoreIdTokenVerifier::new_public_client(client_id, issuer, keys.clone()),
+    };
+    let skewed_now = chrono::DateTime::from_timestamp(expect.now - expect.skew, 0)
+        .ok_or(TokenError::Expired)?;
+    let verifier = verifier
+        .set_allowed_algs(expect.allowed_algs.iter().cloned())
+        .set_time_fn(move || skewed_now);
+    // The nonce was checked above in constant time; the library's check would repeat it.
+    let no_nonce_check = |_: Option<&Nonce>| Ok(());
+    match token.claims(&verifier, no_nonce_check) {
+        Ok(_) => Ok(Claims(claims)),
+        Err(error) => Err(map_verification_error(error)),
+    }
+}
+
+fn map_verification_error(error: ClaimsVerificationError) -> TokenError {
+    match error {
+        ClaimsVerificationError::Expired(_) => TokenError::Expired,
+        ClaimsVerificationError::InvalidAudience(why) => TokenError::Audience(why),
+        ClaimsVerificationError::InvalidIssuer(why) => TokenError::Issuer(why),
+        ClaimsVerificationError::InvalidNonce(why) => TokenError::Nonce(why),
+        ClaimsVerificationError::SignatureVerification(e) => match e {
+            SignatureVerificationError::NoMatchingKey => {
+                TokenError::UnknownKey("the provider has no key with this `kid` and `alg`".into())
+            }
+            SignatureVerificationError::AmbiguousKeyId(_) => TokenError::AmbiguousKey,
+            SignatureVerificationError::DisallowedAlg(why)
+            | SignatureVerificationError::UnsupportedAlg(why) => TokenError::Algorithm(why),
+            SignatureVerificationError::NoSignature => {
+                TokenError::Algorithm("the token is not signed".into())
+            }
+            _ => TokenError::Signature,
+        },
+        ClaimsVerificationError::Unsupported(why) => TokenError::Malformed(why),
+        other => TokenError::Malformed(other.to_string()),
+    }
+}
+
+/// The algorithms accepted for a provider: the configured ones, else the asymmetric ones it
+/// advertises, else RS256.
+pub(crate) fn allowed_algs(
+    configured: Option<&[String]>,
+    advertised: &[String],
+) -> Vec<CoreJwsSigningAlgorithm> {
+    if let Some(list) = configured {
+        return list.iter().filter_map(|a| parse_alg(a)).collect();
+    }
+    let algs: Vec<_> = advertised
+        .iter()
+        .filter_map(|a| parse_alg(a))
+        .filter(|a| !is_symmetric(a))
+        .collect();
+    if algs.is_empty() {
+        vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]
+    } else {
+        algs
+    }
+}
+
+/// Alg name for log lines and tests.
+#[allow(dead_code)]
+pub(crate) fn name_of(alg: &CoreJwsSigningAlgorithm) -> String {
+    alg_name(alg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(v: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    }
+
+    fn expect<'a>(algs: &'a [CoreJwsSigningAlgorithm]) -> Expectations<'a> {
+        Expectations {
+            issuer: "https://op.example",
+            client_id: "client",
+            client_secret: None,
+            allowed_algs: algs,
+            nonce: NonceCheck::Required("n-1"),
+            issued_after: 1_000,
+            now: 1_100,
+            skew: 60,
+        }
+    }
+
+    fn claims() -> Value {
+        serde_json::json!({"iss": "https://op.example", "sub": "alice", "aud": "client",
+            "exp": 2_000, "iat": 1_050, "nonce": "n-1"})
+    }
+
+    fn check(c: Value) -> Result<(), TokenError> {
+        let algs = [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
+        let header = serde_json::json!({"alg": "RS256"});
+        check_claims(header.as_object().unwrap(), c.as_object().unwrap(), &expect(&algs))
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut c = claims();
+        c[key] = value;
+        c
+    }
+
+    fn without(key: &str) -> Value {
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove(key);
+        c
+    }
+
+    #[test]
+    fn accepts_good_claims_and_rejects_each_bad_one() {
+        assert_eq!(check(claims()), Ok(()));
+        assert_eq!(check(with("aud", serde_json::json!(["client"]))), Ok(()));
+        assert!(matches!(check(with("iss", "https://op.example/".into())), Err(TokenError::Issuer(_))));
+        assert!(matches!(check(without("iss")), Err(TokenError::Issuer(_))));
+        assert_eq!(check(without("sub")), Err(TokenError::Subject));
+        assert_eq!(check(with("sub", "".into())), Err(TokenError::Subject));
+        assert_eq!(check(with("sub", 5.into())), Err(TokenError::Subject));
+        assert!(matches!(check(with("aud", "other".into())), Err(TokenError::Audience(_))));
+        assert!(matches!(check(without("aud")), Err(TokenError::Audience(_))));
+        assert!(matches!(
+            check(with("aud", serde_json::json!(["client", "other"]))),
+            Err(TokenError::AuthorizedParty(_))
+        ));
+        let mut two_with_azp = with("aud", serde_json::json!(["client", "other"]));
+        two_with_azp["azp"] = "client".into();
+        assert_eq!(check(two_with_azp), Ok(()));
+        assert!(matches!(check(with("azp", "other".into())), Err(TokenError::AuthorizedParty(_))));
+        // exp: within the skew is fine, beyond is not; absurd values do not overflow.
+        assert_eq!(check(with("exp", 1_050.into())), Ok(()));
+        assert_eq!(check(with("exp", 1_040.into())), Err(TokenError::Expired));
+        assert_eq!(check(with("exp", serde_json::json!(-1e300))), Err(TokenError::Expired));
+        assert_eq!(check(with("exp", serde_json::json!(1e300))), Ok(()));
+        assert!(matches!(check(with("exp", "2000".into())), Err(TokenError::Malformed(_))));
+        assert!(matches!(check(without("exp")), Err(TokenError::Malformed(_))));
+        // iat: not in the future beyond the skew, not before the login started.
+        assert_eq!(check(with("iat", 1_161.into())), Err(TokenError::IssuedAt));
+        assert_eq!(check(with("iat", 1_159.into())), Ok(()));
+        assert_eq!(check(with("iat", 900.into())), Err(TokenError::IssuedAt));
+        assert!(matches!(check(without("iat")), Err(TokenError::Malformed(_))));
+        assert_eq!(check(with("nbf", 1_200.into())), Err(TokenError::NotYetValid));
+        assert!(matches!(check(with("nonce", "n-2".into())), Err(TokenError::Nonce(_))));
+        assert!(matches!(check(without("nonce")), Err(TokenError::Nonce(_))));
+    }
+
+    #[test]
+    fn header_alg_is_pinned() {
+        let algs = [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
+        let c = claims();
+        for (alg, ok) in [("RS256", true), ("none", false), ("NONE", false), ("HS256", false),
+            ("ES256", false), ("XX1", false)]
+        {
+            let header = serde_json::json!({"alg": alg});
+            let result = check_claims(header.as_object().unwrap(), c.as_object().unwrap(), &expect(&algs));
+            assert_eq!(result.is_ok(), ok, "{alg}");
+        }
+        let header = serde_json::json!({"alg": "RS256", "crit": ["exp"]});
+        assert!(check_claims(header.as_object().unwrap(), c.as_object().unwrap(), &expect(&algs)).is_err());
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected_without_panic() {
+        let good_header = b64(&serde_json::json!({"alg": "RS256"}));
+        let good_payload = b64(&claims());
+        for raw in [
+            String::new(),
+            "a.b".into(),
+            "a.b.c.d".into(),
+            "a.b.c.d.e".into(),
+            format!("{good_header}.!!!.sig"),
+            format!("{}.{good_payload}.sig", b64(&serde_json::json!([1]))),
+            format!("{good_header}.{}.sig", b64(&serde_json::json!("text"))),
+            "x".repeat(MAX_TOKEN_LEN + 1),
+        ] {
+            let algs = [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
+            let keys = CoreJsonWebKeySet::new(vec![]);
+            assert!(matches!(validate_id_token(&raw, &keys, &expect(&algs)), Err(TokenError::Malformed(_))), "{raw:.40}");
+        }
+    }
+
+    #[test]
+    fn default_algorithms_never_include_hmac_or_none() {
+        let advertised = ["HS256".to_string(), "none".into(), "ES256".into()];
+        assert_eq!(allowed_algs(None, &advertised), vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+        assert_eq!(allowed_algs(None, &[]), vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
+        let configured = ["HS256".to_string()];
+        assert_eq!(allowed_algs(Some(&configured), &advertised), vec![CoreJwsSigningAlgorithm::HmacSha256]);
+        assert_eq!(name_of(&CoreJwsSigningAlgorithm::EcdsaP256Sha256), "ES256");
+    }
+}
