@@ -65,10 +65,17 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// `true` when the provider could not be reached at all (503), as opposed to answering
-    /// wrongly (502).
+    /// `true` when the provider could not be reached or says it is unavailable (shown as 503),
+    /// as opposed to answering wrongly (502).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, ProviderError::Unreachable { .. })
+        matches!(
+            self,
+            ProviderError::Unreachable { .. }
+                | ProviderError::Status {
+                    status: 502..=504,
+                    ..
+                }
+        )
     }
 }
 

@@ -1,0 +1,42 @@
+//! The example application: `/` needs a login, `/public` does not, and the fairing adds
+//! `/redirect_uri` (the callback) and `/logout`.
+//!
+//! Run it against the provider configured in `Rocket.toml` (see the README), or build it with
+//! any figment, as the integration tests do.
+
+use rocket::figment::Figment;
+use rocket::serde::json::{json, Json, Value};
+use rocket::{get, routes, Build, Rocket};
+use rocket_openidconnect::{OidcUser, OpenIdConnect};
+
+/// Protected: the user's ID token claims, userinfo and access token.
+#[get("/")]
+fn index(user: OidcUser) -> Json<Value> {
+    Json(json!({
+        "id_token": user.claims(),
+        "userinfo": user.userinfo(),
+        "access_token": user.access_token().map(|t| t.secret()),
+    }))
+}
+
+/// Public: works with and without a login.
+#[get("/public")]
+fn public(user: Option<OidcUser>) -> String {
+    match user {
+        Some(user) => format!("Public page. You are logged in as {}.", user.claims().subject()),
+        None => "Public page. You are not logged in.".into(),
+    }
+}
+
+/// The application, configured by `figment`.
+pub fn app(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(OpenIdConnect::fairing())
+        .mount("/", routes![index, public])
+}
+
+#[allow(dead_code)]
+#[rocket::main]
+async fn main() -> Result<(), rocket::Error> {
+    app(rocket::Config::figment()).launch().await.map(drop)
+}
