@@ -151,7 +151,7 @@ pub struct ProviderConfig {
     /// `get` (default), `post` or `none`.
     #[serde(default = "default_userinfo_method")]
     pub userinfo_method: UserinfoMethod,
-    /// `client_secret_basic` (default), `client_secret_post` or `none`.
+    /// `client_secret_basic` (default), `client_secret_post` or `none` (a public client).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<ClientAuthMethod>,
     /// ID token signature algorithms to accept. Default: the asymmetric algorithms the provider
@@ -278,7 +278,10 @@ impl OidcConfig {
                 return Err(invalid("oidc.base_url", "must be an absolute http(s) URL"));
             }
             if url.query().is_some() || url.fragment().is_some() {
-                return Err(invalid("oidc.base_url", "must not have a query or fragment"));
+                return Err(invalid(
+                    "oidc.base_url",
+                    "must not have a query or fragment",
+                ));
             }
         }
         check_path("oidc.redirect_path", &self.redirect_path)?;
@@ -290,10 +293,16 @@ impl OidcConfig {
             ));
         }
         if self.session_lifetime == 0 {
-            return Err(invalid("oidc.session_lifetime", "must be at least 1 second"));
+            return Err(invalid(
+                "oidc.session_lifetime",
+                "must be at least 1 second",
+            ));
         }
         if self.http_timeout == 0 || self.http_timeout > 300 {
-            return Err(invalid("oidc.http_timeout", "must be between 1 and 300 seconds"));
+            return Err(invalid(
+                "oidc.http_timeout",
+                "must be between 1 and 300 seconds",
+            ));
         }
         if self.clock_skew > 600 {
             return Err(invalid("oidc.clock_skew", "must be at most 600 seconds"));
@@ -329,13 +338,11 @@ impl OidcConfig {
 
 impl ProviderConfig {
     /// The effective client authentication method: the configured one, else
-    /// `client_secret_basic` with a secret and `none` without one.
+    /// `client_secret_basic`. A public client must say `token_endpoint_auth_method = "none"`,
+    /// so that a forgotten secret is a configuration error, not a silent downgrade.
     pub fn client_auth_method(&self) -> ClientAuthMethod {
         self.token_endpoint_auth_method
-            .unwrap_or(match self.client_secret {
-                Some(_) => ClientAuthMethod::ClientSecretBasic,
-                None => ClientAuthMethod::None,
-            })
+            .unwrap_or(ClientAuthMethod::ClientSecretBasic)
     }
 
     /// The issuer: the configured one or the static metadata's.
@@ -361,7 +368,11 @@ impl ProviderConfig {
             }
             _ => {}
         }
-        check_provider_url(&format!("{key}.issuer"), self.issuer(), self.allow_insecure_http)?;
+        check_provider_url(
+            &format!("{key}.issuer"),
+            self.issuer(),
+            self.allow_insecure_http,
+        )?;
         if let Some(md) = &self.metadata {
             md.check_urls(self.allow_insecure_http)
                 .map_err(|(field, why)| invalid(&format!("{key}.metadata.{field}"), why))?;
@@ -435,13 +446,19 @@ fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {
     } else {
         Err(invalid(
             key,
-            format!("`{path}` must be an absolute path like `/callback` (letters, digits, `/-_.~`)"),
+            format!(
+                "`{path}` must be an absolute path like `/callback` (letters, digits, `/-_.~`)"
+            ),
         ))
     }
 }
 
 /// `https`, or `http` to a loopback host, or `http` anywhere with `allow_insecure_http`.
-pub(crate) fn check_provider_url(key: &str, value: &str, allow_http: bool) -> Result<(), ConfigError> {
+pub(crate) fn check_provider_url(
+    key: &str,
+    value: &str,
+    allow_http: bool,
+) -> Result<(), ConfigError> {
     check_url(value, allow_http)
         .map(drop)
         .map_err(|why| invalid(key, why))
@@ -460,7 +477,9 @@ pub(crate) fn check_url(value: &str, allow_http: bool) -> Result<Url, String> {
         }
     }
     if url.host_str().is_none() || url.fragment().is_some() {
-        return Err(format!("`{value}` must be an absolute URL without a fragment"));
+        return Err(format!(
+            "`{value}` must be an absolute URL without a fragment"
+        ));
     }
     Ok(url)
 }
@@ -471,5 +490,206 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => d == "localhost",
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::figment::providers::{Format, Toml};
+
+    fn load(toml: &str) -> Result<OidcConfig, String> {
+        OidcConfig::from_figment(&Figment::from(Toml::string(toml))).map_err(|e| match e {
+            ConfigError::Figment(f) => (*f)
+                .clone()
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        })
+    }
+
+    const GOOD: &str = r#"
+        [oidc.providers.default]
+        issuer = "https://op.example"
+        client_id = "app"
+        client_secret = "s"
+    "#;
+
+    #[test]
+    fn defaults_follow_the_documented_schema() {
+        let c = load(GOOD).unwrap();
+        assert_eq!(
+            (c.redirect_path.as_str(), c.logout_path.as_str()),
+            ("/redirect_uri", "/logout")
+        );
+        assert!(c.session_permanent);
+        assert_eq!(
+            (c.session_lifetime, c.clock_skew, c.http_timeout),
+            (604_800, 60, 10)
+        );
+        let p = &c.providers["default"];
+        assert_eq!(p.scope, ["openid"]);
+        assert_eq!(p.userinfo_method, UserinfoMethod::Get);
+        assert_eq!(p.client_auth_method(), ClientAuthMethod::ClientSecretBasic);
+        assert!(p.pkce);
+    }
+
+    #[test]
+    fn every_documented_key_is_read() {
+        let c = load(
+            r#"
+            [oidc]
+            base_url = "http://127.0.0.1:8000"
+            redirect_path = "/cb"
+            logout_path = "/bye"
+            session_permanent = false
+            session_lifetime = 3600
+            clock_skew = 5
+            http_timeout = 3
+            [oidc.providers.default]
+            issuer = "https://op.example"
+            client_id = "app"
+            client_secret = "s"
+            scope = "openid profile"
+            auth_request_params = { prompt = "login", max_age = 0 }
+            userinfo_method = "none"
+            [oidc.providers.static]
+            client_id = "app2"
+            client_secret = "s2"
+            token_endpoint_auth_method = "client_secret_post"
+            [oidc.providers.static.metadata]
+            issuer = "https://other.example"
+            authorization_endpoint = "https://other.example/auth"
+            token_endpoint = "https://other.example/token"
+            jwks_uri = "https://other.example/jwks"
+            userinfo_endpoint = "https://other.example/userinfo"
+            end_session_endpoint = "https://other.example/logout"
+        "#,
+        )
+        .unwrap();
+        assert_eq!(c.redirect_path, "/cb");
+        assert!(!c.session_permanent);
+        let p = &c.providers["default"];
+        assert_eq!(p.scope, ["openid", "profile"]);
+        assert_eq!(p.auth_request_params["max_age"], "0");
+        assert_eq!(p.auth_request_params["prompt"], "login");
+        let s = &c.providers["static"];
+        assert_eq!(s.issuer(), "https://other.example");
+        assert_eq!(s.client_auth_method(), ClientAuthMethod::ClientSecretPost);
+        assert_eq!(
+            s.metadata.as_ref().unwrap().end_session_endpoint.as_deref(),
+            Some("https://other.example/logout")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_problem() {
+        let cases = [
+            (
+                r#"[oidc.providers.default]
+                issuer = "https://op.example"
+                client_secret = "s""#,
+                "client_id",
+            ),
+            (
+                r#"[oidc]
+                http_timeout = "soon"
+                [oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a""#,
+                "http_timeout",
+            ),
+            (
+                r#"[oidc.providers.default]
+                client_id = "a"
+                client_secret = "s""#,
+                "oidc.providers.default.issuer",
+            ),
+            (
+                r#"[oidc.providers.default]
+                issuer = "http://op.example"
+                client_id = "a"
+                client_secret = "s""#,
+                "oidc.providers.default.issuer",
+            ),
+            (
+                r#"[oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a""#,
+                "oidc.providers.default.client_secret",
+            ),
+            (
+                r#"[oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a"
+                client_secret = "s"
+                scope = ["profile"]"#,
+                "oidc.providers.default.scope",
+            ),
+            (
+                r#"[oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a"
+                client_secret = "s"
+                auth_request_params = { state = "fixed" }"#,
+                "oidc.providers.default.auth_request_params.state",
+            ),
+            (
+                r#"[oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a"
+                client_secret = "s"
+                id_token_signing_algs = ["none"]"#,
+                "oidc.providers.default.id_token_signing_algs",
+            ),
+            (
+                r#"[oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a"
+                client_secret = "s"
+                userinfo_method = "put""#,
+                "userinfo_method",
+            ),
+            (
+                r#"[oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a"
+                client_secret = "s"
+                cliend_id = "typo""#,
+                "cliend_id",
+            ),
+            (
+                r#"[oidc]
+                redirect_path = "callback"
+                [oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a"
+                client_secret = "s""#,
+                "oidc.redirect_path",
+            ),
+            (
+                r#"[oidc]
+                base_url = "not a url""#,
+                "oidc.base_url",
+            ),
+            ("[oidc]", "oidc.providers"),
+            ("", "oidc"),
+        ];
+        for (toml, key) in cases {
+            let error = load(toml).expect_err(toml);
+            assert!(error.contains(key), "`{error}` should name `{key}`");
+        }
+    }
+
+    #[test]
+    fn http_is_allowed_on_loopback_or_when_asked() {
+        assert!(check_url("http://127.0.0.1:9000", false).is_ok());
+        assert!(check_url("http://localhost:9000", false).is_ok());
+        assert!(check_url("http://[::1]:9000", false).is_ok());
+        assert!(check_url("http://keycloak:8080", false).is_err());
+        assert!(check_url("http://keycloak:8080", true).is_ok());
+        assert!(check_url("ftp://op.example", true).is_err());
     }
 }

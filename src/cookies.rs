@@ -63,9 +63,10 @@ impl CookieSettings {
             return false;
         };
         let expires = if self.permanent {
-            Some(OffsetDateTime::from_unix_timestamp(session.expires_at()).unwrap_or_else(|_| {
-                OffsetDateTime::now_utc() + Duration::days(7)
-            }))
+            Some(
+                OffsetDateTime::from_unix_timestamp(session.expires_at())
+                    .unwrap_or_else(|_| OffsetDateTime::now_utc() + Duration::days(7)),
+            )
         } else {
             None
         };

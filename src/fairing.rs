@@ -119,7 +119,8 @@ impl Fairing for OpenIdConnect {
         });
         let secure = base_url.starts_with("https://");
         let cookies = CookieSettings::new(&config, secure);
-        let (redirect_path, logout_path) = (config.redirect_path.clone(), config.logout_path.clone());
+        let (redirect_path, logout_path) =
+            (config.redirect_path.clone(), config.logout_path.clone());
         let rp = match RelyingParty::new(config, &base_url) {
             Ok(rp) => rp,
             Err(error) => {

@@ -86,7 +86,9 @@ impl CallbackParams {
     /// error (never "first wins" or "last wins").
     pub fn parse(input: &str) -> Result<Self, AuthError> {
         if input.len() > MAX_CALLBACK_LEN {
-            return Err(AuthError::InvalidCallback("the response is too large".into()));
+            return Err(AuthError::InvalidCallback(
+                "the response is too large".into(),
+            ));
         }
         let mut params = CallbackParams::default();
         for (key, value) in url::form_urlencoded::parse(input.as_bytes()) {
@@ -155,12 +157,18 @@ impl RelyingParty {
 
     fn provider(&self, name: &str) -> Result<&ProviderClient, AuthError> {
         self.providers.get(name).ok_or_else(|| {
-            AuthError::Provider(ProviderError::MissingEndpoint("configuration for this name"))
+            AuthError::Provider(ProviderError::MissingEndpoint(
+                "configuration for this name",
+            ))
         })
     }
 
     /// Builds the authorization request for `provider`. May discover the provider first.
-    pub async fn start_login(&self, provider: &str, return_to: &str) -> Result<LoginStart, AuthError> {
+    pub async fn start_login(
+        &self,
+        provider: &str,
+        return_to: &str,
+    ) -> Result<LoginStart, AuthError> {
         let client = self.provider(provider)?;
         let ready = client.ready(&self.http).await?;
         let config = &client.config;
@@ -214,8 +222,14 @@ impl RelyingParty {
             return Err(AuthError::InvalidState("state mismatch"));
         }
         let now = unix_now();
-        if now > pending.created_at.saturating_add(self.config.login_timeout as i64) {
-            return Err(AuthError::InvalidState("the login took too long; please start again"));
+        if now
+            > pending
+                .created_at
+                .saturating_add(self.config.login_timeout as i64)
+        {
+            return Err(AuthError::InvalidState(
+                "the login took too long; please start again",
+            ));
         }
         // 2. The provider this login was sent to (never one named by the response).
         let client = self.provider(&pending.provider)?;
@@ -224,7 +238,10 @@ impl RelyingParty {
         // 3. RFC 9207: the response names the issuer it comes from.
         match params.iss.as_deref() {
             Some(iss) if iss != issuer => return Err(AuthError::IssuerMismatch),
-            None if ready.metadata.authorization_response_iss_parameter_supported => {
+            None if ready
+                .metadata
+                .authorization_response_iss_parameter_supported =>
+            {
                 return Err(AuthError::IssuerMismatch)
             }
             _ => {}
@@ -233,7 +250,10 @@ impl RelyingParty {
         if let Some(error) = params.error.as_deref() {
             return Err(AuthError::ProviderRefused {
                 error: sanitize(error, 64),
-                description: params.error_description.as_deref().map(|d| sanitize(d, 300)),
+                description: params
+                    .error_description
+                    .as_deref()
+                    .map(|d| sanitize(d, 300)),
             });
         }
         // 5. The code flow delivers a code and nothing else.
@@ -323,7 +343,11 @@ impl RelyingParty {
                 let error = response
                     .json_object(ENDPOINT)
                     .ok()
-                    .and_then(|o| o.get("error").and_then(Value::as_str).map(|e| sanitize(e, 64)))
+                    .and_then(|o| {
+                        o.get("error")
+                            .and_then(Value::as_str)
+                            .map(|e| sanitize(e, 64))
+                    })
                     .unwrap_or_else(|| format!("HTTP {}", response.status));
                 return Err(AuthError::TokenRejected(error));
             }
@@ -382,7 +406,10 @@ impl RelyingParty {
         subject: &str,
     ) -> Result<Option<Map<String, Value>>, AuthError> {
         const ENDPOINT: &str = "userinfo endpoint";
-        let endpoint = match (&client.config.userinfo_method, &ready.metadata.userinfo_endpoint) {
+        let endpoint = match (
+            &client.config.userinfo_method,
+            &ready.metadata.userinfo_endpoint,
+        ) {
             (UserinfoMethod::None, _) | (_, None) => return Ok(None),
             (_, Some(endpoint)) => endpoint,
         };
@@ -433,13 +460,17 @@ impl TokenResponse {
         let string = |name: &str| object.get(name).and_then(Value::as_str).map(str::to_owned);
         let token_type = string("token_type").unwrap_or_default();
         if !token_type.eq_ignore_ascii_case("bearer") {
-            return Err(AuthError::TokenResponse("the token_type is not Bearer".into()));
+            return Err(AuthError::TokenResponse(
+                "the token_type is not Bearer".into(),
+            ));
         }
         let access_token = string("access_token")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| AuthError::TokenResponse("no access_token".into()))?;
         let id_token = string("id_token").ok_or_else(|| {
-            AuthError::IdToken(TokenError::Malformed("no id_token in the token response".into()))
+            AuthError::IdToken(TokenError::Malformed(
+                "no id_token in the token response".into(),
+            ))
         })?;
         let expires_in = match object.get("expires_in") {
             None | Some(Value::Null) => None,
@@ -449,7 +480,11 @@ impl TokenResponse {
             Some(Value::String(s)) => Some(s.parse::<u32>().map(i64::from).map_err(|_| {
                 AuthError::TokenResponse("expires_in is not a non-negative integer".into())
             })?),
-            Some(_) => return Err(AuthError::TokenResponse("expires_in is not a number".into())),
+            Some(_) => {
+                return Err(AuthError::TokenResponse(
+                    "expires_in is not a number".into(),
+                ))
+            }
         };
         Ok(TokenResponse {
             access_token,
@@ -471,10 +506,25 @@ mod tests {
         assert_eq!(p.code.as_deref(), Some("c"));
         assert_eq!(p.iss.as_deref(), Some("https://op"));
         assert!(!p.unexpected_token);
-        for dup in ["state=a&state=b", "code=a&code=b", "iss=a&iss=a", "error=x&error=y"] {
-            assert!(matches!(CallbackParams::parse(dup), Err(AuthError::InvalidCallback(_))), "{dup}");
+        for dup in [
+            "state=a&state=b",
+            "code=a&code=b",
+            "iss=a&iss=a",
+            "error=x&error=y",
+        ] {
+            assert!(
+                matches!(
+                    CallbackParams::parse(dup),
+                    Err(AuthError::InvalidCallback(_))
+                ),
+                "{dup}"
+            );
         }
-        assert!(CallbackParams::parse("id_token=x&state=s").unwrap().unexpected_token);
+        assert!(
+            CallbackParams::parse("id_token=x&state=s")
+                .unwrap()
+                .unexpected_token
+        );
         assert!(CallbackParams::parse(&"a".repeat(MAX_CALLBACK_LEN + 1)).is_err());
     }
 
@@ -491,7 +541,9 @@ mod tests {
     fn basic_auth_encodes_id_and_secret_first() {
         // RFC 6749 2.3.1: "a:b" becomes "a%3Ab" before base64.
         let header = basic_auth("a:b", "p w");
-        let decoded = STANDARD.decode(header.trim_start_matches("Basic ")).unwrap();
+        let decoded = STANDARD
+            .decode(header.trim_start_matches("Basic "))
+            .unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), "a%3Ab:p+w");
     }
 
@@ -503,7 +555,10 @@ mod tests {
         assert_eq!(parsed.expires_in, None);
         let mut with_string_expiry = ok.clone();
         with_string_expiry["expires_in"] = "3600".into();
-        assert_eq!(parse(with_string_expiry).ok().unwrap().expires_in, Some(3600));
+        assert_eq!(
+            parse(with_string_expiry).ok().unwrap().expires_in,
+            Some(3600)
+        );
         for (key, value) in [
             ("token_type", Value::from("mac")),
             ("expires_in", Value::from(-5)),

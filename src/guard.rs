@@ -151,9 +151,8 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         let Some(runtime) = req.rocket().state::<OidcRuntime>() else {
             return Outcome::Error((Status::InternalServerError, AuthError::LoginRequired));
         };
-        let cached = req.local_cache(|| {
-            CachedSession(runtime.cookies.read_session(req.cookies(), unix_now()))
-        });
+        let cached = req
+            .local_cache(|| CachedSession(runtime.cookies.read_session(req.cookies(), unix_now())));
         match &cached.0 {
             Some(session) if session.provider() == P::NAME => Outcome::Success(OidcUser {
                 session: session.clone(),
@@ -236,14 +235,44 @@ mod tests {
     #[test]
     fn only_navigations_are_redirected() {
         let chrome = "text/html,application/xhtml+xml,*/*;q=0.8";
-        assert!(wants_login_redirect(Method::Get, Some("navigate"), None, Some(chrome)));
+        assert!(wants_login_redirect(
+            Method::Get,
+            Some("navigate"),
+            None,
+            Some(chrome)
+        ));
         assert!(wants_login_redirect(Method::Get, None, None, Some(chrome)));
         assert!(wants_login_redirect(Method::Get, None, None, None));
         assert!(wants_login_redirect(Method::Get, None, None, Some("*/*")));
-        assert!(!wants_login_redirect(Method::Get, Some("cors"), None, Some("*/*")));
-        assert!(!wants_login_redirect(Method::Get, Some("no-cors"), None, Some(chrome)));
-        assert!(!wants_login_redirect(Method::Get, None, Some("XMLHttpRequest"), Some(chrome)));
-        assert!(!wants_login_redirect(Method::Get, None, None, Some("application/json")));
-        assert!(!wants_login_redirect(Method::Post, Some("navigate"), None, Some(chrome)));
+        assert!(!wants_login_redirect(
+            Method::Get,
+            Some("cors"),
+            None,
+            Some("*/*")
+        ));
+        assert!(!wants_login_redirect(
+            Method::Get,
+            Some("no-cors"),
+            None,
+            Some(chrome)
+        ));
+        assert!(!wants_login_redirect(
+            Method::Get,
+            None,
+            Some("XMLHttpRequest"),
+            Some(chrome)
+        ));
+        assert!(!wants_login_redirect(
+            Method::Get,
+            None,
+            None,
+            Some("application/json")
+        ));
+        assert!(!wants_login_redirect(
+            Method::Post,
+            Some("navigate"),
+            None,
+            Some(chrome)
+        ));
     }
 }

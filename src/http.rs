@@ -69,15 +69,17 @@ impl HttpClient {
     }
 
     pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
-        self.inner
-            .get(url)
-            .header(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"))
+        self.inner.get(url).header(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        )
     }
 
     pub fn post(&self, url: &str) -> reqwest::RequestBuilder {
-        self.inner
-            .post(url)
-            .header(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"))
+        self.inner.post(url).header(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        )
     }
 
     /// Sends `request` and reads the whole body (at most [`MAX_BODY`] bytes).
@@ -86,18 +88,28 @@ impl HttpClient {
         endpoint: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<HttpResponse, ProviderError> {
-        let mut response = request.send().await.map_err(|e| unreachable(endpoint, &e))?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| unreachable(endpoint, &e))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        if response.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY as u64)
+        {
             return Err(invalid(endpoint, "the body is too large"));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(endpoint, &e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| unreachable(endpoint, &e))?
+        {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(invalid(endpoint, "the body is too large"));
             }

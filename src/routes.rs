@@ -49,7 +49,11 @@ impl<'r> Responder<'r, 'static> for AuthResponse {
                 .finalize(),
             AuthResponse::Error(error) => {
                 log::warn!("OpenID Connect: {error}");
-                match req.rocket().state::<OidcRuntime>().and_then(|r| r.error_view.as_ref()) {
+                match req
+                    .rocket()
+                    .state::<OidcRuntime>()
+                    .and_then(|r| r.error_view.as_ref())
+                {
                     Some(view) => view(&error, req)?,
                     None => default_error_page(&error),
                 }
@@ -106,7 +110,11 @@ async fn callback_post(
             "the body is not application/x-www-form-urlencoded".into(),
         ));
     }
-    let body = match body.open((MAX_CALLBACK_LEN + 1).bytes()).into_string().await {
+    let body = match body
+        .open((MAX_CALLBACK_LEN + 1).bytes())
+        .into_string()
+        .await
+    {
         Ok(body) if body.is_complete() => body.into_inner(),
         _ => {
             return AuthResponse::Error(AuthError::InvalidCallback(
@@ -124,7 +132,11 @@ async fn handle_callback(runtime: &OidcRuntime, jar: &CookieJar<'_>, input: &str
     }
 }
 
-async fn complete(runtime: &OidcRuntime, jar: &CookieJar<'_>, input: &str) -> Result<String, AuthError> {
+async fn complete(
+    runtime: &OidcRuntime,
+    jar: &CookieJar<'_>,
+    input: &str,
+) -> Result<String, AuthError> {
     let params = CallbackParams::parse(input)?;
     let state = params
         .state
@@ -133,8 +145,12 @@ async fn complete(runtime: &OidcRuntime, jar: &CookieJar<'_>, input: &str) -> Re
     let pending = runtime
         .cookies
         .take_pending(jar, state)
-        .ok_or(AuthError::InvalidState("no login is pending for this state"))?;
-    let return_to = safe_return_path(&pending.return_to).unwrap_or("/").to_owned();
+        .ok_or(AuthError::InvalidState(
+            "no login is pending for this state",
+        ))?;
+    let return_to = safe_return_path(&pending.return_to)
+        .unwrap_or("/")
+        .to_owned();
     let session = runtime.rp.finish_login(pending, params).await?;
     // A fresh session on every login: everything of the previous one is replaced.
     runtime.cookies.remove_session(jar);

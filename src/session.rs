@@ -57,8 +57,14 @@ impl std::fmt::Debug for UserSession {
             .field("provider", &self.provider)
             .field("sub", &self.claims.subject())
             .field("id_token", &"[redacted]")
-            .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -223,9 +229,20 @@ mod tests {
 
     #[test]
     fn chunks_roundtrip_at_every_size() {
-        for len in [0, 1, CHUNK_PLAINTEXT - 1, CHUNK_PLAINTEXT, CHUNK_PLAINTEXT + 1, 9_000] {
+        for len in [
+            0,
+            1,
+            CHUNK_PLAINTEXT - 1,
+            CHUNK_PLAINTEXT,
+            CHUNK_PLAINTEXT + 1,
+            9_000,
+        ] {
             let text: String = "é-x".chars().cycle().take(len).collect();
-            assert_eq!(roundtrip(&text).as_deref(), Some(text.as_str()), "len {len}");
+            assert_eq!(
+                roundtrip(&text).as_deref(),
+                Some(text.as_str()),
+                "len {len}"
+            );
         }
         assert_eq!(encode_chunks(&"x".repeat(5_000), 1).unwrap().len(), 3);
         assert!(encode_chunks(&"x".repeat(CHUNK_PLAINTEXT * MAX_CHUNKS + 1), 1).is_none());
@@ -238,8 +255,12 @@ mod tests {
         // A chunk missing.
         assert!(decode_chunks(|i| if i == 1 { None } else { a.get(i).cloned() }).is_none());
         // A chunk from another session.
-        assert!(decode_chunks(|i| if i == 1 { b.get(1).cloned() } else { a.get(i).cloned() })
-            .is_none());
+        assert!(decode_chunks(|i| if i == 1 {
+            b.get(1).cloned()
+        } else {
+            a.get(i).cloned()
+        })
+        .is_none());
         // Garbage.
         assert!(decode_chunks(|_| Some("nonsense".into())).is_none());
         assert!(decode_chunks(|_| Some("1:99:x".into())).is_none());

@@ -127,7 +127,11 @@ fn decode_parts(raw: &str) -> Result<(Map<String, Value>, Map<String, Value>), T
     let parts: Vec<&str> = raw.split('.').collect();
     match parts.len() {
         3 => {}
-        5 => return Err(TokenError::Malformed("encrypted ID tokens are not supported".into())),
+        5 => {
+            return Err(TokenError::Malformed(
+                "encrypted ID tokens are not supported".into(),
+            ))
+        }
         _ => return Err(TokenError::Malformed("not a compact JWS".into())),
     }
     let object = |segment: &str, what: &str| -> Result<Map<String, Value>, TokenError> {
@@ -136,7 +140,9 @@ fn decode_parts(raw: &str) -> Result<(Map<String, Value>, Map<String, Value>), T
             .map_err(|_| TokenError::Malformed(format!("the {what} is not base64url")))?;
         match serde_json::from_slice(&bytes) {
             Ok(Value::Object(map)) => Ok(map),
-            _ => Err(TokenError::Malformed(format!("the {what} is not a JSON object"))),
+            _ => Err(TokenError::Malformed(format!(
+                "the {what} is not a JSON object"
+            ))),
         }
     };
     Ok((object(parts[0], "header")?, object(parts[1], "payload")?))
@@ -164,15 +170,17 @@ fn check_claims(
     if alg.eq_ignore_ascii_case("none") {
         return Err(TokenError::Algorithm("`none` is never accepted".into()));
     }
-    let parsed = parse_alg(alg)
-        .ok_or_else(|| TokenError::Algorithm(format!("`{alg}` is not supported")))?;
+    let parsed =
+        parse_alg(alg).ok_or_else(|| TokenError::Algorithm(format!("`{alg}` is not supported")))?;
     if !expect.allowed_algs.contains(&parsed) {
         return Err(TokenError::Algorithm(format!(
             "`{alg}` is not allowed for this provider"
         )));
     }
     if header.contains_key("crit") {
-        return Err(TokenError::Malformed("the `crit` header is not supported".into()));
+        return Err(TokenError::Malformed(
+            "the `crit` header is not supported".into(),
+        ));
     }
 
     // iss: exact string comparison.
@@ -260,8 +268,8 @@ pub(crate) fn validate_id_token(
         ),
         None => CoreIdTokenVerifier::new_public_client(client_id, issuer, keys.clone()),
     };
-    let skewed_now = chrono::DateTime::from_timestamp(expect.now - expect.skew, 0)
-        .ok_or(TokenError::Expired)?;
+    let skewed_now =
+        chrono::DateTime::from_timestamp(expect.now - expect.skew, 0).ok_or(TokenError::Expired)?;
     let verifier = verifier
         .set_allowed_algs(expect.allowed_algs.iter().cloned())
         .set_time_fn(move || skewed_now);
@@ -352,7 +360,11 @@ mod tests {
     fn check(c: Value) -> Result<(), TokenError> {
         let algs = [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
         let header = serde_json::json!({"alg": "RS256"});
-        check_claims(header.as_object().unwrap(), c.as_object().unwrap(), &expect(&algs))
+        check_claims(
+            header.as_object().unwrap(),
+            c.as_object().unwrap(),
+            &expect(&algs),
+        )
     }
 
     fn with(key: &str, value: Value) -> Value {
@@ -371,13 +383,22 @@ mod tests {
     fn accepts_good_claims_and_rejects_each_bad_one() {
         assert_eq!(check(claims()), Ok(()));
         assert_eq!(check(with("aud", serde_json::json!(["client"]))), Ok(()));
-        assert!(matches!(check(with("iss", "https://op.example/".into())), Err(TokenError::Issuer(_))));
+        assert!(matches!(
+            check(with("iss", "https://op.example/".into())),
+            Err(TokenError::Issuer(_))
+        ));
         assert!(matches!(check(without("iss")), Err(TokenError::Issuer(_))));
         assert_eq!(check(without("sub")), Err(TokenError::Subject));
         assert_eq!(check(with("sub", "".into())), Err(TokenError::Subject));
         assert_eq!(check(with("sub", 5.into())), Err(TokenError::Subject));
-        assert!(matches!(check(with("aud", "other".into())), Err(TokenError::Audience(_))));
-        assert!(matches!(check(without("aud")), Err(TokenError::Audience(_))));
+        assert!(matches!(
+            check(with("aud", "other".into())),
+            Err(TokenError::Audience(_))
+        ));
+        assert!(matches!(
+            check(without("aud")),
+            Err(TokenError::Audience(_))
+        ));
         assert!(matches!(
             check(with("aud", serde_json::json!(["client", "other"]))),
             Err(TokenError::AuthorizedParty(_))
@@ -385,21 +406,42 @@ mod tests {
         let mut two_with_azp = with("aud", serde_json::json!(["client", "other"]));
         two_with_azp["azp"] = "client".into();
         assert_eq!(check(two_with_azp), Ok(()));
-        assert!(matches!(check(with("azp", "other".into())), Err(TokenError::AuthorizedParty(_))));
+        assert!(matches!(
+            check(with("azp", "other".into())),
+            Err(TokenError::AuthorizedParty(_))
+        ));
         // exp: within the skew is fine, beyond is not; absurd values do not overflow.
         assert_eq!(check(with("exp", 1_050.into())), Ok(()));
         assert_eq!(check(with("exp", 1_040.into())), Err(TokenError::Expired));
-        assert_eq!(check(with("exp", serde_json::json!(-1e300))), Err(TokenError::Expired));
+        assert_eq!(
+            check(with("exp", serde_json::json!(-1e300))),
+            Err(TokenError::Expired)
+        );
         assert_eq!(check(with("exp", serde_json::json!(1e300))), Ok(()));
-        assert!(matches!(check(with("exp", "2000".into())), Err(TokenError::Malformed(_))));
-        assert!(matches!(check(without("exp")), Err(TokenError::Malformed(_))));
+        assert!(matches!(
+            check(with("exp", "2000".into())),
+            Err(TokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            check(without("exp")),
+            Err(TokenError::Malformed(_))
+        ));
         // iat: not in the future beyond the skew, not before the login started.
         assert_eq!(check(with("iat", 1_161.into())), Err(TokenError::IssuedAt));
         assert_eq!(check(with("iat", 1_159.into())), Ok(()));
         assert_eq!(check(with("iat", 900.into())), Err(TokenError::IssuedAt));
-        assert!(matches!(check(without("iat")), Err(TokenError::Malformed(_))));
-        assert_eq!(check(with("nbf", 1_200.into())), Err(TokenError::NotYetValid));
-        assert!(matches!(check(with("nonce", "n-2".into())), Err(TokenError::Nonce(_))));
+        assert!(matches!(
+            check(without("iat")),
+            Err(TokenError::Malformed(_))
+        ));
+        assert_eq!(
+            check(with("nbf", 1_200.into())),
+            Err(TokenError::NotYetValid)
+        );
+        assert!(matches!(
+            check(with("nonce", "n-2".into())),
+            Err(TokenError::Nonce(_))
+        ));
         assert!(matches!(check(without("nonce")), Err(TokenError::Nonce(_))));
     }
 
@@ -407,15 +449,29 @@ mod tests {
     fn header_alg_is_pinned() {
         let algs = [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
         let c = claims();
-        for (alg, ok) in [("RS256", true), ("none", false), ("NONE", false), ("HS256", false),
-            ("ES256", false), ("XX1", false)]
-        {
+        for (alg, ok) in [
+            ("RS256", true),
+            ("none", false),
+            ("NONE", false),
+            ("HS256", false),
+            ("ES256", false),
+            ("XX1", false),
+        ] {
             let header = serde_json::json!({"alg": alg});
-            let result = check_claims(header.as_object().unwrap(), c.as_object().unwrap(), &expect(&algs));
+            let result = check_claims(
+                header.as_object().unwrap(),
+                c.as_object().unwrap(),
+                &expect(&algs),
+            );
             assert_eq!(result.is_ok(), ok, "{alg}");
         }
         let header = serde_json::json!({"alg": "RS256", "crit": ["exp"]});
-        assert!(check_claims(header.as_object().unwrap(), c.as_object().unwrap(), &expect(&algs)).is_err());
+        assert!(check_claims(
+            header.as_object().unwrap(),
+            c.as_object().unwrap(),
+            &expect(&algs)
+        )
+        .is_err());
     }
 
     #[test]
@@ -434,17 +490,32 @@ mod tests {
         ] {
             let algs = [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
             let keys = CoreJsonWebKeySet::new(vec![]);
-            assert!(matches!(validate_id_token(&raw, &keys, &expect(&algs)), Err(TokenError::Malformed(_))), "{raw:.40}");
+            assert!(
+                matches!(
+                    validate_id_token(&raw, &keys, &expect(&algs)),
+                    Err(TokenError::Malformed(_))
+                ),
+                "{raw:.40}"
+            );
         }
     }
 
     #[test]
     fn default_algorithms_never_include_hmac_or_none() {
         let advertised = ["HS256".to_string(), "none".into(), "ES256".into()];
-        assert_eq!(allowed_algs(None, &advertised), vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
-        assert_eq!(allowed_algs(None, &[]), vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
+        assert_eq!(
+            allowed_algs(None, &advertised),
+            vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]
+        );
+        assert_eq!(
+            allowed_algs(None, &[]),
+            vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]
+        );
         let configured = ["HS256".to_string()];
-        assert_eq!(allowed_algs(Some(&configured), &advertised), vec![CoreJwsSigningAlgorithm::HmacSha256]);
+        assert_eq!(
+            allowed_algs(Some(&configured), &advertised),
+            vec![CoreJwsSigningAlgorithm::HmacSha256]
+        );
         assert_eq!(name_of(&CoreJwsSigningAlgorithm::EcdsaP256Sha256), "ES256");
     }
 }

@@ -74,7 +74,10 @@ impl ProviderMetadata {
             ("userinfo_endpoint", self.userinfo_endpoint.as_ref()),
             ("end_session_endpoint", self.end_session_endpoint.as_ref()),
             ("revocation_endpoint", self.revocation_endpoint.as_ref()),
-            ("introspection_endpoint", self.introspection_endpoint.as_ref()),
+            (
+                "introspection_endpoint",
+                self.introspection_endpoint.as_ref(),
+            ),
             ("registration_endpoint", self.registration_endpoint.as_ref()),
         ];
         for (field, value) in required.into_iter().chain(optional) {
@@ -104,7 +107,10 @@ impl ProviderMetadata {
             });
         }
         if !response.is_json() {
-            return Err(invalid(ENDPOINT, "the content type is not application/json"));
+            return Err(invalid(
+                ENDPOINT,
+                "the content type is not application/json",
+            ));
         }
         let object = response.json_object(ENDPOINT)?;
         let metadata: ProviderMetadata = serde_json::from_value(serde_json::Value::Object(object))

@@ -56,8 +56,8 @@ use rocket::{get, post, routes, FromForm, Shutdown};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-pub use keys::{Alg, Signing};
 use keys::{make_jwt, SigningKey};
+pub use keys::{Alg, Signing};
 
 type ClaimsTweak = Arc<dyn Fn(&mut Map<String, Value>) + Send + Sync>;
 
@@ -192,7 +192,10 @@ struct ProviderState {
 
 impl ProviderState {
     fn behaviour(&self) -> Behaviour {
-        self.behaviour.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn current_key(&self) -> Arc<SigningKey> {
@@ -275,7 +278,14 @@ impl TestProvider {
             .manage(shared.clone())
             .mount(
                 "/",
-                routes![discovery, jwks, authorize, token, userinfo_get, userinfo_post],
+                routes![
+                    discovery,
+                    jwks,
+                    authorize,
+                    token,
+                    userinfo_get,
+                    userinfo_post
+                ],
             )
             .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
                 let port = rocket.config().port;
@@ -323,7 +333,13 @@ impl TestProvider {
 
     /// Changes how the provider behaves.
     pub fn configure(&self, change: impl FnOnce(&mut Behaviour)) {
-        change(&mut self.state.behaviour.lock().unwrap_or_else(|e| e.into_inner()));
+        change(
+            &mut self
+                .state
+                .behaviour
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
     }
 
     /// Replaces the signing key by a new one with a new `kid` (key rotation). The key set then
@@ -394,7 +410,9 @@ impl TestProvider {
             .await;
         let location = start.headers().get_one("Location").map(str::to_owned);
         let authorize_url = match location {
-            Some(url) if start.status() == Status::SeeOther && url.starts_with(self.issuer()) => url,
+            Some(url) if start.status() == Status::SeeOther && url.starts_with(self.issuer()) => {
+                url
+            }
             _ => return LoginAttempt::read(start).await,
         };
         let callback = self.authorize(&authorize_url).await;
@@ -408,7 +426,11 @@ impl TestProvider {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client");
-        let response = http.get(authorize_url).send().await.expect("authorization endpoint");
+        let response = http
+            .get(authorize_url)
+            .send()
+            .await
+            .expect("authorization endpoint");
         response
             .headers()
             .get("location")
@@ -421,7 +443,13 @@ impl TestProvider {
     /// application.
     pub async fn deliver(&self, client: &Client, callback_url: &str) -> LoginAttempt {
         let local = url::Url::parse(callback_url)
-            .map(|u| format!("{}{}", u.path(), u.query().map(|q| format!("?{q}")).unwrap_or_default()))
+            .map(|u| {
+                format!(
+                    "{}{}",
+                    u.path(),
+                    u.query().map(|q| format!("?{q}")).unwrap_or_default()
+                )
+            })
             .unwrap_or_else(|_| callback_url.to_owned());
         let response = client.get(local).header(Accept::HTML).dispatch().await;
         LoginAttempt::read(response).await
@@ -432,7 +460,11 @@ impl LoginAttempt {
     async fn read(response: rocket::local::asynchronous::LocalResponse<'_>) -> LoginAttempt {
         let status = response.status();
         let location = response.headers().get_one("Location").map(str::to_owned);
-        let cookies: Vec<String> = response.cookies().iter().map(|c| c.name().to_owned()).collect();
+        let cookies: Vec<String> = response
+            .cookies()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
         let session_created = response
             .cookies()
             .iter()
@@ -456,7 +488,9 @@ struct Op(Arc<ProviderState>);
 impl<'r> FromRequest<'r> for Op {
     type Error = ();
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let shared = req.rocket().state::<Arc<Mutex<Option<Arc<ProviderState>>>>>();
+        let shared = req
+            .rocket()
+            .state::<Arc<Mutex<Option<Arc<ProviderState>>>>>();
         let state = shared.and_then(|s| s.lock().unwrap_or_else(|e| e.into_inner()).clone());
         match state {
             Some(state) if !state.behaviour().down => Outcome::Success(Op(state)),
@@ -470,7 +504,9 @@ fn discovery(op: Op) -> Json<Value> {
     let s = &op.0;
     s.counters.discovery.fetch_add(1, Ordering::SeqCst);
     let behaviour = s.behaviour();
-    let issuer = behaviour.discovery_issuer.unwrap_or_else(|| s.issuer.clone());
+    let issuer = behaviour
+        .discovery_issuer
+        .unwrap_or_else(|| s.issuer.clone());
     let base = &s.issuer;
     Json(json!({
         "issuer": issuer,
@@ -510,7 +546,10 @@ fn authorize(op: Op, params: AuthorizeParams) -> Result<Redirect, (Status, &'sta
     let s = &op.0;
     s.counters.authorize.fetch_add(1, Ordering::SeqCst);
     if params.client_id != s.client_id || params.response_type != "code" {
-        return Err((Status::BadRequest, "unknown client or unsupported response_type"));
+        return Err((
+            Status::BadRequest,
+            "unknown client or unsupported response_type",
+        ));
     }
     if params.code_challenge.is_some() && params.code_challenge_method.as_deref() != Some("S256") {
         return Err((Status::BadRequest, "only S256 PKCE is supported"));
@@ -522,7 +561,10 @@ fn authorize(op: Op, params: AuthorizeParams) -> Result<Redirect, (Status, &'sta
         let mut query = target.query_pairs_mut();
         if let Some(error) = &behaviour.authorization_error {
             query.append_pair("error", error);
-            query.append_pair("error_description", "<script>alert('the provider said no')</script>");
+            query.append_pair(
+                "error_description",
+                "<script>alert('the provider said no')</script>",
+            );
         } else {
             let code = random(24);
             let sub = s.user.lock().unwrap_or_else(|e| e.into_inner()).0.clone();
@@ -587,14 +629,20 @@ fn token_error(status: Status, error: &str) -> TokenReply {
     TokenReply::Json((status, Json(json!({ "error": error }))))
 }
 
-fn client_authenticated(s: &ProviderState, header: &AuthorizationHeader, form: &TokenParams) -> bool {
+fn client_authenticated(
+    s: &ProviderState,
+    header: &AuthorizationHeader,
+    form: &TokenParams,
+) -> bool {
     let decode = |v: &str| {
         percent_encoding::percent_decode_str(&v.replace('+', " "))
             .decode_utf8_lossy()
             .into_owned()
     };
     if let Some(basic) = header.0.as_deref().and_then(|h| h.strip_prefix("Basic ")) {
-        let Ok(decoded) = STANDARD.decode(basic) else { return false };
+        let Ok(decoded) = STANDARD.decode(basic) else {
+            return false;
+        };
         let text = String::from_utf8_lossy(&decoded).into_owned();
         return match text.split_once(':') {
             Some((id, secret)) => decode(id) == s.client_id && decode(secret) == s.client_secret,
@@ -616,7 +664,10 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
             return TokenReply::Raw((status, (ContentType::HTML, "<h1>oops</h1>".into())));
         }
         TokenEndpoint::NotJson => {
-            return TokenReply::Raw((Status::Ok, (ContentType::HTML, "<html>not json</html>".into())))
+            return TokenReply::Raw((
+                Status::Ok,
+                (ContentType::HTML, "<html>not json</html>".into()),
+            ))
         }
         TokenEndpoint::InvalidGrant => return token_error(Status::BadRequest, "invalid_grant"),
         TokenEndpoint::Delay(d) => rocket::tokio::time::sleep(*d).await,
@@ -677,7 +728,12 @@ impl ProviderState {
         if let Some(nonce) = &issued.nonce {
             claims.insert("nonce".into(), nonce.clone().into());
         }
-        let extra = self.user.lock().unwrap_or_else(|e| e.into_inner()).1.clone();
+        let extra = self
+            .user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone();
         claims.extend(extra);
         if let Some(tweak) = &behaviour.id_token_claims {
             tweak(&mut claims);
@@ -705,11 +761,18 @@ impl<'r> FromRequest<'r> for Bearer {
 fn userinfo(op: &Op, bearer: Bearer) -> (Status, Json<Value>) {
     let s = &op.0;
     s.counters.userinfo.fetch_add(1, Ordering::SeqCst);
-    let sub = bearer
-        .0
-        .and_then(|t| s.access_tokens.lock().unwrap_or_else(|e| e.into_inner()).get(&t).cloned());
+    let sub = bearer.0.and_then(|t| {
+        s.access_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&t)
+            .cloned()
+    });
     let Some(sub) = sub else {
-        return (Status::Unauthorized, Json(json!({ "error": "invalid_token" })));
+        return (
+            Status::Unauthorized,
+            Json(json!({ "error": "invalid_token" })),
+        );
     };
     let mut claims = s.user.lock().unwrap_or_else(|e| e.into_inner()).1.clone();
     let sub = s.behaviour().userinfo_sub.unwrap_or(sub);
