@@ -23,7 +23,10 @@ fn index(user: OidcUser) -> Json<Value> {
 #[get("/public")]
 fn public(user: Option<OidcUser>) -> String {
     match user {
-        Some(user) => format!("Public page. You are logged in as {}.", user.claims().subject()),
+        Some(user) => format!(
+            "Public page. You are logged in as {}.",
+            user.claims().subject()
+        ),
         None => "Public page. You are not logged in.".into(),
     }
 }
@@ -37,6 +40,9 @@ pub fn app(figment: Figment) -> Rocket<Build> {
 
 #[allow(dead_code)]
 #[rocket::main]
-async fn main() -> Result<(), rocket::Error> {
-    app(rocket::Config::figment()).launch().await.map(drop)
+async fn main() {
+    if let Err(error) = app(rocket::Config::figment()).launch().await {
+        eprintln!("the example app stopped: {error}");
+        std::process::exit(1);
+    }
 }

@@ -158,6 +158,9 @@ pub enum AuthError {
     /// The userinfo `sub` differs from the ID token's, or is missing.
     #[error("the userinfo subject does not match the ID token")]
     UserinfoSubject,
+    /// The login was started for a provider that is not configured (any more).
+    #[error("the provider `{0}` is not configured")]
+    UnknownProvider(String),
     /// No session, and the request is not a browser navigation that could be sent to log in.
     #[error("login required")]
     LoginRequired,
@@ -194,6 +197,7 @@ impl AuthError {
             AuthError::IdToken(_) => "invalid_id_token",
             AuthError::UserinfoSubject => "invalid_userinfo",
             AuthError::LoginRequired => "login_required",
+            AuthError::UnknownProvider(_) => "unknown_provider",
             AuthError::SessionTooLarge => "session_too_large",
             AuthError::Provider(e) if e.is_unreachable() => "temporarily_unavailable",
             AuthError::Provider(_) => "provider_error",

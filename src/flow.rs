@@ -156,11 +156,9 @@ impl RelyingParty {
     }
 
     fn provider(&self, name: &str) -> Result<&ProviderClient, AuthError> {
-        self.providers.get(name).ok_or_else(|| {
-            AuthError::Provider(ProviderError::MissingEndpoint(
-                "configuration for this name",
-            ))
-        })
+        self.providers
+            .get(name)
+            .ok_or_else(|| AuthError::UnknownProvider(name.to_owned()))
     }
 
     /// Builds the authorization request for `provider`. May discover the provider first.

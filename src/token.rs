@@ -22,6 +22,8 @@ use subtle::ConstantTimeEq;
 
 use crate::error::TokenError;
 
+type JsonObject = Map<String, Value>;
+
 /// Largest ID token accepted, in bytes.
 const MAX_TOKEN_LEN: usize = 32 * 1024;
 
@@ -120,7 +122,7 @@ fn alg_name(alg: &CoreJwsSigningAlgorithm) -> String {
 }
 
 /// Splits a compact JWS and decodes its header and payload as JSON objects.
-fn decode_parts(raw: &str) -> Result<(Map<String, Value>, Map<String, Value>), TokenError> {
+fn decode_parts(raw: &str) -> Result<(JsonObject, JsonObject), TokenError> {
     if raw.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed("too large".into()));
     }
