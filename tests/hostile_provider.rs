@@ -5,7 +5,9 @@ mod support;
 use std::time::Duration;
 
 use rocket::http::{Accept, Status};
-use rocket_openidconnect::testing::{Behaviour, IssParameter, Signing, TestProvider, TokenEndpoint};
+use rocket_openidconnect::testing::{
+    Behaviour, IssParameter, Signing, TestProvider, TokenEndpoint,
+};
 use serde_json::{json, Value};
 use support::{assert_logged_out, assert_rejected, client, client_with};
 
@@ -20,12 +22,19 @@ async fn refused(setup: impl FnOnce(&TestProvider), status: u16) -> String {
     attempt.body
 }
 
-fn claims(change: impl Fn(&mut serde_json::Map<String, Value>) + Send + Sync + 'static) -> impl FnOnce(&TestProvider) {
-    move |p: &TestProvider| p.configure(|b: &mut Behaviour| b.id_token_claims = Some(std::sync::Arc::new(change)))
+fn claims(
+    change: impl Fn(&mut serde_json::Map<String, Value>) + Send + Sync + 'static,
+) -> impl FnOnce(&TestProvider) {
+    move |p: &TestProvider| {
+        p.configure(|b: &mut Behaviour| b.id_token_claims = Some(std::sync::Arc::new(change)))
+    }
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 #[rocket::async_test]
@@ -41,10 +50,13 @@ async fn alg_none() {
 
 #[rocket::async_test]
 async fn hs256_signed_with_the_client_secret() {
-    refused(|p| {
-        let secret = p.client_secret().to_owned();
-        p.configure(|b| b.signing = Signing::Hs256(secret))
-    }, 400)
+    refused(
+        |p| {
+            let secret = p.client_secret().to_owned();
+            p.configure(|b| b.signing = Signing::Hs256(secret))
+        },
+        400,
+    )
     .await;
 }
 
@@ -53,7 +65,9 @@ async fn hs256_is_accepted_only_when_configured() {
     let provider = TestProvider::start().await;
     let secret = provider.client_secret().to_owned();
     provider.configure(|b| b.signing = Signing::Hs256(secret));
-    let figment = provider.app_figment().merge(("oidc.providers.default.id_token_signing_algs", ["HS256"]));
+    let figment = provider
+        .app_figment()
+        .merge(("oidc.providers.default.id_token_signing_algs", ["HS256"]));
     let client = client_with(figment).await;
     let login = provider.login(&client, "/").await;
     assert_eq!(login.status, Status::SeeOther, "{}", login.body);
@@ -65,63 +79,124 @@ async fn hs256_is_accepted_only_when_configured() {
 
 #[rocket::async_test]
 async fn wrong_issuer() {
-    refused(claims(|c| { c.insert("iss".into(), "https://evil.example".into()); }), 400).await;
+    refused(
+        claims(|c| {
+            c.insert("iss".into(), "https://evil.example".into());
+        }),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn wrong_audience() {
-    refused(claims(|c| { c.insert("aud".into(), "someone-else".into()); }), 400).await;
+    refused(
+        claims(|c| {
+            c.insert("aud".into(), "someone-else".into());
+        }),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn extra_audience_without_azp() {
-    refused(|p| {
-        let id = p.client_id().to_owned();
-        p.configure(|b| b.id_token_claims = Some(std::sync::Arc::new(move |c| {
-            c.insert("aud".into(), json!([id, "someone-else"]));
-        })))
-    }, 400)
+    refused(
+        |p| {
+            let id = p.client_id().to_owned();
+            p.configure(|b| {
+                b.id_token_claims = Some(std::sync::Arc::new(move |c| {
+                    c.insert("aud".into(), json!([id, "someone-else"]));
+                }))
+            })
+        },
+        400,
+    )
     .await;
 }
 
 #[rocket::async_test]
 async fn expired() {
-    refused(claims(|c| { c.insert("exp".into(), (now() - 3600).into()); }), 400).await;
+    refused(
+        claims(|c| {
+            c.insert("exp".into(), (now() - 3600).into());
+        }),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn issued_far_in_the_future() {
-    refused(claims(|c| { c.insert("iat".into(), (now() + 3600).into()); }), 400).await;
+    refused(
+        claims(|c| {
+            c.insert("iat".into(), (now() + 3600).into());
+        }),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn issued_a_week_ago() {
-    refused(claims(|c| { c.insert("iat".into(), (now() - 7 * 86400).into()); }), 400).await;
+    refused(
+        claims(|c| {
+            c.insert("iat".into(), (now() - 7 * 86400).into());
+        }),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn missing_subject() {
-    refused(claims(|c| { c.remove("sub"); }), 400).await;
+    refused(
+        claims(|c| {
+            c.remove("sub");
+        }),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn wrong_nonce() {
-    refused(claims(|c| { c.insert("nonce".into(), "not-the-nonce".into()); }), 400).await;
+    refused(
+        claims(|c| {
+            c.insert("nonce".into(), "not-the-nonce".into());
+        }),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn missing_nonce() {
-    refused(claims(|c| { c.remove("nonce"); }), 400).await;
+    refused(
+        claims(|c| {
+            c.remove("nonce");
+        }),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn mismatching_iss_parameter() {
-    refused(|p| p.configure(|b| b.iss_parameter = IssParameter::Value("https://evil.example".into())), 400).await;
+    refused(
+        |p| p.configure(|b| b.iss_parameter = IssParameter::Value("https://evil.example".into())),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn missing_iss_parameter_although_advertised() {
-    refused(|p| p.configure(|b| b.iss_parameter = IssParameter::Omit), 400).await;
+    refused(
+        |p| p.configure(|b| b.iss_parameter = IssParameter::Omit),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -137,7 +212,11 @@ async fn missing_iss_parameter_is_fine_when_not_advertised() {
 
 #[rocket::async_test]
 async fn error_response_is_shown_escaped() {
-    let body = refused(|p| p.configure(|b| b.authorization_error = Some("access_denied".into())), 400).await;
+    let body = refused(
+        |p| p.configure(|b| b.authorization_error = Some("access_denied".into())),
+        400,
+    )
+    .await;
     assert!(body.contains("access_denied"), "{body}");
     assert!(!body.contains("<script>"), "{body}");
     assert!(body.contains("&lt;script&gt;"), "{body}");
@@ -145,22 +224,38 @@ async fn error_response_is_shown_escaped() {
 
 #[rocket::async_test]
 async fn token_endpoint_500() {
-    refused(|p| p.configure(|b| b.token_endpoint = TokenEndpoint::Status(500)), 502).await;
+    refused(
+        |p| p.configure(|b| b.token_endpoint = TokenEndpoint::Status(500)),
+        502,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn token_endpoint_not_json() {
-    refused(|p| p.configure(|b| b.token_endpoint = TokenEndpoint::NotJson), 502).await;
+    refused(
+        |p| p.configure(|b| b.token_endpoint = TokenEndpoint::NotJson),
+        502,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn token_endpoint_timeout() {
-    refused(|p| p.configure(|b| b.token_endpoint = TokenEndpoint::Delay(Duration::from_secs(3))), 503).await;
+    refused(
+        |p| p.configure(|b| b.token_endpoint = TokenEndpoint::Delay(Duration::from_secs(3))),
+        503,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn token_endpoint_invalid_grant() {
-    refused(|p| p.configure(|b| b.token_endpoint = TokenEndpoint::InvalidGrant), 400).await;
+    refused(
+        |p| p.configure(|b| b.token_endpoint = TokenEndpoint::InvalidGrant),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -181,7 +276,11 @@ async fn mixed_case_token_type_and_no_expires_in_are_fine() {
 
 #[rocket::async_test]
 async fn userinfo_with_another_subject() {
-    refused(|p| p.configure(|b| b.userinfo_sub = Some("mallory".into())), 400).await;
+    refused(
+        |p| p.configure(|b| b.userinfo_sub = Some("mallory".into())),
+        400,
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -196,7 +295,10 @@ async fn discovery_document_with_another_issuer() {
 }
 
 /// Runs the first half of a login and returns the callback URL the provider sent back.
-async fn callback_url(provider: &TestProvider, client: &rocket::local::asynchronous::Client) -> String {
+async fn callback_url(
+    provider: &TestProvider,
+    client: &rocket::local::asynchronous::Client,
+) -> String {
     let start = client.get("/").header(Accept::HTML).dispatch().await;
     let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
     provider.authorize(&authorize_url).await
@@ -227,23 +329,37 @@ async fn wrong_missing_duplicated_or_replayed_state() {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
     let forged_state = "A".repeat(43);
-    let cases: [(&str, Option<&str>); 3] =
-        [("wrong", Some(&forged_state)), ("missing", None), ("garbage", Some("<x>"))];
+    let cases: [(&str, Option<&str>); 3] = [
+        ("wrong", Some(&forged_state)),
+        ("missing", None),
+        ("garbage", Some("<x>")),
+    ];
     for (what, state) in cases {
         let callback = callback_url(&provider, &client).await;
         let bad = replace_param(&callback, "state", state);
         let attempt = provider.deliver(&client, &bad).await;
         assert_rejected(&attempt, 400, &provider);
-        assert!(attempt.body.contains("invalid_state"), "{what}: {}", attempt.body);
+        assert!(
+            attempt.body.contains("invalid_state"),
+            "{what}: {}",
+            attempt.body
+        );
     }
     let callback = callback_url(&provider, &client).await;
     let duplicated = format!("{callback}&state=again");
-    assert_rejected(&provider.deliver(&client, &duplicated).await, 400, &provider);
+    assert_rejected(
+        &provider.deliver(&client, &duplicated).await,
+        400,
+        &provider,
+    );
     // No code was ever sent to the token endpoint.
     assert_eq!(provider.hits().token, 0);
 
     let callback = callback_url(&provider, &client).await;
-    assert_eq!(provider.deliver(&client, &callback).await.status, Status::SeeOther);
+    assert_eq!(
+        provider.deliver(&client, &callback).await.status,
+        Status::SeeOther
+    );
     client.get("/logout").dispatch().await;
     let replay = provider.deliver(&client, &callback).await;
     assert_rejected(&replay, 400, &provider);
@@ -266,7 +382,12 @@ async fn a_tampered_session_cookie_is_no_session() {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
     assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
-    let original = client.cookies().get("oidc_session.0").unwrap().value().to_owned();
+    let original = client
+        .cookies()
+        .get("oidc_session.0")
+        .unwrap()
+        .value()
+        .to_owned();
     let mut bytes = original.into_bytes();
     let middle = bytes.len() / 2;
     bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };

@@ -10,7 +10,11 @@ use serde_json::{json, Value};
 use support::{assert_logged_out, assert_rejected, client, client_with};
 
 async fn json_of(client: &rocket::local::asynchronous::Client, path: &str) -> (Status, Value) {
-    let response = client.get(path.to_owned()).header(Accept::HTML).dispatch().await;
+    let response = client
+        .get(path.to_owned())
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
     let status = response.status();
     let body = response.into_string().await.unwrap_or_default();
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
@@ -19,7 +23,10 @@ async fn json_of(client: &rocket::local::asynchronous::Client, path: &str) -> (S
 #[rocket::async_test]
 async fn login_returns_to_the_first_url_and_shows_claims_userinfo_and_token() {
     let provider = TestProvider::start().await;
-    provider.set_user("alice", json!({"email": "alice@example.com", "name": "Alice"}));
+    provider.set_user(
+        "alice",
+        json!({"email": "alice@example.com", "name": "Alice"}),
+    );
     let client = client(&provider).await;
 
     let login = provider.login(&client, "/?tab=orders&x=%2F").await;
@@ -37,7 +44,10 @@ async fn login_returns_to_the_first_url_and_shows_claims_userinfo_and_token() {
     assert!(body["access_token"].as_str().is_some_and(|t| t.len() > 20));
 
     let public = client.get("/public").dispatch().await;
-    assert_eq!(public.into_string().await.unwrap(), "Public page. You are logged in as alice.");
+    assert_eq!(
+        public.into_string().await.unwrap(),
+        "Public page. You are logged in as alice."
+    );
 }
 
 #[rocket::async_test]
@@ -58,7 +68,11 @@ async fn cookies_are_httponly_lax_and_path_root() {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
     let start = client.get("/").header(Accept::HTML).dispatch().await;
-    let pending: Vec<String> = start.headers().get("Set-Cookie").map(str::to_owned).collect();
+    let pending: Vec<String> = start
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_owned)
+        .collect();
     assert_eq!(pending.len(), 1, "{pending:?}");
     let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
     let callback = provider.authorize(&authorize_url).await;
@@ -66,29 +80,52 @@ async fn cookies_are_httponly_lax_and_path_root() {
     let done = client.get(local.to_owned()).dispatch().await;
     assert_eq!(done.status(), Status::SeeOther);
     assert_eq!(done.headers().get_one("Cache-Control"), Some("no-store"));
-    assert_eq!(done.headers().get_one("Referrer-Policy"), Some("no-referrer"));
-    let set: Vec<String> = done.headers().get("Set-Cookie").map(str::to_owned).collect();
+    assert_eq!(
+        done.headers().get_one("Referrer-Policy"),
+        Some("no-referrer")
+    );
+    let set: Vec<String> = done
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_owned)
+        .collect();
     for cookie in pending.iter().chain(&set) {
         assert!(cookie.contains("HttpOnly"), "{cookie}");
         assert!(cookie.contains("SameSite=Lax"), "{cookie}");
         assert!(cookie.contains("Path=/"), "{cookie}");
         assert!(!cookie.contains("Secure"), "plain http: {cookie}");
     }
-    assert!(set.iter().any(|c| c.starts_with("oidc_session.0=")), "{set:?}");
+    assert!(
+        set.iter().any(|c| c.starts_with("oidc_session.0=")),
+        "{set:?}"
+    );
     // The pending login is consumed.
-    assert!(set.iter().any(|c| c.starts_with("oidc_session_login.") && c.contains("Max-Age=0")));
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with("oidc_session_login.") && c.contains("Max-Age=0")));
 }
 
 #[rocket::async_test]
 async fn https_base_url_makes_cookies_secure_with_host_prefix() {
     let provider = TestProvider::start().await;
-    let client = client_with(provider.app_figment().merge(("oidc.base_url", "https://app.example"))).await;
+    let client = client_with(
+        provider
+            .app_figment()
+            .merge(("oidc.base_url", "https://app.example")),
+    )
+    .await;
     let start = client.get("/").header(Accept::HTML).dispatch().await;
     let cookie = start.headers().get_one("Set-Cookie").unwrap().to_owned();
     assert!(cookie.starts_with("__Host-oidc_session_login."), "{cookie}");
-    assert!(cookie.contains("Secure") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let location = start.headers().get_one("Location").unwrap();
-    assert!(location.contains("redirect_uri=https%3A%2F%2Fapp.example%2Fredirect_uri"), "{location}");
+    assert!(
+        location.contains("redirect_uri=https%3A%2F%2Fapp.example%2Fredirect_uri"),
+        "{location}"
+    );
 }
 
 #[rocket::async_test]
@@ -97,8 +134,14 @@ async fn requests_that_are_not_navigations_get_401_and_no_cookie() {
     let client = client(&provider).await;
     let cases = [
         vec![Header::new("Accept", "application/json")],
-        vec![Header::new("Sec-Fetch-Mode", "cors"), Header::new("Accept", "*/*")],
-        vec![Header::new("X-Requested-With", "XMLHttpRequest"), Header::new("Accept", "text/html")],
+        vec![
+            Header::new("Sec-Fetch-Mode", "cors"),
+            Header::new("Accept", "*/*"),
+        ],
+        vec![
+            Header::new("X-Requested-With", "XMLHttpRequest"),
+            Header::new("Accept", "text/html"),
+        ],
     ];
     for headers in cases {
         let mut request = client.get("/");
@@ -122,11 +165,21 @@ async fn logout_clears_the_session() {
     assert_eq!(json_of(&client, "/").await.0, Status::Ok);
     let logout = client.get("/logout").dispatch().await;
     assert_eq!(logout.status(), Status::Ok);
-    let removed: Vec<String> = logout.headers().get("Set-Cookie").map(str::to_owned).collect();
-    assert!(removed.iter().any(|c| c.starts_with("oidc_session.0=;")), "{removed:?}");
+    let removed: Vec<String> = logout
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        removed.iter().any(|c| c.starts_with("oidc_session.0=;")),
+        "{removed:?}"
+    );
     assert_logged_out(&client, &provider).await;
     let public = client.get("/public").dispatch().await;
-    assert_eq!(public.into_string().await.unwrap(), "Public page. You are not logged in.");
+    assert_eq!(
+        public.into_string().await.unwrap(),
+        "Public page. You are not logged in."
+    );
 }
 
 #[rocket::async_test]
@@ -170,11 +223,18 @@ async fn a_session_larger_than_one_cookie_works() {
     let client = client(&provider).await;
     let login = provider.login(&client, "/").await;
     assert_eq!(login.status, Status::SeeOther, "{}", login.body);
-    let chunks = login.cookies.iter().filter(|c| c.starts_with("oidc_session.")).count();
+    let chunks = login
+        .cookies
+        .iter()
+        .filter(|c| c.starts_with("oidc_session."))
+        .count();
     assert!(chunks >= 3, "{:?}", login.cookies);
     let (status, body) = json_of(&client, "/").await;
     assert_eq!(status, Status::Ok);
-    assert_eq!(body["id_token"]["groups"].as_array().map(Vec::len), Some(250));
+    assert_eq!(
+        body["id_token"]["groups"].as_array().map(Vec::len),
+        Some(250)
+    );
 }
 
 #[rocket::async_test]
@@ -243,7 +303,10 @@ async fn client_secret_post_and_userinfo_post_work() {
     let provider = TestProvider::start().await;
     let figment = provider
         .app_figment()
-        .merge(("oidc.providers.default.token_endpoint_auth_method", "client_secret_post"))
+        .merge((
+            "oidc.providers.default.token_endpoint_auth_method",
+            "client_secret_post",
+        ))
         .merge(("oidc.providers.default.userinfo_method", "post"));
     let client = client_with(figment).await;
     let login = provider.login(&client, "/").await;
@@ -254,7 +317,9 @@ async fn client_secret_post_and_userinfo_post_work() {
 #[rocket::async_test]
 async fn userinfo_none_skips_the_call() {
     let provider = TestProvider::start().await;
-    let figment = provider.app_figment().merge(("oidc.providers.default.userinfo_method", "none"));
+    let figment = provider
+        .app_figment()
+        .merge(("oidc.providers.default.userinfo_method", "none"));
     let client = client_with(figment).await;
     assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
     assert_eq!(provider.hits().userinfo, 0);

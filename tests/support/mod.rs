@@ -33,6 +33,13 @@ pub async fn assert_logged_out(client: &Client, provider: &TestProvider) {
 pub fn assert_rejected(attempt: &LoginAttempt, status: u16, provider: &TestProvider) {
     assert_eq!(attempt.status.code, status, "body: {}", attempt.body);
     assert!(!attempt.session_created, "a session was created");
-    assert!(!attempt.body.contains(provider.client_secret()), "the secret leaked");
-    assert!(!attempt.body.contains("eyJ"), "a token leaked: {}", attempt.body);
+    assert!(
+        !attempt.body.contains(provider.client_secret()),
+        "the secret leaked"
+    );
+    assert!(
+        !attempt.body.contains("eyJ"),
+        "a token leaked: {}",
+        attempt.body
+    );
 }

@@ -65,7 +65,10 @@ impl RealOp {
             .env("CLIENT_ID", client_id)
             .env("CLIENT_SECRET", client_secret)
             .env("REDIRECT_URIS", redirect_uris.join(","))
-            .env("POST_LOGOUT_REDIRECT_URIS", post_logout_redirect_uris.join(","))
+            .env(
+                "POST_LOGOUT_REDIRECT_URIS",
+                post_logout_redirect_uris.join(","),
+            )
             .env("TOKEN_ENDPOINT_AUTH_METHOD", token_endpoint_auth_method)
             .stdin(Stdio::piped()) // kept open: the OP exits on EOF
             .stdout(Stdio::piped())
@@ -101,11 +104,19 @@ impl RealOp {
         tokio::spawn(async move { while let Ok(Some(_)) = out_lines.next_line().await {} });
 
         match ready {
-            Ok(Some(issuer)) => RealOp { issuer, child, stderr },
+            Ok(Some(issuer)) => RealOp {
+                issuer,
+                child,
+                stderr,
+            },
             failure => {
                 let _ = child.kill().await;
                 tokio::time::sleep(Duration::from_millis(200)).await; // let stderr drain
-                let why = if failure.is_err() { "timed out after 60 s" } else { "exited" };
+                let why = if failure.is_err() {
+                    "timed out after 60 s"
+                } else {
+                    "exited"
+                };
                 panic!(
                     "tests/op/server.js {why} before printing OP_READY; its stderr:\n{}",
                     stderr.lock().unwrap()
@@ -130,7 +141,9 @@ fn npm_ci_once(root: &Path) {
         .args(["ci", "--prefix", "tests/op"])
         .current_dir(root)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run `npm ci --prefix tests/op` (is Node.js installed?): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run `npm ci --prefix tests/op` (is Node.js installed?): {e}")
+        });
     assert!(
         out.status.success(),
         "`npm ci --prefix tests/op` failed:\n{}\n{}",
@@ -157,7 +170,10 @@ pub async fn dev_login(
     // Consent form: hidden prompt=consent only.
     browse(http, authorize_url, stop_at_prefix, |hidden| {
         if has(hidden, "prompt", "login") {
-            vec![("login".into(), login.into()), ("password".into(), "password".into())]
+            vec![
+                ("login".into(), login.into()),
+                ("password".into(), "password".into()),
+            ]
         } else {
             vec![]
         }

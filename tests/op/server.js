@@ -1,0 +1,148 @@
+// A real OpenID Provider (the `oidc-provider` npm package) for the
+// rocket_openidconnect end-to-end tests. Development-only: in-memory storage,
+// built-in dev login/consent pages (any login + password is accepted),
+// quick-start signing keys, plain http on 127.0.0.1.
+//
+// Environment:
+//   OP_PORT                    port to listen on (default 0 = any free port)
+//   CLIENT_ID, CLIENT_SECRET   the single registered client
+//   REDIRECT_URIS              comma separated, exact-match redirect URIs
+//   POST_LOGOUT_REDIRECT_URIS  comma separated (optional)
+//   TOKEN_ENDPOINT_AUTH_METHOD default client_secret_basic (or client_secret_post,
+//                              client_secret_jwt, none)
+//   OP_VERBOSE=1               keep oidc-provider's dev WARNING/NOTICE lines
+//   OP_KEEP_RUNNING=1          do not exit on stdin EOF (for the demo)
+//
+// Prints exactly one stdout line `OP_READY http://127.0.0.1:<port>` once
+// listening. Exits on stdin EOF, SIGTERM and SIGINT.
+
+import * as http from 'node:http';
+
+// oidc-provider prints development warnings (dev keys, dev interactions,
+// Node 20 "unsupported runtime", default helper functions) via console.warn and
+// console.info -- the latter on stdout. Drop them unless OP_VERBOSE is set, so
+// stdout carries only the OP_READY line. This must happen before the import.
+if (!process.env.OP_VERBOSE) {
+  for (const method of ['info', 'warn']) {
+    const original = console[method].bind(console);
+    console[method] = (first, ...rest) => {
+      if (typeof first === 'string' && first.includes('oidc-provider ')) return;
+      original(first, ...rest);
+    };
+  }
+}
+const { default: Provider } = await import('oidc-provider');
+
+const list = (value) => (value || '').split(',').map((s) => s.trim()).filter(Boolean);
+const env = process.env;
+const clientId = env.CLIENT_ID;
+const redirectUris = list(env.REDIRECT_URIS);
+if (!clientId || redirectUris.length === 0) {
+  console.error('server.js: CLIENT_ID and REDIRECT_URIS are required');
+  process.exit(2);
+}
+const authMethod = env.TOKEN_ENDPOINT_AUTH_METHOD || 'client_secret_basic';
+
+const client = {
+  client_id: clientId,
+  redirect_uris: redirectUris,
+  post_logout_redirect_uris: list(env.POST_LOGOUT_REDIRECT_URIS),
+  response_types: ['code'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  token_endpoint_auth_method: authMethod,
+};
+if (authMethod !== 'none') client.client_secret = env.CLIENT_SECRET;
+
+// Stop when the parent goes away (stdin EOF) or asks us to. OP_KEEP_RUNNING=1 (the demo)
+// ignores stdin.
+const stop = () => process.exit(0);
+if (!env.OP_KEEP_RUNNING) {
+  process.stdin.on('end', stop);
+  process.stdin.on('close', stop);
+  process.stdin.resume();
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
+// Listen first so that the issuer can carry the actual port.
+const server = http.createServer();
+server.on('error', (err) => {
+  console.error(`server.js: ${err.message}`);
+  process.exit(1);
+});
+await new Promise((resolve) => server.listen(Number(env.OP_PORT || 0), '127.0.0.1', resolve));
+const { port } = server.address();
+const issuer = `http://127.0.0.1:${port}`;
+
+const hour = 60 * 60;
+const provider = new Provider(issuer, {
+  clients: [client],
+  // Any login is an account whose `sub` is the login name.
+  async findAccount(_ctx, sub) {
+    return {
+      accountId: sub,
+      async claims() {
+        return {
+          sub,
+          name: `${sub} Tester`,
+          given_name: sub,
+          family_name: 'Tester',
+          email: `${sub}@example.com`,
+          email_verified: true,
+        };
+      },
+    };
+  },
+  claims: {
+    openid: ['sub'],
+    profile: ['name', 'given_name', 'family_name'],
+    email: ['email', 'email_verified'],
+  },
+  scopes: ['openid', 'offline_access', 'profile', 'email'],
+  responseTypes: ['code'],
+  pkce: { required: () => true }, // only S256 exists in oidc-provider 9
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    userinfo: { enabled: true },
+  },
+  // Refresh tokens: oidc-provider's default issueRefreshToken already issues one when
+  // the granted scope has offline_access, which (per OIDC Core) it only keeps when the
+  // authorization request also has prompt=consent.
+  cookies: { keys: ['rocket-openidconnect-test-op-cookie-key'] },
+  ttl: {
+    AccessToken: hour,
+    AuthorizationCode: 10 * 60,
+    IdToken: hour,
+    RefreshToken: 24 * hour,
+    Interaction: hour,
+    Session: 24 * hour,
+    Grant: 24 * hour,
+  },
+  // Plain JSON errors in the browser-facing endpoints are easier to read in test output.
+  async renderError(ctx, out) {
+    ctx.type = 'json';
+    ctx.body = out;
+  },
+});
+
+// Errors go to stderr (the Rust harness collects it for failure messages).
+for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error',
+  'userinfo.error', 'introspection.error', 'revocation.error', 'jwks.error', 'discovery.error']) {
+  provider.on(event, (_ctx, err) => {
+    console.error(`OP ${event}: ${err?.message}${err?.error_description ? ` (${err.error_description})` : ''}`);
+  });
+}
+
+// Static clients are validated lazily; fail now rather than at the first request.
+try {
+  await provider.Client.find(clientId);
+} catch (err) {
+  console.error(`server.js: invalid client configuration: ${err.message}${err.error_description ? ` (${err.error_description})` : ''}`);
+  process.exit(1);
+}
+
+server.on('request', provider.callback());
+process.stdout.write(`OP_READY ${issuer}\n`);
