@@ -1,0 +1,99 @@
+//! Nothing this library logs contains a token, a code or a secret, in success or failure.
+
+mod support;
+
+use std::sync::Mutex;
+
+use rocket::http::{Accept, Status};
+use rocket_openidconnect::testing::{Signing, TestProvider, TokenEndpoint};
+use serde_json::Value;
+
+static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target().starts_with("rocket_openidconnect") {
+            RECORDS.lock().unwrap().push(format!("{}", record.args()));
+        }
+    }
+    fn flush(&self) {}
+}
+
+#[rocket::async_test]
+async fn logs_never_contain_tokens_codes_or_secrets() {
+    log::set_logger(&Capture).expect("no other logger in this test binary");
+    log::set_max_level(log::LevelFilter::Trace);
+
+    let provider = TestProvider::start().await;
+    let client = support::client(&provider).await;
+    let mut secrets = vec![provider.client_secret().to_owned()];
+
+    // A successful login.
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = provider.authorize(&authorize_url).await;
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    secrets.push(code);
+    assert_eq!(
+        provider.deliver(&client, &callback).await.status,
+        Status::SeeOther
+    );
+    let page = client
+        .get("/")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
+    let page: Value = serde_json::from_str(&page).unwrap();
+    secrets.push(page["access_token"].as_str().unwrap().to_owned());
+    client.get("/logout").dispatch().await;
+
+    // Failures of every layer.
+    for behaviour in [Signing::BadSignature, Signing::None] {
+        provider.configure(|b| b.signing = behaviour);
+        assert_ne!(provider.login(&client, "/").await.status, Status::SeeOther);
+    }
+    provider.configure(|b| {
+        b.signing = Signing::Valid;
+        b.token_endpoint = TokenEndpoint::InvalidGrant;
+    });
+    assert_ne!(provider.login(&client, "/").await.status, Status::SeeOther);
+    provider.configure(|b| {
+        b.token_endpoint = TokenEndpoint::Normal;
+        b.userinfo_sub = Some("mallory".into());
+    });
+    assert_ne!(provider.login(&client, "/").await.status, Status::SeeOther);
+
+    let records = RECORDS.lock().unwrap().clone();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.contains("login via `default` completed")),
+        "{records:?}"
+    );
+    assert!(
+        records.iter().any(|r| r.contains("signature")),
+        "{records:?}"
+    );
+    for record in &records {
+        assert!(!record.contains("eyJ"), "a JWT in the log: {record}");
+        for secret in &secrets {
+            assert!(
+                !record.contains(secret.as_str()),
+                "a secret in the log: {record}"
+            );
+        }
+    }
+}

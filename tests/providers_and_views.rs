@@ -1,0 +1,110 @@
+//! Several providers side by side, and the application's own error view.
+
+mod support;
+
+use rocket::http::{Accept, Status};
+use rocket::local::asynchronous::Client;
+use rocket::serde::json::{json, Json, Value};
+use rocket::{get, routes};
+use rocket_openidconnect::testing::{Behaviour, Signing, TestProvider};
+use rocket_openidconnect::{provider, OidcUser, OpenIdConnect};
+
+provider!(Partner = "partner");
+
+#[get("/")]
+fn main_page(user: OidcUser) -> String {
+    format!("default:{}", user.claims().subject())
+}
+
+#[get("/partner")]
+fn partner_page(user: OidcUser<Partner>) -> String {
+    format!("partner:{}", user.claims().subject())
+}
+
+async fn two_provider_app(default: &TestProvider, partner: &TestProvider) -> Client {
+    let figment = default
+        .app_figment()
+        .merge(("oidc.providers.partner", partner.provider_table()));
+    let rocket = rocket::custom(figment)
+        .attach(OpenIdConnect::fairing())
+        .mount("/", routes![main_page, partner_page]);
+    Client::tracked(rocket).await.unwrap()
+}
+
+#[rocket::async_test]
+async fn each_route_logs_in_with_the_provider_its_guard_names() {
+    let default = TestProvider::start().await;
+    default.set_user("alice", json!({}));
+    let partner = TestProvider::start().await;
+    partner.set_user("p-bob", json!({}));
+    let client = two_provider_app(&default, &partner).await;
+
+    // The partner route sends the browser to the partner provider only.
+    let login = partner.login(&client, "/partner").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    let page = client.get("/partner").dispatch().await;
+    assert_eq!(page.into_string().await.unwrap(), "partner:p-bob");
+    // (The default provider was only discovered, in the background at launch.)
+    assert_eq!((default.hits().authorize, default.hits().token), (0, 0));
+
+    // The partner's session does not open the default provider's routes.
+    let main = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(main.status(), Status::SeeOther);
+    assert!(main
+        .headers()
+        .get_one("Location")
+        .unwrap()
+        .starts_with(default.issuer()));
+
+    let login = default.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    let page = client.get("/").dispatch().await;
+    assert_eq!(page.into_string().await.unwrap(), "default:alice");
+}
+
+#[rocket::async_test]
+async fn a_callback_for_one_provider_cannot_be_completed_by_the_other() {
+    // Mix-up: the partner's response (code and iss) arrives for the default provider's login.
+    let default = TestProvider::start().await;
+    let partner = TestProvider::start().await;
+    let client = two_provider_app(&default, &partner).await;
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let default_authorize = start.headers().get_one("Location").unwrap().to_owned();
+    let state = url::Url::parse(&default_authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    // The attacker's partner flow, with the victim's state spliced in.
+    let partner_authorize = default_authorize.replace(default.issuer(), partner.issuer());
+    let partner_callback = partner.authorize(&partner_authorize).await;
+    assert!(partner_callback.contains(&state));
+    let attempt = default.deliver(&client, &partner_callback).await;
+    support::assert_rejected(&attempt, 400, &default);
+    assert!(attempt.body.contains("issuer_mismatch"), "{}", attempt.body);
+    assert_eq!(default.hits().token + partner.hits().token, 0);
+}
+
+#[rocket::async_test]
+async fn the_application_error_view_is_used() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b: &mut Behaviour| b.signing = Signing::BadSignature);
+    let fairing = OpenIdConnect::fairing().error_view(|error| {
+        (
+            Status::from_code(error.status_code()).unwrap(),
+            Json(json!({"error": error.error_code(), "error_description": error.description()})),
+        )
+    });
+    let rocket = rocket::custom(provider.app_figment())
+        .attach(fairing)
+        .mount("/", routes![main_page]);
+    let client = Client::tracked(rocket).await.unwrap();
+    let attempt = provider.login(&client, "/").await;
+    assert_eq!(attempt.status, Status::BadRequest);
+    assert!(!attempt.session_created);
+    let body: Value = serde_json::from_str(&attempt.body).unwrap();
+    assert_eq!(body["error"], "invalid_id_token");
+    assert_eq!(body["error_description"], "ID token signature is invalid");
+}
