@@ -44,15 +44,27 @@ pub(crate) struct OidcRuntime {
 ///         .mount("/", routes![index])
 /// }
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct OpenIdConnect {
     error_view: Option<Arc<ErrorViewFn>>,
+    register_catcher: bool,
 }
 
 impl OpenIdConnect {
     /// The fairing, configured from the `oidc` table of Rocket's configuration.
     pub fn fairing() -> Self {
-        OpenIdConnect::default()
+        OpenIdConnect {
+            error_view: None,
+            register_catcher: true,
+        }
+    }
+
+    /// Does not register the 401 catcher at `/`, for applications that have their own there
+    /// (Rocket refuses two catchers for one status and base). Their catcher must then call
+    /// [`login_catcher`](crate::login_catcher) for logins to start. See its example.
+    pub fn without_catcher(mut self) -> Self {
+        self.register_catcher = false;
+        self
     }
 
     /// Replaces the built-in error page. The view receives the [`AuthError`] (with
@@ -139,11 +151,15 @@ impl Fairing for OpenIdConnect {
             cookies,
             error_view: self.error_view.clone(),
         };
-        Ok(rocket
+        let rocket = rocket
             .manage(runtime)
             .mount(redirect_path, routes::callback_routes())
-            .mount(logout_path, routes::logout_routes())
-            .register("/", routes::catchers()))
+            .mount(logout_path, routes::logout_routes());
+        Ok(if self.register_catcher {
+            rocket.register("/", routes::catchers())
+        } else {
+            rocket
+        })
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {

@@ -70,6 +70,7 @@ pub use fairing::OpenIdConnect;
 pub use guard::{DefaultProvider, OidcUser, Provider};
 pub use provider::ProviderMetadata;
 pub use return_to::safe_return_path;
+pub use routes::login_catcher;
 pub use session::UserSession;
 pub use token::Claims;
 

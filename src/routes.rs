@@ -29,7 +29,7 @@ pub(crate) fn logout_routes() -> Vec<Route> {
 
 /// The catchers the fairing registers.
 pub(crate) fn catchers() -> Vec<Catcher> {
-    vec![Catcher::new(401, unauthorized)]
+    vec![Catcher::new(401, login_catcher)]
 }
 
 /// What an authentication response is: a redirect or an error shown by the error view. Never
@@ -189,9 +189,33 @@ fn logout_post(jar: &CookieJar<'_>, runtime: &State<OidcRuntime>) -> AuthRespons
     logout(runtime, jar)
 }
 
-/// The 401 catcher: when a guard found no session, a navigation starts a login at the guard's
-/// provider; any other request gets 401 without a pending-login cookie.
-fn unauthorized<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
+/// The 401 catcher that starts logins: when an [`OidcUser`](crate::OidcUser) guard found no
+/// session, a browser navigation is redirected to the guard's provider; any other request gets
+/// 401 (through the error view) without a pending-login cookie. A 401 that no guard of this
+/// crate caused gets a plain 401 page.
+///
+/// The fairing registers it at `/`. An application with its own 401 catcher at `/` (which
+/// would collide) uses [`OpenIdConnect::without_catcher`](crate::OpenIdConnect::without_catcher)
+/// and calls this function from its catcher, or registers it at another base.
+///
+/// # Example
+///
+/// ```
+/// use rocket::catcher::{BoxFuture, Catcher};
+/// use rocket::http::Status;
+/// use rocket::Request;
+/// use rocket_openidconnect::{login_catcher, OpenIdConnect};
+///
+/// fn my_401<'r>(status: Status, req: &'r Request<'_>) -> BoxFuture<'r> {
+///     // ... the application's own logic, then:
+///     login_catcher(status, req)
+/// }
+///
+/// let rocket = rocket::build()
+///     .attach(OpenIdConnect::fairing().without_catcher())
+///     .register("/", vec![Catcher::new(401, my_401)]);
+/// ```
+pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
     Box::pin(async move {
         let runtime = req.rocket().state::<OidcRuntime>();
         let response = match (runtime, LoginNeeded::provider(req)) {

@@ -108,3 +108,28 @@ async fn the_application_error_view_is_used() {
     assert_eq!(body["error"], "invalid_id_token");
     assert_eq!(body["error_description"], "ID token signature is invalid");
 }
+
+fn app_401<'r>(status: Status, req: &'r rocket::Request<'_>) -> rocket::catcher::BoxFuture<'r> {
+    rocket_openidconnect::login_catcher(status, req)
+}
+
+#[rocket::async_test]
+async fn an_application_with_its_own_401_catcher_can_delegate_to_the_login_catcher() {
+    let provider = TestProvider::start().await;
+    // With the fairing's catcher also at `/`, Rocket refuses to launch (a catcher collision).
+    let colliding = rocket::custom(provider.app_figment())
+        .attach(OpenIdConnect::fairing())
+        .register("/", vec![rocket::Catcher::new(401, app_401)])
+        .mount("/", routes![main_page]);
+    let error = Client::untracked(colliding).await.expect_err("collision");
+    assert!(matches!(error.kind(), rocket::error::ErrorKind::Collisions(_)));
+
+    let rocket = rocket::custom(provider.app_figment())
+        .attach(OpenIdConnect::fairing().without_catcher())
+        .register("/", vec![rocket::Catcher::new(401, app_401)])
+        .mount("/", routes![main_page]);
+    let client = Client::tracked(rocket).await.unwrap();
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert!(login.session_created);
+}
