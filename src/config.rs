@@ -139,6 +139,11 @@ pub struct ProviderConfig {
     pub metadata: Option<ProviderMetadata>,
     /// The client identifier registered at the provider.
     pub client_id: String,
+    /// This provider's own callback path (default: the global `redirect_path`). Providers that
+    /// share a callback path must send the RFC 9207 `iss` parameter, or their logins are
+    /// refused (mix-up defence); give each provider its own path when they do not.
+    #[serde(default)]
+    pub redirect_path: Option<String>,
     /// The client secret (absent for public clients).
     #[serde(default)]
     pub client_secret: Option<ClientSecret>,
@@ -307,8 +312,17 @@ impl OidcConfig {
         if self.clock_skew > 600 {
             return Err(invalid("oidc.clock_skew", "must be at most 600 seconds"));
         }
-        if self.login_timeout < 10 {
-            return Err(invalid("oidc.login_timeout", "must be at least 10 seconds"));
+        if !(10..=3600).contains(&self.login_timeout) {
+            return Err(invalid(
+                "oidc.login_timeout",
+                "must be between 10 and 3600 seconds",
+            ));
+        }
+        if self.session_lifetime > 10 * 365 * 86_400 {
+            return Err(invalid(
+                "oidc.session_lifetime",
+                "must be at most ten years",
+            ));
         }
         if self.cookie_name.is_empty()
             || !self
@@ -325,9 +339,27 @@ impl OidcConfig {
             return Err(ConfigError::Missing("oidc.providers".into()));
         }
         for (name, provider) in &self.providers {
-            provider.validate(&format!("oidc.providers.{name}"))?;
+            let key = format!("oidc.providers.{name}");
+            provider.validate(&key)?;
+            if let Some(path) = &provider.redirect_path {
+                check_path(&format!("{key}.redirect_path"), path)?;
+                if *path == self.logout_path {
+                    return Err(invalid(
+                        &format!("{key}.redirect_path"),
+                        "must differ from oidc.logout_path",
+                    ));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The callback path of `provider`: its own `redirect_path`, else the global one.
+    pub fn redirect_path_of<'a>(&'a self, provider: &'a ProviderConfig) -> &'a str {
+        provider
+            .redirect_path
+            .as_deref()
+            .unwrap_or(&self.redirect_path)
     }
 
     /// The clock skew as a duration.
@@ -343,6 +375,16 @@ impl ProviderConfig {
     pub fn client_auth_method(&self) -> ClientAuthMethod {
         self.token_endpoint_auth_method
             .unwrap_or(ClientAuthMethod::ClientSecretBasic)
+    }
+
+    /// Whether http is acceptable for this provider's URLs: when explicitly allowed, or when the
+    /// configured issuer itself is on loopback (a development provider). A remote provider's
+    /// discovery document can never point the client at a plain-http endpoint.
+    pub(crate) fn http_allowed(&self) -> bool {
+        self.allow_insecure_http
+            || Url::parse(self.issuer())
+                .map(|u| u.scheme() == "http" && is_loopback(&u))
+                .unwrap_or(false)
     }
 
     /// The issuer: the configured one or the static metadata's.
@@ -374,7 +416,7 @@ impl ProviderConfig {
             self.allow_insecure_http,
         )?;
         if let Some(md) = &self.metadata {
-            md.check_urls(self.allow_insecure_http)
+            md.check_urls(self.http_allowed())
                 .map_err(|(field, why)| invalid(&format!("{key}.metadata.{field}"), why))?;
         }
         if self.client_id.is_empty() {
@@ -459,7 +501,8 @@ pub(crate) fn check_provider_url(
     value: &str,
     allow_http: bool,
 ) -> Result<(), ConfigError> {
-    check_url(value, allow_http)
+    let loopback = Url::parse(value).map(|u| is_loopback(&u)).unwrap_or(false);
+    check_url(value, allow_http || loopback)
         .map(drop)
         .map_err(|why| invalid(key, why))
 }
@@ -469,7 +512,7 @@ pub(crate) fn check_url(value: &str, allow_http: bool) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
     match url.scheme() {
         "https" => {}
-        "http" if allow_http || is_loopback(&url) => {}
+        "http" if allow_http => {}
         _ => {
             return Err(format!(
                 "`{value}` must use https (http is allowed only on loopback or with allow_insecure_http = true)"
@@ -685,9 +728,13 @@ mod tests {
 
     #[test]
     fn http_is_allowed_on_loopback_or_when_asked() {
-        assert!(check_url("http://127.0.0.1:9000", false).is_ok());
-        assert!(check_url("http://localhost:9000", false).is_ok());
-        assert!(check_url("http://[::1]:9000", false).is_ok());
+        let loopback = |url: &str| check_provider_url("k", url, false).is_ok();
+        assert!(loopback("http://127.0.0.1:9000"));
+        assert!(loopback("http://localhost:9000"));
+        assert!(loopback("http://[::1]:9000"));
+        assert!(!loopback("http://keycloak:8080"));
+        // A remote provider's metadata may not point at plain http, not even on loopback.
+        assert!(check_url("http://127.0.0.1:9000", false).is_err());
         assert!(check_url("http://keycloak:8080", false).is_err());
         assert!(check_url("http://keycloak:8080", true).is_ok());
         assert!(check_url("ftp://op.example", true).is_err());

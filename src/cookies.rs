@@ -11,7 +11,7 @@ use crate::flow::{is_well_formed_state, PendingLogin};
 use crate::session::{decode_chunks, encode_chunks, UserSession, MAX_CHUNKS};
 
 /// At most this many logins may be pending at once in one browser; the oldest is dropped.
-pub(crate) const MAX_PENDING: usize = 5;
+pub(crate) const MAX_PENDING: usize = 3;
 
 /// Cookie names and attributes, fixed at ignite.
 pub(crate) struct CookieSettings {
@@ -124,7 +124,10 @@ impl CookieSettings {
         };
         let mut cookie = self.cookie(self.pending_name(&pending.state), value);
         cookie.set_expires(
-            OffsetDateTime::from_unix_timestamp(pending.created_at + self.login_timeout).ok(),
+            OffsetDateTime::from_unix_timestamp(
+                pending.created_at.saturating_add(self.login_timeout),
+            )
+            .ok(),
         );
         jar.add_private(cookie);
     }

@@ -122,6 +122,12 @@ pub enum TokenError {
     /// `sub` missing or empty.
     #[error("ID token subject is missing")]
     Subject,
+    /// `max_age` was requested and `auth_time` is missing or too old.
+    #[error("ID token authentication time is missing or too old")]
+    AuthTime,
+    /// `acr_values` were requested and `acr` is missing or not one of them.
+    #[error("ID token authentication context class is not one requested")]
+    AuthContext,
 }
 
 /// A failed login or callback: what the error view receives.

@@ -129,10 +129,6 @@ impl Fairing for OpenIdConnect {
             };
             format!("http://{address}:{port}")
         });
-        let secure = base_url.starts_with("https://");
-        let cookies = CookieSettings::new(&config, secure);
-        let (redirect_path, logout_path) =
-            (config.redirect_path.clone(), config.logout_path.clone());
         let rp = match RelyingParty::new(config, &base_url) {
             Ok(rp) => rp,
             Err(error) => {
@@ -140,21 +136,34 @@ impl Fairing for OpenIdConnect {
                 return Err(rocket);
             }
         };
-        if !secure {
+        if !rp.secure {
             log::warn!(
                 "OpenID Connect: {base_url} is plain http, so session cookies are not `Secure`; \
                  use https in production"
             );
         }
+        for provider in rp.providers.values().filter(|p| p.shares_redirect_path) {
+            log::info!(
+                "OpenID Connect: provider `{}` shares its callback path with another provider, \
+                 so its responses must carry `iss` (RFC 9207); give it its own `redirect_path` \
+                 if it does not send one",
+                provider.name
+            );
+        }
+        let cookies = CookieSettings::new(&rp.config, rp.secure);
+        let logout_path = rp.config.logout_path.clone();
+        let redirect_paths = rp.redirect_paths();
         let runtime = OidcRuntime {
             rp: Arc::new(rp),
             cookies,
             error_view: self.error_view.clone(),
         };
-        let rocket = rocket
+        let mut rocket = rocket
             .manage(runtime)
-            .mount(redirect_path, routes::callback_routes())
             .mount(logout_path, routes::logout_routes());
+        for path in redirect_paths {
+            rocket = rocket.mount(path, routes::callback_routes());
+        }
         Ok(if self.register_catcher {
             rocket.register("/", routes::catchers())
         } else {

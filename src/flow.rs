@@ -51,6 +51,9 @@ pub(crate) fn is_well_formed_state(state: &str) -> bool {
 /// state, so several tabs can log in at once.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct PendingLogin {
+    /// The response comes as a POST (`response_mode=form_post`); otherwise in the query.
+    #[serde(default)]
+    pub form_post: bool,
     pub state: String,
     pub nonce: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,10 +131,10 @@ pub(crate) struct RelyingParty {
     pub config: OidcConfig,
     pub http: HttpClient,
     pub providers: HashMap<String, ProviderClient>,
-    /// The absolute callback URL sent to providers.
-    pub redirect_uri: String,
     /// The path prefix of `base_url` (`""` at the root), prepended to local redirects.
     pub base_path: String,
+    /// Whether `base_url` is https.
+    pub secure: bool,
 }
 
 impl RelyingParty {
@@ -140,19 +143,47 @@ impl RelyingParty {
         let base = url::Url::parse(base_url).map_err(|e| format!("oidc.base_url: {e}"))?;
         let base_path = base.path().trim_end_matches('/').to_owned();
         let origin = base.origin().ascii_serialization();
-        let redirect_uri = format!("{origin}{base_path}{}", config.redirect_path);
+        let paths: Vec<&str> = config
+            .providers
+            .values()
+            .map(|p| config.redirect_path_of(p))
+            .collect();
         let providers = config
             .providers
             .iter()
-            .map(|(name, p)| (name.clone(), ProviderClient::new(name.clone(), p.clone())))
+            .map(|(name, p)| {
+                let path = config.redirect_path_of(p);
+                let shared = paths.iter().filter(|other| **other == path).count() > 1;
+                let client = ProviderClient::new(
+                    name.clone(),
+                    p.clone(),
+                    path.to_owned(),
+                    format!("{origin}{base_path}{path}"),
+                    shared,
+                );
+                (name.clone(), client)
+            })
             .collect();
         Ok(RelyingParty {
+            secure: base.scheme() == "https",
             config,
             http,
             providers,
-            redirect_uri,
             base_path,
         })
+    }
+
+    /// Every callback path: the global one and the providers' own.
+    pub fn redirect_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .providers
+            .values()
+            .map(|p| p.redirect_path.clone())
+            .collect();
+        paths.push(self.config.redirect_path.clone());
+        paths.sort();
+        paths.dedup();
+        paths
     }
 
     fn provider(&self, name: &str) -> Result<&ProviderClient, AuthError> {
@@ -179,7 +210,7 @@ impl RelyingParty {
             query
                 .append_pair("response_type", "code")
                 .append_pair("client_id", &config.client_id)
-                .append_pair("redirect_uri", &self.redirect_uri)
+                .append_pair("redirect_uri", &client.redirect_uri)
                 .append_pair("scope", &config.scope.join(" "))
                 .append_pair("state", &state)
                 .append_pair("nonce", &nonce);
@@ -198,6 +229,7 @@ impl RelyingParty {
         Ok(LoginStart {
             authorization_url: url.into(),
             pending: PendingLogin {
+                form_post: false,
                 state,
                 nonce,
                 pkce_verifier,
@@ -209,10 +241,13 @@ impl RelyingParty {
     }
 
     /// Completes a login. `pending` is the record found for the callback's `state`.
+    /// `callback_path` is where the response arrived and `via_post` how.
     pub async fn finish_login(
         &self,
         pending: PendingLogin,
         params: CallbackParams,
+        callback_path: &str,
+        via_post: bool,
     ) -> Result<UserSession, AuthError> {
         // 1. The state: present, equal in constant time, not expired.
         let state = params.state.as_deref().unwrap_or_default();
@@ -229,19 +264,28 @@ impl RelyingParty {
                 "the login took too long; please start again",
             ));
         }
-        // 2. The provider this login was sent to (never one named by the response).
+        if via_post != pending.form_post {
+            return Err(AuthError::InvalidCallback(
+                "the response came in another response mode than requested".into(),
+            ));
+        }
+        // 2. The provider this login was sent to (never one named by the response), at the
+        //    callback path of that provider.
         let client = self.provider(&pending.provider)?;
+        if client.redirect_path != callback_path {
+            return Err(AuthError::IssuerMismatch);
+        }
         let ready = client.ready(&self.http).await?;
         let issuer = ready.metadata.issuer.as_str();
-        // 3. RFC 9207: the response names the issuer it comes from.
+        // 3. RFC 9207: the response names the issuer it comes from. It is required when the
+        //    provider says it sends it, and when providers share the callback path (mix-up).
+        let iss_required = ready
+            .metadata
+            .authorization_response_iss_parameter_supported
+            || client.shares_redirect_path;
         match params.iss.as_deref() {
             Some(iss) if iss != issuer => return Err(AuthError::IssuerMismatch),
-            None if ready
-                .metadata
-                .authorization_response_iss_parameter_supported =>
-            {
-                return Err(AuthError::IssuerMismatch)
-            }
+            None if iss_required => return Err(AuthError::IssuerMismatch),
             _ => {}
         }
         // 4. An error response from the provider.
@@ -277,6 +321,8 @@ impl RelyingParty {
             .await?;
         Ok(UserSession::new(NewSession {
             provider: pending.provider,
+            issuer: issuer.to_owned(),
+            client_id: client.config.client_id.clone(),
             id_token: tokens.id_token,
             claims,
             access_token: Some(AccessToken::new(tokens.access_token)),
@@ -305,7 +351,7 @@ impl RelyingParty {
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", &self.redirect_uri),
+            ("redirect_uri", &client.redirect_uri),
         ];
         if let Some(verifier) = &pending.pkce_verifier {
             form.push(("code_verifier", verifier));
@@ -382,14 +428,22 @@ impl RelyingParty {
             issued_after: pending.created_at,
             now,
             skew: self.config.clock_skew as i64,
+            max_age: config
+                .auth_request_params
+                .get("max_age")
+                .and_then(|v| v.parse().ok()),
+            acr_values: config
+                .auth_request_params
+                .get("acr_values")
+                .map(String::as_str),
         };
-        let keys = ready.keys.current();
+        let keys = ready.keys.current(&self.http).await;
         match validate_id_token(id_token, &keys, &expect) {
-            Err(TokenError::UnknownKey(why)) => {
+            Err(error @ (TokenError::UnknownKey(_) | TokenError::Signature)) => {
                 // The provider may have rotated its keys: look once more (rate-limited).
                 match ready.keys.refetch(&self.http, &keys).await? {
                     Some(fresh) => Ok(validate_id_token(id_token, &fresh, &expect)?),
-                    None => Err(TokenError::UnknownKey(why).into()),
+                    None => Err(error.into()),
                 }
             }
             other => Ok(other?),

@@ -153,8 +153,17 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         };
         let cached = req
             .local_cache(|| CachedSession(runtime.cookies.read_session(req.cookies(), unix_now())));
+        // The session must be of this provider, as configured now (same issuer and client).
+        let configured = runtime.rp.providers.get(P::NAME).map(|p| &p.config);
+        let matches = |session: &UserSession| {
+            configured.is_some_and(|c| {
+                session.provider() == P::NAME
+                    && session.issuer() == c.issuer()
+                    && session.client_id() == c.client_id
+            })
+        };
         match &cached.0 {
-            Some(session) if session.provider() == P::NAME => Outcome::Success(OidcUser {
+            Some(session) if matches(session) => Outcome::Success(OidcUser {
                 session: session.clone(),
                 _provider: PhantomData,
             }),

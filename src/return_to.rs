@@ -5,8 +5,10 @@
 //! header and browsers are lenient: `//evil`, `/\evil`, `/%2f%2fevil` and `/\t/evil` all leave
 //! the site.
 
-/// Longest return path kept; longer ones are replaced by `/`.
-const MAX_LEN: usize = 2048;
+/// Longest return path kept; longer ones are replaced by `/`. It travels in the pending-login
+/// cookie, and a few of those with long paths would make every request's `Cookie` header too
+/// large for common proxies (a cookie bomb a third-party page could set off).
+const MAX_LEN: usize = 512;
 
 /// Returns `candidate` if it is a safe same-origin path (with optional query), else `None`.
 ///

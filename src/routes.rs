@@ -49,14 +49,14 @@ impl<'r> Responder<'r, 'static> for AuthResponse {
                 .finalize(),
             AuthResponse::Error(error) => {
                 log::warn!("OpenID Connect: {error}");
-                match req
-                    .rocket()
-                    .state::<OidcRuntime>()
+                let runtime = req.rocket().state::<OidcRuntime>();
+                let base_path = runtime.map_or("", |r| r.rp.base_path.as_str());
+                // A failing application view falls back to ours: an error here would send the
+                // request to a catcher, which drops the cookie changes (the used state).
+                runtime
                     .and_then(|r| r.error_view.as_ref())
-                {
-                    Some(view) => view(&error, req)?,
-                    None => default_error_page(&error),
-                }
+                    .and_then(|view| view(&error, req).ok())
+                    .unwrap_or_else(|| default_error_page(&error, base_path))
             }
             AuthResponse::Page(status, html) => Response::build()
                 .status(status)
@@ -72,14 +72,15 @@ impl<'r> Responder<'r, 'static> for AuthResponse {
 }
 
 /// The built-in error page: escaped text, the error's status, no details that could leak.
-fn default_error_page(error: &AuthError) -> Response<'static> {
+fn default_error_page(error: &AuthError, base_path: &str) -> Response<'static> {
     let status = Status::from_code(error.status_code()).unwrap_or(Status::BadRequest);
     let html = format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Login failed</title></head>\
-         <body><h1>Login failed</h1><p><code>{}</code></p><p>{}</p><p><a href=\"/\">Start again</a></p>\
-         </body></html>",
+         <body><h1>Login failed</h1><p><code>{}</code></p><p>{}</p>\
+         <p><a href=\"{}/\">Start again</a></p></body></html>",
         html_escape::encode_text(error.error_code()),
         html_escape::encode_text(&error.description()),
+        html_escape::encode_double_quoted_attribute(base_path),
     );
     Response::build()
         .status(status)
@@ -91,15 +92,17 @@ fn default_error_page(error: &AuthError) -> Response<'static> {
 #[get("/")]
 async fn callback_get(
     uri: &Origin<'_>,
+    route: &Route,
     jar: &CookieJar<'_>,
     runtime: &State<OidcRuntime>,
 ) -> AuthResponse {
     let query = uri.query().map(|q| q.as_str()).unwrap_or_default();
-    handle_callback(runtime, jar, query).await
+    handle_callback(runtime, jar, query, route.uri.base(), false).await
 }
 
 #[post("/", data = "<body>")]
 async fn callback_post(
+    route: &Route,
     content_type: Option<&ContentType>,
     body: Data<'_>,
     jar: &CookieJar<'_>,
@@ -122,11 +125,17 @@ async fn callback_post(
             ))
         }
     };
-    handle_callback(runtime, jar, &body).await
+    handle_callback(runtime, jar, &body, route.uri.base(), true).await
 }
 
-async fn handle_callback(runtime: &OidcRuntime, jar: &CookieJar<'_>, input: &str) -> AuthResponse {
-    match complete(runtime, jar, input).await {
+async fn handle_callback(
+    runtime: &OidcRuntime,
+    jar: &CookieJar<'_>,
+    input: &str,
+    callback_path: &str,
+    via_post: bool,
+) -> AuthResponse {
+    match complete(runtime, jar, input, callback_path, via_post).await {
         Ok(location) => AuthResponse::Redirect(location),
         Err(error) => AuthResponse::Error(error),
     }
@@ -136,6 +145,8 @@ async fn complete(
     runtime: &OidcRuntime,
     jar: &CookieJar<'_>,
     input: &str,
+    callback_path: &str,
+    via_post: bool,
 ) -> Result<String, AuthError> {
     let params = CallbackParams::parse(input)?;
     let state = params
@@ -151,7 +162,10 @@ async fn complete(
     let return_to = safe_return_path(&pending.return_to)
         .unwrap_or("/")
         .to_owned();
-    let session = runtime.rp.finish_login(pending, params).await?;
+    let session = runtime
+        .rp
+        .finish_login(pending, params, callback_path, via_post)
+        .await?;
     // A fresh session on every login: everything of the previous one is replaced.
     runtime.cookies.remove_session(jar);
     if !runtime.cookies.write_session(jar, &session) {

@@ -20,6 +20,9 @@ pub(crate) const MAX_CHUNKS: usize = 10;
 
 /// A logged-in user's session.
 ///
+/// It is deliberately not `Serialize`: it holds the tokens, and serializing it into a page
+/// would hand them to scripts. Pick what a page needs through the accessors.
+///
 /// # Example
 ///
 /// ```
@@ -32,12 +35,19 @@ pub(crate) const MAX_CHUNKS: usize = 10;
 ///     format!("{} logged in at {}", session.claims().subject(), session.last_authenticated())
 /// }
 /// ```
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct UserSession {
-    provider: String,
-    id_token: String,
-    #[serde(skip)]
+    data: SessionData,
     claims: Claims,
+}
+
+/// What is stored (encrypted) in the cookies.
+#[derive(Clone, Serialize, Deserialize)]
+struct SessionData {
+    provider: String,
+    issuer: String,
+    client_id: String,
+    id_token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     access_token: Option<AccessToken>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,19 +63,20 @@ pub struct UserSession {
 
 impl std::fmt::Debug for UserSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = &self.data;
         f.debug_struct("UserSession")
-            .field("provider", &self.provider)
+            .field("provider", &d.provider)
             .field("sub", &self.claims.subject())
             .field("id_token", &"[redacted]")
             .field(
                 "access_token",
-                &self.access_token.as_ref().map(|_| "[redacted]"),
+                &d.access_token.as_ref().map(|_| "[redacted]"),
             )
             .field(
                 "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+                &d.refresh_token.as_ref().map(|_| "[redacted]"),
             )
-            .field("expires_at", &self.expires_at)
+            .field("expires_at", &d.expires_at)
             .finish()
     }
 }
@@ -73,6 +84,8 @@ impl std::fmt::Debug for UserSession {
 /// What a successful login produced.
 pub(crate) struct NewSession {
     pub provider: String,
+    pub issuer: String,
+    pub client_id: String,
     pub id_token: String,
     pub claims: Claims,
     pub access_token: Option<AccessToken>,
@@ -85,23 +98,45 @@ pub(crate) struct NewSession {
 
 impl UserSession {
     pub(crate) fn new(s: NewSession) -> Self {
+        // When the user really authenticated: the provider's `auth_time` if it says (it may
+        // have reused a single-sign-on session), else now.
+        let auth_time = s
+            .claims
+            .get("auth_time")
+            .and_then(Value::as_i64)
+            .filter(|t| *t <= s.now)
+            .unwrap_or(s.now);
         UserSession {
-            provider: s.provider,
-            id_token: s.id_token,
+            data: SessionData {
+                provider: s.provider,
+                issuer: s.issuer,
+                client_id: s.client_id,
+                id_token: s.id_token,
+                access_token: s.access_token,
+                access_token_expires_at: s.expires_in.map(|secs| s.now.saturating_add(secs)),
+                refresh_token: s.refresh_token,
+                userinfo: s.userinfo,
+                last_authenticated: auth_time,
+                last_session_refresh: s.now,
+                expires_at: s.now.saturating_add(s.lifetime),
+            },
             claims: s.claims,
-            access_token: s.access_token,
-            access_token_expires_at: s.expires_in.map(|secs| s.now.saturating_add(secs)),
-            refresh_token: s.refresh_token,
-            userinfo: s.userinfo,
-            last_authenticated: s.now,
-            last_session_refresh: s.now,
-            expires_at: s.now.saturating_add(s.lifetime),
         }
     }
 
     /// The name of the provider the user logged in with.
     pub fn provider(&self) -> &str {
-        &self.provider
+        &self.data.provider
+    }
+
+    /// The issuer of the provider the user logged in with.
+    pub fn issuer(&self) -> &str {
+        &self.data.issuer
+    }
+
+    /// The client the session was made for.
+    pub(crate) fn client_id(&self) -> &str {
+        &self.data.client_id
     }
 
     /// All claims of the ID token.
@@ -111,59 +146,60 @@ impl UserSession {
 
     /// The raw ID token (a JWT), e.g. for `id_token_hint`.
     pub fn id_token(&self) -> &str {
-        &self.id_token
+        &self.data.id_token
     }
 
     /// The access token, if the provider issued one.
     pub fn access_token(&self) -> Option<&AccessToken> {
-        self.access_token.as_ref()
+        self.data.access_token.as_ref()
     }
 
     /// When the access token expires (Unix time), if the provider said.
     pub fn access_token_expires_at(&self) -> Option<i64> {
-        self.access_token_expires_at
+        self.data.access_token_expires_at
     }
 
     /// The refresh token, if the provider issued one.
     pub fn refresh_token(&self) -> Option<&RefreshToken> {
-        self.refresh_token.as_ref()
+        self.data.refresh_token.as_ref()
     }
 
     /// The userinfo response, if it was fetched.
     pub fn userinfo(&self) -> Option<&Map<String, Value>> {
-        self.userinfo.as_ref()
+        self.data.userinfo.as_ref()
     }
 
-    /// When the user last authenticated at the provider (Unix time).
+    /// When the user last authenticated at the provider (Unix time): the ID token's
+    /// `auth_time` when present, else the time of the login.
     pub fn last_authenticated(&self) -> i64 {
-        self.last_authenticated
+        self.data.last_authenticated
     }
 
     /// When the session was last refreshed (Unix time).
     pub fn last_session_refresh(&self) -> i64 {
-        self.last_session_refresh
+        self.data.last_session_refresh
     }
 
     /// When the session ends, whatever the cookie says (Unix time).
     pub fn expires_at(&self) -> i64 {
-        self.expires_at
+        self.data.expires_at
     }
 
     /// Whether the session has passed its absolute lifetime.
     pub fn is_expired(&self, now: i64) -> bool {
-        now >= self.expires_at
+        now >= self.data.expires_at
     }
 
     /// Serializes to JSON.
     pub(crate) fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(&self.data).unwrap_or_default()
     }
 
     /// Parses JSON written by [`to_json`](Self::to_json) and derives the claims.
     pub(crate) fn from_json(json: &str) -> Option<Self> {
-        let mut session: UserSession = serde_json::from_str(json).ok()?;
-        session.claims = Claims::from_trusted_jwt(&session.id_token)?;
-        Some(session)
+        let data: SessionData = serde_json::from_str(json).ok()?;
+        let claims = Claims::from_trusted_jwt(&data.id_token)?;
+        Some(UserSession { data, claims })
     }
 }
 
@@ -277,6 +313,8 @@ mod tests {
     fn debug_output_redacts_tokens() {
         let session = UserSession::new(NewSession {
             provider: "default".into(),
+            issuer: "https://op.example".into(),
+            client_id: "app".into(),
             id_token: "eyJ.secret-id-token.sig".into(),
             claims: Claims::default(),
             access_token: Some(AccessToken::new("secret-access".into())),

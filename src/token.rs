@@ -100,6 +100,10 @@ pub(crate) struct Expectations<'a> {
     pub now: i64,
     /// Seconds of tolerated clock difference.
     pub skew: i64,
+    /// The `max_age` sent, if any: `auth_time` is then required and must be recent enough.
+    pub max_age: Option<i64>,
+    /// The `acr_values` sent, if any: `acr` must then be one of them.
+    pub acr_values: Option<&'a str>,
 }
 
 /// Parses an algorithm name like `RS256`.
@@ -231,6 +235,20 @@ fn check_claims(
             return Err(TokenError::NotYetValid);
         }
     }
+    // max_age: auth_time required and recent enough (Core 3.1.2.1, 3.1.3.7 step 13).
+    if let Some(max_age) = expect.max_age {
+        let auth_time = number(claims, "auth_time")?.ok_or(TokenError::AuthTime)?;
+        if auth_time + max_age as f64 + skew < now || auth_time > now + skew {
+            return Err(TokenError::AuthTime);
+        }
+    }
+    // acr_values: the acr must be one of them (step 12).
+    if let Some(requested) = expect.acr_values {
+        match claims.get("acr").and_then(Value::as_str) {
+            Some(acr) if requested.split_whitespace().any(|r| r == acr) => {}
+            _ => return Err(TokenError::AuthContext),
+        }
+    }
     // nonce, in constant time.
     let nonce = claims.get("nonce");
     match (expect.nonce, nonce) {
@@ -351,6 +369,8 @@ mod tests {
             issued_after: 1_000,
             now: 1_100,
             skew: 60,
+            max_age: None,
+            acr_values: None,
         }
     }
 
@@ -445,6 +465,27 @@ mod tests {
             Err(TokenError::Nonce(_))
         ));
         assert!(matches!(check(without("nonce")), Err(TokenError::Nonce(_))));
+    }
+
+    #[test]
+    fn max_age_and_acr_values_are_enforced_when_requested() {
+        let algs = [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
+        let header = serde_json::json!({"alg": "RS256"});
+        let header = header.as_object().unwrap();
+        let mut e = expect(&algs);
+        e.max_age = Some(100);
+        e.acr_values = Some("mfa hwk");
+        let run = |c: Value, e: &Expectations<'_>| check_claims(header, c.as_object().unwrap(), e);
+        let mut c = with("auth_time", 1_000.into());
+        c["acr"] = "mfa".into();
+        assert_eq!(run(c.clone(), &e), Ok(()));
+        c["acr"] = "pwd".into();
+        assert_eq!(run(c.clone(), &e), Err(TokenError::AuthContext));
+        c["acr"] = "hwk".into();
+        c["auth_time"] = 900.into();
+        assert_eq!(run(c.clone(), &e), Err(TokenError::AuthTime));
+        c.as_object_mut().unwrap().remove("auth_time");
+        assert_eq!(run(c, &e), Err(TokenError::AuthTime));
     }
 
     #[test]

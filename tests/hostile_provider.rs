@@ -400,3 +400,86 @@ async fn a_tampered_session_cookie_is_no_session() {
         .await;
     assert_eq!(response.status(), Status::SeeOther);
 }
+
+#[rocket::async_test]
+async fn max_age_requires_a_recent_auth_time() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| {
+        b.id_token_claims = Some(std::sync::Arc::new(
+            |c: &mut serde_json::Map<String, Value>| {
+                c.remove("auth_time");
+            },
+        ))
+    });
+    let figment = provider.app_figment().merge((
+        "oidc.providers.default.auth_request_params",
+        json!({"max_age": 60}),
+    ));
+    let client = client_with(figment).await;
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    assert!(start
+        .headers()
+        .get_one("Location")
+        .unwrap()
+        .contains("max_age=60"));
+    let attempt = provider.login(&client, "/").await;
+    assert_rejected(&attempt, 400, &provider);
+    // An old authentication is refused too; a fresh one is accepted.
+    provider.configure(|b| {
+        b.id_token_claims = Some(std::sync::Arc::new(
+            |c: &mut serde_json::Map<String, Value>| {
+                c.insert("auth_time".into(), (now() - 3600).into());
+            },
+        ))
+    });
+    assert_rejected(&provider.login(&client, "/").await, 400, &provider);
+    provider.configure(|b| b.id_token_claims = None);
+    assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn acr_values_require_a_requested_acr() {
+    let provider = TestProvider::start().await;
+    let figment = provider.app_figment().merge((
+        "oidc.providers.default.auth_request_params",
+        json!({"acr_values": "mfa"}),
+    ));
+    let client = client_with(figment).await;
+    provider.configure(|b| {
+        b.id_token_claims = Some(std::sync::Arc::new(
+            |c: &mut serde_json::Map<String, Value>| {
+                c.insert("acr".into(), "pwd".into());
+            },
+        ))
+    });
+    assert_rejected(&provider.login(&client, "/").await, 400, &provider);
+    provider.configure(|b| {
+        b.id_token_claims = Some(std::sync::Arc::new(
+            |c: &mut serde_json::Map<String, Value>| {
+                c.insert("acr".into(), "mfa".into());
+            },
+        ))
+    });
+    assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn a_query_mode_response_posted_to_the_callback_is_refused() {
+    let provider = TestProvider::start().await;
+    let client = client(&provider).await;
+    let callback = callback_url(&provider, &client).await;
+    let query = url::Url::parse(&callback)
+        .unwrap()
+        .query()
+        .unwrap()
+        .to_owned();
+    let response = client
+        .post("/redirect_uri")
+        .header(rocket::http::ContentType::Form)
+        .body(query)
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::BadRequest);
+    assert_eq!(provider.hits().token, 0);
+    assert_logged_out(&client, &provider).await;
+}

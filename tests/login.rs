@@ -212,7 +212,7 @@ async fn pending_logins_are_bounded() {
         .iter()
         .filter(|c| c.name().starts_with("oidc_session_login."))
         .count();
-    assert_eq!(pending, 5);
+    assert_eq!(pending, 3);
 }
 
 #[rocket::async_test]

@@ -122,7 +122,10 @@ async fn an_application_with_its_own_401_catcher_can_delegate_to_the_login_catch
         .register("/", vec![rocket::Catcher::new(401, app_401)])
         .mount("/", routes![main_page]);
     let error = Client::untracked(colliding).await.expect_err("collision");
-    assert!(matches!(error.kind(), rocket::error::ErrorKind::Collisions(_)));
+    assert!(matches!(
+        error.kind(),
+        rocket::error::ErrorKind::Collisions(_)
+    ));
 
     let rocket = rocket::custom(provider.app_figment())
         .attach(OpenIdConnect::fairing().without_catcher())
@@ -132,4 +135,45 @@ async fn an_application_with_its_own_401_catcher_can_delegate_to_the_login_catch
     let login = provider.login(&client, "/").await;
     assert_eq!(login.status, Status::SeeOther, "{}", login.body);
     assert!(login.session_created);
+}
+
+#[rocket::async_test]
+async fn providers_sharing_a_callback_path_must_send_iss() {
+    use rocket_openidconnect::testing::IssParameter;
+    let default = TestProvider::start().await;
+    let partner = TestProvider::start().await;
+    for p in [&default, &partner] {
+        p.configure(|b| {
+            b.iss_parameter = IssParameter::Omit;
+            b.advertise_iss_parameter = false;
+        });
+    }
+    // Shared callback path and no `iss`: refused before any token request.
+    let client = two_provider_app(&default, &partner).await;
+    let attempt = partner.login(&client, "/partner").await;
+    support::assert_rejected(&attempt, 400, &partner);
+    assert_eq!(partner.hits().token, 0);
+
+    // With its own callback path the partner needs no `iss`, and a response arriving at the
+    // other path is refused.
+    partner.allow_redirect_uri("http://127.0.0.1:8000/partner_callback");
+    let mut table = partner.provider_table();
+    table["redirect_path"] = "/partner_callback".into();
+    let rocket = rocket::custom(
+        default
+            .app_figment()
+            .merge(("oidc.providers.partner", table)),
+    )
+    .attach(OpenIdConnect::fairing())
+    .mount("/", routes![main_page, partner_page]);
+    let client = Client::tracked(rocket).await.unwrap();
+    let login = partner.login(&client, "/partner").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = default.authorize(&authorize_url).await;
+    let moved = callback.replace("/redirect_uri?", "/partner_callback?");
+    let attempt = default.deliver(&client, &moved).await;
+    support::assert_rejected(&attempt, 400, &default);
 }

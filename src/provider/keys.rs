@@ -1,5 +1,6 @@
-//! The provider's signing keys: fetched with the metadata, cached, and refetched when a token
-//! names a key we do not have (key rotation), at most once per interval.
+//! The provider's signing keys: fetched with the metadata, cached for at most an hour, and
+//! refetched when a token names a key we do not have or does not verify (key rotation), at most
+//! once per interval.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -11,10 +12,15 @@ use crate::http::{invalid, HttpClient};
 
 const ENDPOINT: &str = "key set endpoint (jwks_uri)";
 
+/// Keys older than this are refetched before use (a withdrawn key stops being trusted); if the
+/// refetch fails, the old keys keep working until the next attempt.
+const MAX_AGE: Duration = Duration::from_secs(3600);
+
 /// The cached key set of one provider.
 pub(crate) struct KeyStore {
     jwks_uri: String,
-    keys: RwLock<Arc<CoreJsonWebKeySet>>,
+    /// The keys and when they were (last tried to be) fetched.
+    keys: RwLock<(Arc<CoreJsonWebKeySet>, Instant)>,
     /// When the last refetch for an unknown key happened; the lock also makes concurrent
     /// refetches wait for one fetch instead of each sending their own.
     last_refetch: tokio::sync::Mutex<Option<Instant>>,
@@ -31,27 +37,59 @@ impl KeyStore {
         let keys = fetch(http, jwks_uri).await?;
         Ok(KeyStore {
             jwks_uri: jwks_uri.to_owned(),
-            keys: RwLock::new(Arc::new(keys)),
+            keys: RwLock::new((Arc::new(keys), Instant::now())),
             last_refetch: tokio::sync::Mutex::new(None),
             refetch_interval,
         })
     }
 
-    /// The keys as they are now.
-    pub fn current(&self) -> Arc<CoreJsonWebKeySet> {
+    fn read(&self) -> (Arc<CoreJsonWebKeySet>, Instant) {
         self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Called when a token names a key that `seen` does not have. Returns a newer key set: one
-    /// that another task fetched meanwhile, or one fetched now if the last refetch is older than
-    /// the interval. `Ok(None)` means "no newer keys; reject the token".
+    fn store(&self, keys: Arc<CoreJsonWebKeySet>, at: Instant) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = (keys, at);
+    }
+
+    /// The keys, refetched first if they are older than an hour.
+    pub async fn current(&self, http: &HttpClient) -> Arc<CoreJsonWebKeySet> {
+        let (keys, fetched_at) = self.read();
+        if fetched_at.elapsed() < MAX_AGE {
+            return keys;
+        }
+        let _lock = self.last_refetch.lock().await;
+        let (keys, fetched_at) = self.read();
+        if fetched_at.elapsed() < MAX_AGE {
+            return keys;
+        }
+        match fetch(http, &self.jwks_uri).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                self.store(fresh.clone(), Instant::now());
+                fresh
+            }
+            Err(error) => {
+                log::warn!("keeping the cached key set: {error}");
+                // Try again after one refetch interval, not on every request.
+                let retry_at = Instant::now()
+                    .checked_sub(MAX_AGE.saturating_sub(self.refetch_interval))
+                    .unwrap_or_else(Instant::now);
+                self.store(keys.clone(), retry_at);
+                keys
+            }
+        }
+    }
+
+    /// Called when a token names a key that `seen` does not have, or does not verify with it.
+    /// Returns a newer key set: one that another task fetched meanwhile, or one fetched now if
+    /// the last refetch is older than the interval. `Ok(None)` means "no newer keys; reject".
     pub async fn refetch(
         &self,
         http: &HttpClient,
         seen: &Arc<CoreJsonWebKeySet>,
     ) -> Result<Option<Arc<CoreJsonWebKeySet>>, ProviderError> {
         let mut last = self.last_refetch.lock().await;
-        let current = self.current();
+        let (current, _) = self.read();
         if !Arc::ptr_eq(&current, seen) {
             return Ok(Some(current));
         }
@@ -60,7 +98,7 @@ impl KeyStore {
         }
         *last = Some(Instant::now());
         let fresh = Arc::new(fetch(http, &self.jwks_uri).await?);
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        self.store(fresh.clone(), Instant::now());
         log::info!("refetched the key set from {}", self.jwks_uri);
         Ok(Some(fresh))
     }

@@ -4,7 +4,7 @@
 mod keys;
 mod metadata;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 pub(crate) use keys::KeyStore;
@@ -14,7 +14,7 @@ use crate::config::ProviderConfig;
 use crate::error::ProviderError;
 use crate::http::HttpClient;
 
-/// How long a failed discovery is remembered before the next request tries again.
+/// How long a failed discovery is remembered before a request tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// A provider that has been discovered: its metadata and keys.
@@ -27,18 +27,35 @@ pub(crate) struct ReadyProvider {
 pub(crate) struct ProviderClient {
     pub name: String,
     pub config: ProviderConfig,
+    /// The callback path of this provider (relative to `base_url`).
+    pub redirect_path: String,
+    /// The absolute callback URL sent to the provider.
+    pub redirect_uri: String,
+    /// Whether another provider uses the same callback path (then `iss` is required).
+    pub shares_redirect_path: bool,
     ready: RwLock<Option<Arc<ReadyProvider>>>,
-    /// The last failure; the lock makes concurrent requests share one discovery.
-    last_failure: tokio::sync::Mutex<Option<(Instant, ProviderError)>>,
+    last_failure: Mutex<Option<(Instant, ProviderError)>>,
+    /// Held while a discovery runs, so concurrent requests share one.
+    discovering: tokio::sync::Mutex<()>,
 }
 
 impl ProviderClient {
-    pub fn new(name: String, config: ProviderConfig) -> Self {
+    pub fn new(
+        name: String,
+        config: ProviderConfig,
+        redirect_path: String,
+        redirect_uri: String,
+        shares_redirect_path: bool,
+    ) -> Self {
         ProviderClient {
             name,
             config,
+            redirect_path,
+            redirect_uri,
+            shares_redirect_path,
             ready: RwLock::new(None),
-            last_failure: tokio::sync::Mutex::new(None),
+            last_failure: Mutex::new(None),
+            discovering: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -47,22 +64,42 @@ impl ProviderClient {
         self.ready.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    fn recent_failure(&self) -> Option<(Instant, ProviderError)> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The discovered provider, discovering it first if needed. A failure is remembered for a
-    /// short while so that an outage does not turn every request into a provider call.
+    /// short while, and while a retry runs other requests fail fast with the last failure, so
+    /// an outage neither turns every request into a provider call nor makes requests queue.
     pub async fn ready(&self, http: &HttpClient) -> Result<Arc<ReadyProvider>, ProviderError> {
         if let Some(ready) = self.ready_now() {
             return Ok(ready);
         }
-        let mut last_failure = self.last_failure.lock().await;
-        if let Some(ready) = self.ready_now() {
-            return Ok(ready);
-        }
-        if let Some((at, error)) = &*last_failure {
+        let remembered = self.recent_failure();
+        if let Some((at, error)) = &remembered {
             if at.elapsed() < RETRY_AFTER {
                 return Err(error.clone());
             }
         }
-        match self.discover(http).await {
+        let _discovering = match (self.discovering.try_lock(), remembered) {
+            (Ok(guard), _) => guard,
+            (Err(_), Some((_, error))) => return Err(error),
+            (Err(_), None) => self.discovering.lock().await,
+        };
+        if let Some(ready) = self.ready_now() {
+            return Ok(ready);
+        }
+        if let Some((at, error)) = self.recent_failure() {
+            if at.elapsed() < RETRY_AFTER {
+                return Err(error);
+            }
+        }
+        let result = self.discover(http).await;
+        let mut last_failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
             Ok(ready) => {
                 let ready = Arc::new(ready);
                 *self.ready.write().unwrap_or_else(|e| e.into_inner()) = Some(ready.clone());
@@ -82,12 +119,8 @@ impl ProviderClient {
         let metadata = match &self.config.metadata {
             Some(static_metadata) => static_metadata.clone(),
             None => {
-                ProviderMetadata::discover(
-                    http,
-                    self.config.issuer(),
-                    self.config.allow_insecure_http,
-                )
-                .await?
+                ProviderMetadata::discover(http, self.config.issuer(), self.config.http_allowed())
+                    .await?
             }
         };
         let interval = Duration::from_secs(self.config.jwks_refetch_interval);

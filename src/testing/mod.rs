@@ -187,6 +187,7 @@ struct ProviderState {
     user: Mutex<(String, Map<String, Value>)>,
     codes: Mutex<HashMap<String, IssuedCode>>,
     access_tokens: Mutex<HashMap<String, String>>,
+    redirect_uris: Mutex<Vec<String>>,
     counters: Counters,
 }
 
@@ -271,6 +272,7 @@ impl TestProvider {
             user: Mutex::new(("test-user".into(), Map::new())),
             codes: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashMap::new()),
+            redirect_uris: Mutex::new(vec!["http://127.0.0.1:8000/redirect_uri".into()]),
             counters: Counters::default(),
         });
         let shared: Arc<Mutex<Option<Arc<ProviderState>>>> = Arc::new(Mutex::new(None));
@@ -319,6 +321,17 @@ impl TestProvider {
     /// The client secret registered at this provider.
     pub fn client_secret(&self) -> &str {
         &self.state.client_secret
+    }
+
+    /// Registers another redirect URI for the client (`http://127.0.0.1:8000/redirect_uri`, the
+    /// callback of [`app_figment`](Self::app_figment), is registered from the start). The
+    /// authorization endpoint refuses any other, like a real provider.
+    pub fn allow_redirect_uri(&self, uri: &str) {
+        self.state
+            .redirect_uris
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(uri.to_owned());
     }
 
     /// Sets the user the next logins authenticate: its `sub` and extra claims (in the ID
@@ -554,6 +567,14 @@ fn authorize(op: Op, params: AuthorizeParams) -> Result<Redirect, (Status, &'sta
     if params.code_challenge.is_some() && params.code_challenge_method.as_deref() != Some("S256") {
         return Err((Status::BadRequest, "only S256 PKCE is supported"));
     }
+    let registered = s
+        .redirect_uris
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&params.redirect_uri);
+    if !registered {
+        return Err((Status::BadRequest, "unregistered redirect_uri"));
+    }
     let behaviour = s.behaviour();
     let mut target = url::Url::parse(&params.redirect_uri)
         .map_err(|_| (Status::BadRequest, "invalid redirect_uri"))?;
@@ -696,10 +717,13 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
         }
     }
     let access_token = random(32);
-    s.access_tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(access_token.clone(), issued.sub.clone());
+    {
+        let mut tokens = s.access_tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() > 10_000 {
+            tokens.clear();
+        }
+        tokens.insert(access_token.clone(), issued.sub.clone());
+    }
     let id_token = s.id_token(&issued, &behaviour);
     let mut body = json!({
         "access_token": access_token,
