@@ -1,5 +1,6 @@
-//! The example application: `/` needs a login, `/public` does not, and the fairing adds
-//! `/redirect_uri` (the callback) and `/logout`.
+//! The example application: `/` needs a login, `/public` does not, `/goodbye` is the
+//! application's own logout route, and the fairing adds `/redirect_uri` (the callback) and
+//! `/logout`.
 //!
 //! Run it against the provider configured in `Rocket.toml` (see the README), or build it with
 //! any figment, as the integration tests do.
@@ -7,7 +8,7 @@
 use rocket::figment::Figment;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Build, Rocket};
-use rocket_openidconnect::{OidcUser, OpenIdConnect};
+use rocket_openidconnect::{OidcLogout, OidcUser, OpenIdConnect};
 
 /// Protected: the user's ID token claims, userinfo and access token.
 #[get("/")]
@@ -31,11 +32,18 @@ fn public(user: Option<OidcUser>) -> String {
     }
 }
 
+/// The application's own logout route: the session is gone (and, if the provider supports
+/// it, the provider's session too) when this runs.
+#[get("/goodbye")]
+fn goodbye(_logout: OidcLogout) -> &'static str {
+    "Goodbye! You are logged out."
+}
+
 /// The application, configured by `figment`.
 pub fn app(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![index, public])
+        .mount("/", routes![index, public, goodbye])
 }
 
 #[allow(dead_code)]

@@ -12,10 +12,10 @@ fi
 
 OP_KEEP_RUNNING=1 OP_PORT=9090 CLIENT_ID=demo-app CLIENT_SECRET=demo-secret-not-for-production \
   REDIRECT_URIS=http://127.0.0.1:8000/redirect_uri \
-  POST_LOGOUT_REDIRECT_URIS=http://127.0.0.1:8000/logout \
+  POST_LOGOUT_REDIRECT_URIS=http://127.0.0.1:8000/logout,http://127.0.0.1:8000/goodbye \
   node tests/op/server.js &
 op=$!
 trap 'kill $op 2>/dev/null' EXIT
 
-echo "Open http://127.0.0.1:8000/ (protected) or http://127.0.0.1:8000/public"
+echo "Open http://127.0.0.1:8000/ (protected), /public, /logout or /goodbye"
 cargo run --example app

@@ -64,6 +64,10 @@ pub struct OidcConfig {
     /// Timeout of every call to a provider, in seconds (default 10).
     #[serde(default = "default_http_timeout")]
     pub http_timeout: u64,
+    /// Where the fairing's logout route sends the browser when the logout is complete (a path
+    /// of this application); default: a built-in "logged out" page.
+    #[serde(default)]
+    pub post_logout_path: Option<String>,
     /// How long a started login may take, in seconds (default 600).
     #[serde(default = "default_login_timeout")]
     pub login_timeout: u64,
@@ -170,6 +174,13 @@ pub struct ProviderConfig {
     /// Allow plain `http` provider URLs that are not on loopback. Never do this in production.
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// Where the provider sends the browser back after RP-initiated logout (default: the
+    /// logout route that started it). Must be registered at the provider.
+    #[serde(default)]
+    pub post_logout_redirect_uri: Option<String>,
+    /// Revoke the refresh and access tokens (RFC 7009) at logout (default `false`).
+    #[serde(default)]
+    pub revoke_tokens_on_logout: bool,
     /// Minimum seconds between two key-set refetches caused by an unknown `kid` (default 30).
     #[serde(default = "default_jwks_refetch_interval")]
     pub jwks_refetch_interval: u64,
@@ -291,6 +302,14 @@ impl OidcConfig {
         }
         check_path("oidc.redirect_path", &self.redirect_path)?;
         check_path("oidc.logout_path", &self.logout_path)?;
+        if let Some(path) = &self.post_logout_path {
+            if crate::return_to::safe_return_path(path).is_none() {
+                return Err(invalid(
+                    "oidc.post_logout_path",
+                    "must be a path of this application, like `/goodbye`",
+                ));
+            }
+        }
         if self.redirect_path == self.logout_path {
             return Err(invalid(
                 "oidc.logout_path",
@@ -418,6 +437,17 @@ impl ProviderConfig {
         if let Some(md) = &self.metadata {
             md.check_urls(self.http_allowed())
                 .map_err(|(field, why)| invalid(&format!("{key}.metadata.{field}"), why))?;
+        }
+        if let Some(uri) = &self.post_logout_redirect_uri {
+            match Url::parse(uri) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.fragment().is_none() => {}
+                _ => {
+                    return Err(invalid(
+                        &format!("{key}.post_logout_redirect_uri"),
+                        "must be an absolute http(s) URL without a fragment",
+                    ))
+                }
+            }
         }
         if self.client_id.is_empty() {
             return Err(invalid(&format!("{key}.client_id"), "must not be empty"));

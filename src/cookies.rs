@@ -8,6 +8,7 @@ use rocket::time::{Duration, OffsetDateTime};
 
 use crate::config::OidcConfig;
 use crate::flow::{is_well_formed_state, PendingLogin};
+use crate::logout::PendingLogout;
 use crate::session::{decode_chunks, encode_chunks, UserSession, MAX_CHUNKS};
 
 /// At most this many logins may be pending at once in one browser; the oldest is dropped.
@@ -153,5 +154,35 @@ impl CookieSettings {
         for name in names {
             self.remove(jar, name);
         }
+    }
+
+    fn logout_name(&self) -> String {
+        format!("{}_logout", self.session_name)
+    }
+
+    /// Remembers a logout sent to the provider, until it comes back.
+    pub fn set_pending_logout(&self, jar: &CookieJar<'_>, pending: &PendingLogout) {
+        let Ok(value) = serde_json::to_string(pending) else {
+            return;
+        };
+        let mut cookie = self.cookie(self.logout_name(), value);
+        cookie.set_expires(
+            OffsetDateTime::from_unix_timestamp(
+                pending.created_at.saturating_add(self.login_timeout),
+            )
+            .ok(),
+        );
+        jar.add_private(cookie);
+    }
+
+    /// The logout awaiting the provider's return, if any.
+    pub fn read_pending_logout(&self, jar: &CookieJar<'_>) -> Option<PendingLogout> {
+        let cookie = jar.get_private(&self.logout_name())?;
+        serde_json::from_str(cookie.value()).ok()
+    }
+
+    /// Forgets the pending logout.
+    pub fn remove_pending_logout(&self, jar: &CookieJar<'_>) {
+        self.remove(jar, self.logout_name());
     }
 }

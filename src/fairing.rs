@@ -160,7 +160,7 @@ impl Fairing for OpenIdConnect {
         };
         let mut rocket = rocket
             .manage(runtime)
-            .mount(logout_path, routes::logout_routes());
+            .mount(logout_path, crate::logout_routes::logout_routes());
         for path in redirect_paths {
             rocket = rocket.mount(path, routes::callback_routes());
         }

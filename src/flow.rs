@@ -135,6 +135,8 @@ pub(crate) struct RelyingParty {
     pub base_path: String,
     /// Whether `base_url` is https.
     pub secure: bool,
+    /// The origin of `base_url` (`https://host:port`).
+    pub origin: String,
 }
 
 impl RelyingParty {
@@ -166,11 +168,17 @@ impl RelyingParty {
             .collect();
         Ok(RelyingParty {
             secure: base.scheme() == "https",
+            origin,
             config,
             http,
             providers,
             base_path,
         })
+    }
+
+    /// The absolute URL of a path of this application.
+    pub fn absolute_url(&self, path: &str) -> String {
+        format!("{}{}{path}", self.origin, self.base_path)
     }
 
     /// Every callback path: the global one and the providers' own.
@@ -186,7 +194,7 @@ impl RelyingParty {
         paths
     }
 
-    fn provider(&self, name: &str) -> Result<&ProviderClient, AuthError> {
+    pub(crate) fn provider(&self, name: &str) -> Result<&ProviderClient, AuthError> {
         self.providers
             .get(name)
             .ok_or_else(|| AuthError::UnknownProvider(name.to_owned()))
@@ -342,7 +350,6 @@ impl RelyingParty {
         pending: &PendingLogin,
     ) -> Result<TokenResponse, AuthError> {
         const ENDPOINT: &str = "token endpoint";
-        let config = &client.config;
         let token_endpoint = ready
             .metadata
             .token_endpoint
@@ -356,30 +363,7 @@ impl RelyingParty {
         if let Some(verifier) = &pending.pkce_verifier {
             form.push(("code_verifier", verifier));
         }
-        let secret = config.client_secret.as_ref().map(|s| s.secret().as_str());
-        let mut request = self.http.post(token_endpoint);
-        match (config.client_auth_method(), secret) {
-            (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
-                request = request.header(
-                    reqwest::header::AUTHORIZATION,
-                    basic_auth(&config.client_id, secret),
-                );
-            }
-            (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
-                form.push(("client_id", &config.client_id));
-                form.push(("client_secret", secret));
-            }
-            _ => form.push(("client_id", &config.client_id)),
-        }
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&form)
-            .finish();
-        let request = request
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body);
+        let request = self.client_post(client, token_endpoint, form);
         let response = self.http.send(ENDPOINT, request).await?;
         match response.status {
             200 => {}
@@ -489,6 +473,43 @@ impl RelyingParty {
             Some(sub) if sub == subject => Ok(Some(userinfo)),
             _ => Err(AuthError::UserinfoSubject),
         }
+    }
+}
+
+impl RelyingParty {
+    /// A form POST to one of the provider's endpoints, authenticated as the client with the
+    /// configured method (token endpoint, revocation).
+    pub(crate) fn client_post<'a>(
+        &self,
+        client: &'a ProviderClient,
+        url: &str,
+        mut form: Vec<(&'a str, &'a str)>,
+    ) -> reqwest::RequestBuilder {
+        let config = &client.config;
+        let secret = config.client_secret.as_ref().map(|s| s.secret().as_str());
+        let mut request = self.http.post(url);
+        match (config.client_auth_method(), secret) {
+            (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
+                request = request.header(
+                    reqwest::header::AUTHORIZATION,
+                    basic_auth(&config.client_id, secret),
+                );
+            }
+            (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
+                form.push(("client_id", &config.client_id));
+                form.push(("client_secret", secret));
+            }
+            _ => form.push(("client_id", &config.client_id)),
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        request
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
     }
 }
 

@@ -11,6 +11,7 @@ use rocket::{Ignite, Rocket, Sentinel};
 use crate::error::AuthError;
 use crate::fairing::OidcRuntime;
 use crate::flow::unix_now;
+use crate::logout_routes::LogoutOutcome;
 use crate::session::UserSession;
 
 /// A type that names a configured provider: `OidcUser<P>` uses `[oidc.providers.<P::NAME>]`.
@@ -130,16 +131,34 @@ impl<P: Provider> std::fmt::Debug for OidcUser<P> {
 /// The session found in this request's cookies, decrypted once per request.
 struct CachedSession(Option<UserSession>);
 
-/// Set by a guard that found no session: which provider the catcher should log in with.
-#[derive(Default)]
-pub(crate) struct LoginNeeded(Mutex<Option<&'static str>>);
+/// What a guard of this crate left for the 401 catcher to do: a guard cannot respond itself,
+/// and cookies it sets are dropped when Rocket turns to a catcher, so the catcher does it.
+pub(crate) enum Verdict {
+    /// No session: log in with this provider.
+    Login(&'static str),
+    /// A logout that needs a redirect, a confirmation or an error page.
+    Logout(LogoutOutcome),
+}
 
-impl LoginNeeded {
-    pub fn provider(req: &Request<'_>) -> Option<&'static str> {
-        *req.local_cache(LoginNeeded::default)
+/// The verdict of this request, if any (the first guard's wins).
+#[derive(Default)]
+pub(crate) struct PendingVerdict(Mutex<Option<Verdict>>);
+
+impl PendingVerdict {
+    pub fn set(req: &Request<'_>, verdict: Verdict) {
+        let slot = req.local_cache(PendingVerdict::default);
+        let mut slot = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(verdict);
+        }
+    }
+
+    pub fn take(req: &Request<'_>) -> Option<Verdict> {
+        req.local_cache(PendingVerdict::default)
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 }
 
@@ -168,12 +187,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
                 _provider: PhantomData,
             }),
             _ => {
-                let needed = req.local_cache(LoginNeeded::default);
-                needed
-                    .0
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert(P::NAME);
+                PendingVerdict::set(req, Verdict::Login(P::NAME));
                 Outcome::Forward(Status::Unauthorized)
             }
         }

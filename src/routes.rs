@@ -14,17 +14,13 @@ use rocket::{get, post, routes, Route, State};
 use crate::error::AuthError;
 use crate::fairing::OidcRuntime;
 use crate::flow::{CallbackParams, MAX_CALLBACK_LEN};
-use crate::guard::{is_navigation, LoginNeeded};
+use crate::guard::{is_navigation, PendingVerdict, Verdict};
+use crate::logout_routes;
 use crate::return_to::safe_return_path;
 
 /// The callback routes, mounted at `redirect_path`.
 pub(crate) fn callback_routes() -> Vec<Route> {
     routes![callback_get, callback_post]
-}
-
-/// The logout routes, mounted at `logout_path`.
-pub(crate) fn logout_routes() -> Vec<Route> {
-    routes![logout_get, logout_post]
 }
 
 /// The catchers the fairing registers.
@@ -67,6 +63,8 @@ impl<'r> Responder<'r, 'static> for AuthResponse {
         response.set_raw_header("Cache-Control", "no-store");
         response.set_raw_header("Pragma", "no-cache");
         response.set_raw_header("Referrer-Policy", "no-referrer");
+        response.set_raw_header("X-Frame-Options", "DENY");
+        response.set_raw_header("Content-Security-Policy", "frame-ancestors 'none'");
         Ok(response)
     }
 }
@@ -179,30 +177,6 @@ async fn complete(
     Ok(format!("{}{return_to}", runtime.rp.base_path))
 }
 
-fn logout(runtime: &OidcRuntime, jar: &CookieJar<'_>) -> AuthResponse {
-    runtime.cookies.remove_session(jar);
-    runtime.cookies.remove_all_pending(jar);
-    let home = format!("{}/", runtime.rp.base_path);
-    AuthResponse::Page(
-        Status::Ok,
-        format!(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Logged out</title></head>\
-             <body><h1>You are logged out</h1><p><a href=\"{}\">Home</a></p></body></html>",
-            html_escape::encode_double_quoted_attribute(&home)
-        ),
-    )
-}
-
-#[get("/")]
-fn logout_get(jar: &CookieJar<'_>, runtime: &State<OidcRuntime>) -> AuthResponse {
-    logout(runtime, jar)
-}
-
-#[post("/")]
-fn logout_post(jar: &CookieJar<'_>, runtime: &State<OidcRuntime>) -> AuthResponse {
-    logout(runtime, jar)
-}
-
 /// The 401 catcher that starts logins: when an [`OidcUser`](crate::OidcUser) guard found no
 /// session, a browser navigation is redirected to the guard's provider; any other request gets
 /// 401 (through the error view) without a pending-login cookie. A 401 that no guard of this
@@ -232,8 +206,8 @@ fn logout_post(jar: &CookieJar<'_>, runtime: &State<OidcRuntime>) -> AuthRespons
 pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
     Box::pin(async move {
         let runtime = req.rocket().state::<OidcRuntime>();
-        let response = match (runtime, LoginNeeded::provider(req)) {
-            (Some(runtime), Some(provider)) if is_navigation(req) => {
+        let response = match (runtime, PendingVerdict::take(req)) {
+            (Some(runtime), Some(Verdict::Login(provider))) if is_navigation(req) => {
                 let return_to = req.uri().to_string();
                 match runtime.rp.start_login(provider, &return_to).await {
                     Ok(start) => {
@@ -243,7 +217,11 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
                     Err(error) => AuthResponse::Error(error),
                 }
             }
-            (Some(_), Some(_)) => AuthResponse::Error(AuthError::LoginRequired),
+            (Some(_), Some(Verdict::Login(_))) => AuthResponse::Error(AuthError::LoginRequired),
+            (Some(runtime), Some(Verdict::Logout(outcome))) => {
+                logout_routes::apply(runtime, req.cookies(), &outcome);
+                logout_routes::respond(runtime, outcome, req.uri().path().as_str())
+            }
             _ => AuthResponse::Page(
                 status,
                 "<!DOCTYPE html><html><body><h1>401 Unauthorized</h1></body></html>".into(),

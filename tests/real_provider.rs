@@ -37,16 +37,40 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-async fn login_and_logout(auth_method: &str) {
+/// Follows the provider's redirects from `authorize_url` and tells whether the user is asked
+/// to log in (true) or sent straight back to the application (false: the provider still has a
+/// session).
+async fn provider_asks_to_log_in(browser: &reqwest::Client, authorize_url: &str) -> bool {
+    let mut url = url::Url::parse(authorize_url).unwrap();
+    for _ in 0..10 {
+        let response = browser.get(url.clone()).send().await.unwrap();
+        match response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+        {
+            Some(location) if location.starts_with("http://127.0.0.1:8000") => return false,
+            Some(location) => url = url.join(location).unwrap(),
+            None => return response.text().await.unwrap().contains("name=\"login\""),
+        }
+    }
+    panic!("too many redirects at the provider");
+}
+
+async fn login_and_logout(auth_method: &str, logout_path: &str) {
     let op = real_op::RealOp::start_with_auth_method(
         CLIENT_ID,
         CLIENT_SECRET,
         &[CALLBACK],
-        &["http://127.0.0.1:8000/logout"],
+        &[
+            "http://127.0.0.1:8000/logout",
+            "http://127.0.0.1:8000/goodbye",
+        ],
         auth_method,
     )
     .await;
     let client = support::client_with(figment(&op.issuer, auth_method)).await;
+    let browser = browser();
 
     // The protected page sends the browser to the provider.
     let start = client
@@ -60,7 +84,7 @@ async fn login_and_logout(auth_method: &str) {
     assert!(authorize_url.contains("code_challenge_method=S256"));
 
     // The user logs in and consents at the provider, which sends the browser back.
-    let callback = real_op::dev_login(&browser(), &authorize_url, "alice", CALLBACK).await;
+    let callback = real_op::dev_login(&browser, &authorize_url, "alice", CALLBACK).await;
     assert!(
         callback.contains("code=") && callback.contains("iss="),
         "{callback}"
@@ -94,24 +118,49 @@ async fn login_and_logout(auth_method: &str) {
     assert_eq!(body["userinfo"]["name"], "alice Tester");
     assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
 
-    // Logging out ends the session: the page asks for a login again.
-    let logout = client.get("/logout").dispatch().await;
-    assert_eq!(logout.status(), Status::Ok);
+    // While the provider has a session, it does not ask for a login (single sign-on).
+    assert!(!provider_asks_to_log_in(&browser, &authorize_url).await);
+
+    // Logging out: locally, then at the provider, which confirms and sends the browser back
+    // with the state.
+    let logout = client
+        .get(logout_path)
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
+    assert_eq!(logout.status(), Status::SeeOther);
+    let end_session = logout.headers().get_one("Location").unwrap().to_owned();
+    assert!(end_session.starts_with(&op.issuer), "{end_session}");
+    let back_url = format!("http://127.0.0.1:8000{logout_path}");
+    let back = real_op::dev_logout_confirm(&browser, &end_session, &back_url).await;
+    assert!(back.contains("state="), "{back}");
+    let local = back.trim_start_matches("http://127.0.0.1:8000");
+    let done = client
+        .get(local.to_owned())
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
+    assert_eq!(done.status(), Status::Ok);
+    let page = done.into_string().await.unwrap();
+    assert!(
+        page.contains("logged out") || page.contains("Goodbye"),
+        "{page}"
+    );
+
+    // The application asks for a login again, and so does the provider: its session ended too.
     let again = client.get("/").header(Accept::HTML).dispatch().await;
     assert_eq!(again.status(), Status::SeeOther);
-    assert!(again
-        .headers()
-        .get_one("Location")
-        .unwrap()
-        .starts_with(&op.issuer));
+    let authorize_again = again.headers().get_one("Location").unwrap().to_owned();
+    assert!(authorize_again.starts_with(&op.issuer));
+    assert!(provider_asks_to_log_in(&browser, &authorize_again).await);
 }
 
 #[rocket::async_test]
 async fn login_and_logout_with_client_secret_basic() {
-    login_and_logout("client_secret_basic").await;
+    login_and_logout("client_secret_basic", "/logout").await;
 }
 
 #[rocket::async_test]
-async fn login_and_logout_with_client_secret_post() {
-    login_and_logout("client_secret_post").await;
+async fn login_and_logout_with_client_secret_post_through_the_app_logout_route() {
+    login_and_logout("client_secret_post", "/goodbye").await;
 }

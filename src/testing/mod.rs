@@ -118,6 +118,12 @@ pub struct Behaviour {
     pub refresh_token: bool,
     /// Whether the whole provider answers 503 (an outage).
     pub down: bool,
+    /// Whether discovery advertises the end-session and revocation endpoints.
+    pub logout_endpoints: bool,
+    /// If set, the end-session endpoint sends this `state` back instead of the one it got.
+    pub logout_state: Option<String>,
+    /// The status the revocation endpoint answers with (default 200).
+    pub revocation_status: u16,
 }
 
 impl Default for Behaviour {
@@ -135,6 +141,9 @@ impl Default for Behaviour {
             expires_in: Some(300),
             refresh_token: true,
             down: false,
+            logout_endpoints: true,
+            logout_state: None,
+            revocation_status: 200,
         }
     }
 }
@@ -153,12 +162,22 @@ pub struct Hits {
     pub token: usize,
     /// Userinfo endpoint.
     pub userinfo: usize,
+    /// End-session (RP-initiated logout) endpoint.
+    pub end_session: usize,
+    /// Revocation endpoint.
+    pub revocation: usize,
 }
 
 impl Hits {
     /// All requests together.
     pub fn total(&self) -> usize {
-        self.discovery + self.jwks + self.authorize + self.token + self.userinfo
+        self.discovery
+            + self.jwks
+            + self.authorize
+            + self.token
+            + self.userinfo
+            + self.end_session
+            + self.revocation
     }
 }
 
@@ -169,6 +188,8 @@ struct Counters {
     authorize: AtomicUsize,
     token: AtomicUsize,
     userinfo: AtomicUsize,
+    end_session: AtomicUsize,
+    revocation: AtomicUsize,
 }
 
 struct IssuedCode {
@@ -188,6 +209,8 @@ struct ProviderState {
     codes: Mutex<HashMap<String, IssuedCode>>,
     access_tokens: Mutex<HashMap<String, String>>,
     redirect_uris: Mutex<Vec<String>>,
+    post_logout_redirect_uris: Mutex<Vec<String>>,
+    revoked: Mutex<Vec<String>>,
     counters: Counters,
 }
 
@@ -273,6 +296,8 @@ impl TestProvider {
             codes: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashMap::new()),
             redirect_uris: Mutex::new(vec!["http://127.0.0.1:8000/redirect_uri".into()]),
+            post_logout_redirect_uris: Mutex::new(vec!["http://127.0.0.1:8000/logout".into()]),
+            revoked: Mutex::new(Vec::new()),
             counters: Counters::default(),
         });
         let shared: Arc<Mutex<Option<Arc<ProviderState>>>> = Arc::new(Mutex::new(None));
@@ -286,7 +311,9 @@ impl TestProvider {
                     authorize,
                     token,
                     userinfo_get,
-                    userinfo_post
+                    userinfo_post,
+                    end_session,
+                    revoke
                 ],
             )
             .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
@@ -332,6 +359,25 @@ impl TestProvider {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(uri.to_owned());
+    }
+
+    /// Registers another post-logout redirect URI (`http://127.0.0.1:8000/logout` is registered
+    /// from the start). The end-session endpoint refuses any other.
+    pub fn allow_post_logout_redirect_uri(&self, uri: &str) {
+        self.state
+            .post_logout_redirect_uris
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(uri.to_owned());
+    }
+
+    /// The tokens revoked so far (RFC 7009), in order.
+    pub fn revoked_tokens(&self) -> Vec<String> {
+        self.state
+            .revoked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sets the user the next logins authenticate: its `sub` and extra claims (in the ID
@@ -387,6 +433,8 @@ impl TestProvider {
             authorize: c.authorize.load(Ordering::SeqCst),
             token: c.token.load(Ordering::SeqCst),
             userinfo: c.userinfo.load(Ordering::SeqCst),
+            end_session: c.end_session.load(Ordering::SeqCst),
+            revocation: c.revocation.load(Ordering::SeqCst),
         }
     }
 
@@ -430,6 +478,25 @@ impl TestProvider {
         };
         let callback = self.authorize(&authorize_url).await;
         self.deliver(client, &callback).await
+    }
+
+    /// Logs the `client` out like a browser would: requests `path` (a logout route), follows
+    /// the redirect to this provider's end-session endpoint, if any, and the redirect back.
+    /// Returns the application's last response.
+    pub async fn logout(&self, client: &Client, path: &str) -> LoginAttempt {
+        let start = client
+            .get(path.to_owned())
+            .header(Accept::HTML)
+            .dispatch()
+            .await;
+        let location = start.headers().get_one("Location").map(str::to_owned);
+        match location {
+            Some(url) if start.status() == Status::SeeOther && url.starts_with(self.issuer()) => {
+                let back = self.authorize(&url).await;
+                self.deliver(client, &back).await
+            }
+            _ => LoginAttempt::read(start).await,
+        }
     }
 
     /// Calls the authorization endpoint like a browser and returns where it redirects to (the
@@ -521,7 +588,7 @@ fn discovery(op: Op) -> Json<Value> {
         .discovery_issuer
         .unwrap_or_else(|| s.issuer.clone());
     let base = &s.issuer;
-    Json(json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
@@ -533,7 +600,12 @@ fn discovery(op: Op) -> Json<Value> {
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": behaviour.advertise_iss_parameter,
-    }))
+    });
+    if behaviour.logout_endpoints {
+        document["end_session_endpoint"] = format!("{base}/end_session").into();
+        document["revocation_endpoint"] = format!("{base}/revoke").into();
+    }
+    Json(document)
 }
 
 #[get("/jwks")]
@@ -812,4 +884,72 @@ fn userinfo_get(op: Op, bearer: Bearer) -> (Status, Json<Value>) {
 #[post("/userinfo")]
 fn userinfo_post(op: Op, bearer: Bearer) -> (Status, Json<Value>) {
     userinfo(&op, bearer)
+}
+
+#[derive(FromForm)]
+struct EndSessionParams {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+#[get("/end_session?<params..>")]
+fn end_session(op: Op, params: EndSessionParams) -> Result<Redirect, (Status, &'static str)> {
+    let s = &op.0;
+    s.counters.end_session.fetch_add(1, Ordering::SeqCst);
+    if params.client_id.as_deref() != Some(s.client_id.as_str()) || params.id_token_hint.is_none() {
+        return Err((
+            Status::BadRequest,
+            "client_id and id_token_hint are required",
+        ));
+    }
+    let uri = params
+        .post_logout_redirect_uri
+        .ok_or((Status::BadRequest, "post_logout_redirect_uri is required"))?;
+    let registered = s
+        .post_logout_redirect_uris
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&uri);
+    if !registered {
+        return Err((Status::BadRequest, "unregistered post_logout_redirect_uri"));
+    }
+    let mut target = url::Url::parse(&uri).map_err(|_| (Status::BadRequest, "bad URI"))?;
+    if let Some(state) = s.behaviour().logout_state.or(params.state) {
+        target.query_pairs_mut().append_pair("state", &state);
+    }
+    Ok(Redirect::to(String::from(target)))
+}
+
+#[derive(FromForm)]
+struct RevokeParams {
+    token: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[post("/revoke", data = "<form>")]
+fn revoke(op: Op, auth: AuthorizationHeader, form: Form<RevokeParams>) -> Status {
+    let s = &op.0;
+    s.counters.revocation.fetch_add(1, Ordering::SeqCst);
+    let as_token_form = TokenParams {
+        grant_type: String::new(),
+        code: None,
+        redirect_uri: None,
+        code_verifier: None,
+        client_id: form.client_id.clone(),
+        client_secret: form.client_secret.clone(),
+    };
+    if !client_authenticated(s, &auth, &as_token_form) {
+        return Status::Unauthorized;
+    }
+    let status = s.behaviour().revocation_status;
+    if status == 200 {
+        s.revoked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(form.token.clone());
+    }
+    Status::from_code(status).unwrap_or(Status::InternalServerError)
 }

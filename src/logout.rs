@@ -1,0 +1,180 @@
+//! Logout: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) with a `state` that
+//! must come back, and token revocation (RFC 7009). Rocket-free, like the login flow.
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::error::AuthError;
+use crate::flow::{random_token, unix_now, RelyingParty};
+use crate::provider::{ProviderClient, ReadyProvider};
+use crate::session::UserSession;
+
+/// A logout sent to the provider whose return is awaited; kept in an encrypted cookie.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PendingLogout {
+    pub state: String,
+    pub provider: String,
+    pub created_at: i64,
+}
+
+/// What a logout needs next.
+pub(crate) enum LogoutStep {
+    /// Nothing: the local logout is all there is.
+    Done,
+    /// Send the browser to the provider's `end_session_endpoint`.
+    Redirect { url: String, pending: PendingLogout },
+}
+
+/// The parameters of a request to a logout route.
+#[derive(Default)]
+pub(crate) struct LogoutParams {
+    pub state: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+}
+
+impl LogoutParams {
+    /// Parses a query string; a parameter given twice is an error.
+    pub fn parse(query: &str) -> Result<Self, AuthError> {
+        if query.len() > crate::flow::MAX_CALLBACK_LEN {
+            return Err(AuthError::InvalidCallback(
+                "the request is too large".into(),
+            ));
+        }
+        let mut params = LogoutParams::default();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "state" => &mut params.state,
+                "post_logout_redirect_uri" => &mut params.post_logout_redirect_uri,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(AuthError::InvalidCallback(format!(
+                    "the parameter `{key}` appears more than once"
+                )));
+            }
+            *slot = Some(value.into_owned());
+        }
+        Ok(params)
+    }
+}
+
+impl RelyingParty {
+    /// The URL the provider sends the browser back to after logging out at a logout route at
+    /// `route_path`: the provider's configured `post_logout_redirect_uri`, else the route itself.
+    pub fn post_logout_redirect_uri(&self, client: &ProviderClient, route_path: &str) -> String {
+        match &client.config.post_logout_redirect_uri {
+            Some(uri) => uri.clone(),
+            None => self.absolute_url(route_path),
+        }
+    }
+
+    /// Starts the provider side of a logout for `session` (whose cookies the edge removes):
+    /// revokes its tokens if configured, then returns where to send the browser, if anywhere.
+    /// A provider that cannot be reached does not block the local logout.
+    pub async fn start_logout(&self, session: &UserSession, route_path: &str) -> LogoutStep {
+        let Ok(client) = self.provider(session.provider()) else {
+            return LogoutStep::Done;
+        };
+        let ready = match client.ready(&self.http).await {
+            Ok(ready) => ready,
+            Err(error) => {
+                log::warn!("logout without the provider `{}`: {error}", client.name);
+                return LogoutStep::Done;
+            }
+        };
+        if client.config.revoke_tokens_on_logout {
+            self.revoke_tokens(client, &ready, session).await;
+        }
+        let Some(end_session) = ready.metadata.end_session_endpoint.as_deref() else {
+            return LogoutStep::Done;
+        };
+        let Ok(mut url) = url::Url::parse(end_session) else {
+            return LogoutStep::Done;
+        };
+        let state = random_token();
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", session.id_token())
+            .append_pair("client_id", &client.config.client_id)
+            .append_pair(
+                "post_logout_redirect_uri",
+                &self.post_logout_redirect_uri(client, route_path),
+            )
+            .append_pair("state", &state);
+        LogoutStep::Redirect {
+            url: url.into(),
+            pending: PendingLogout {
+                state,
+                provider: client.name.clone(),
+                created_at: unix_now(),
+            },
+        }
+    }
+
+    /// Checks the `state` the provider sent back against the pending logout.
+    pub fn finish_logout(
+        &self,
+        pending: Option<PendingLogout>,
+        state: &str,
+    ) -> Result<(), AuthError> {
+        let pending = pending.ok_or(AuthError::InvalidState("no logout is pending"))?;
+        let same = bool::from(state.as_bytes().ct_eq(pending.state.as_bytes()));
+        let fresh = unix_now()
+            <= pending
+                .created_at
+                .saturating_add(self.config.login_timeout as i64);
+        if same && fresh {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidState("the logout state does not match"))
+        }
+    }
+
+    /// RFC 7009: revokes the refresh token, then the access token. Failures are logged and
+    /// otherwise ignored: they must not keep the user logged in locally.
+    async fn revoke_tokens(
+        &self,
+        client: &ProviderClient,
+        ready: &ReadyProvider,
+        session: &UserSession,
+    ) {
+        const ENDPOINT: &str = "revocation endpoint";
+        let Some(endpoint) = ready.metadata.revocation_endpoint.as_deref() else {
+            return;
+        };
+        let tokens = [
+            (session.refresh_token().map(|t| t.secret()), "refresh_token"),
+            (session.access_token().map(|t| t.secret()), "access_token"),
+        ];
+        for (token, hint) in tokens {
+            let Some(token) = token else { continue };
+            let form = vec![("token", token.as_str()), ("token_type_hint", hint)];
+            let request = self.client_post(client, endpoint, form);
+            match self.http.send(ENDPOINT, request).await {
+                Ok(response) if response.status == 200 => {}
+                Ok(response) => log::warn!(
+                    "revoking the {hint} at `{}` failed: HTTP {}",
+                    client.name,
+                    response.status
+                ),
+                Err(error) => {
+                    log::warn!("revoking the {hint} at `{}` failed: {error}", client.name)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logout_parameters_refuse_duplicates() {
+        let p = LogoutParams::parse("state=a&other=1").unwrap();
+        assert_eq!(p.state.as_deref(), Some("a"));
+        assert!(LogoutParams::parse("state=a&state=b").is_err());
+        assert!(
+            LogoutParams::parse("post_logout_redirect_uri=a&post_logout_redirect_uri=b").is_err()
+        );
+    }
+}

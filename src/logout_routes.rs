@@ -1,0 +1,226 @@
+//! The Rocket side of logout: the fairing's logout route and the [`OidcLogout`] guard for the
+//! application's own logout routes.
+
+use rocket::http::{CookieJar, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{get, post, routes, Ignite, Rocket, Route, Sentinel, State};
+
+use crate::error::AuthError;
+use crate::fairing::OidcRuntime;
+use crate::flow::unix_now;
+use crate::guard::{PendingVerdict, Verdict};
+use crate::logout::{LogoutParams, LogoutStep, PendingLogout};
+use crate::routes::AuthResponse;
+
+/// What a request to a logout route leads to.
+pub(crate) enum LogoutOutcome {
+    /// Logged out (locally, and at the provider if it came back with the right state).
+    Done,
+    /// A cross-site request asked to log out: ask the user to confirm (CSRF).
+    Confirm,
+    /// Logged out locally; now to the provider's end-session endpoint.
+    Redirect { url: String, pending: PendingLogout },
+    /// Logged out locally, but the request was wrong (state mismatch, unknown
+    /// `post_logout_redirect_uri`): shown by the error view.
+    Failed(AuthError),
+}
+
+/// Decides what a logout request at `route_path` does. Changes nothing: see [`apply`].
+pub(crate) async fn run_logout(
+    runtime: &OidcRuntime,
+    req: &Request<'_>,
+    route_path: &str,
+) -> LogoutOutcome {
+    let query = req.uri().query().map(|q| q.as_str()).unwrap_or_default();
+    let params = match LogoutParams::parse(query) {
+        Ok(params) => params,
+        Err(error) => return LogoutOutcome::Failed(error),
+    };
+    let jar = req.cookies();
+    let session = runtime.cookies.read_session(jar, unix_now());
+    // The provider sending the browser back: the state must be the pending logout's. A state
+    // never skips logging out a session that is still there.
+    if let Some(state) = params.state.as_deref() {
+        let pending = runtime.cookies.read_pending_logout(jar);
+        if pending.is_some() || session.is_none() {
+            return match runtime.rp.finish_logout(pending, state) {
+                Ok(()) => LogoutOutcome::Done,
+                Err(error) => LogoutOutcome::Failed(error),
+            };
+        }
+    }
+    let Some(session) = session else {
+        return LogoutOutcome::Done;
+    };
+    // Another site may link here, but not log the user out without asking.
+    if req.headers().get_one("Sec-Fetch-Site") == Some("cross-site") {
+        return LogoutOutcome::Confirm;
+    }
+    if let Some(requested) = params.post_logout_redirect_uri.as_deref() {
+        let configured = runtime
+            .rp
+            .provider(session.provider())
+            .map(|client| runtime.rp.post_logout_redirect_uri(client, route_path));
+        if configured.ok().as_deref() != Some(requested) {
+            return LogoutOutcome::Failed(AuthError::InvalidCallback(
+                "this post_logout_redirect_uri is not configured".into(),
+            ));
+        }
+    }
+    match runtime.rp.start_logout(&session, route_path).await {
+        LogoutStep::Done => LogoutOutcome::Done,
+        LogoutStep::Redirect { url, pending } => LogoutOutcome::Redirect { url, pending },
+    }
+}
+
+/// Applies the cookie side of `outcome`: every cookie of the library goes, except when the user
+/// is asked to confirm; a redirect to the provider remembers its state.
+pub(crate) fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &LogoutOutcome) {
+    if matches!(outcome, LogoutOutcome::Confirm) {
+        return;
+    }
+    runtime.cookies.remove_session(jar);
+    runtime.cookies.remove_all_pending(jar);
+    match outcome {
+        LogoutOutcome::Redirect { pending, .. } => runtime.cookies.set_pending_logout(jar, pending),
+        _ => runtime.cookies.remove_pending_logout(jar),
+    }
+}
+
+/// The response to `outcome` at a logout route at `route_path`.
+pub(crate) fn respond(
+    runtime: &OidcRuntime,
+    outcome: LogoutOutcome,
+    route_path: &str,
+) -> AuthResponse {
+    let base = &runtime.rp.base_path;
+    match outcome {
+        LogoutOutcome::Done => match &runtime.rp.config.post_logout_path {
+            Some(path) => AuthResponse::Redirect(format!("{base}{path}")),
+            None => AuthResponse::Page(
+                Status::Ok,
+                format!(
+                    "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Logged out</title>\
+                     </head><body><h1>You are logged out</h1><p><a href=\"{}/\">Home</a></p>\
+                     </body></html>",
+                    html_escape::encode_double_quoted_attribute(base)
+                ),
+            ),
+        },
+        LogoutOutcome::Confirm => AuthResponse::Page(
+            Status::Ok,
+            format!(
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Log out?</title></head>\
+                 <body><h1>Log out?</h1><form method=\"post\" action=\"{}{}\">\
+                 <button type=\"submit\">Log out</button></form></body></html>",
+                html_escape::encode_double_quoted_attribute(base),
+                html_escape::encode_double_quoted_attribute(route_path)
+            ),
+        ),
+        LogoutOutcome::Redirect { url, .. } => AuthResponse::Redirect(url),
+        LogoutOutcome::Failed(error) => AuthResponse::Error(error),
+    }
+}
+
+/// The fairing's logout routes, mounted at `logout_path`.
+pub(crate) fn logout_routes() -> Vec<Route> {
+    routes![logout_get, logout_post]
+}
+
+/// The outcome of a request to the fairing's logout route.
+struct LogoutRequest(LogoutOutcome);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for LogoutRequest {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        match req.rocket().state::<OidcRuntime>() {
+            Some(runtime) => {
+                let path = runtime.rp.config.logout_path.clone();
+                Outcome::Success(LogoutRequest(run_logout(runtime, req, &path).await))
+            }
+            None => Outcome::Error((Status::InternalServerError, ())),
+        }
+    }
+}
+
+fn logout(request: LogoutRequest, jar: &CookieJar<'_>, runtime: &OidcRuntime) -> AuthResponse {
+    apply(runtime, jar, &request.0);
+    respond(runtime, request.0, &runtime.rp.config.logout_path)
+}
+
+#[get("/")]
+fn logout_get(
+    request: LogoutRequest,
+    jar: &CookieJar<'_>,
+    runtime: &State<OidcRuntime>,
+) -> AuthResponse {
+    logout(request, jar, runtime)
+}
+
+#[post("/")]
+fn logout_post(
+    request: LogoutRequest,
+    jar: &CookieJar<'_>,
+    runtime: &State<OidcRuntime>,
+) -> AuthResponse {
+    logout(request, jar, runtime)
+}
+
+/// A guard for the application's own logout routes (there may be several). It removes the
+/// session and every cookie of this crate; if the provider has an `end_session_endpoint`, the
+/// browser is first sent there (with `id_token_hint`, `client_id`, the route itself as
+/// `post_logout_redirect_uri` unless the provider's configuration names one, and a fresh
+/// `state`), and the handler runs when the provider sends it back with that state. A wrong
+/// state is shown by the error view. Without an `end_session_endpoint` the handler runs at once.
+///
+/// # Example
+///
+/// ```
+/// use rocket::get;
+/// use rocket_openidconnect::OidcLogout;
+///
+/// #[get("/goodbye")]
+/// fn goodbye(_logout: OidcLogout) -> &'static str {
+///     "You are logged out. Goodbye!"
+/// }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct OidcLogout;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for OidcLogout {
+    type Error = AuthError;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, AuthError> {
+        let Some(runtime) = req.rocket().state::<OidcRuntime>() else {
+            return Outcome::Error((Status::InternalServerError, AuthError::LoginRequired));
+        };
+        let route_path = req.uri().path().to_string();
+        match run_logout(runtime, req, &route_path).await {
+            LogoutOutcome::Done => {
+                apply(runtime, req.cookies(), &LogoutOutcome::Done);
+                Outcome::Success(OidcLogout)
+            }
+            other => {
+                PendingVerdict::set(req, Verdict::Logout(other));
+                Outcome::Forward(Status::Unauthorized)
+            }
+        }
+    }
+}
+
+impl Sentinel for OidcLogout {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        let missing = rocket.state::<OidcRuntime>().is_none();
+        if missing {
+            log::error!(
+                "`OidcLogout` is used in a route, but the OpenID Connect fairing is not \
+                 attached: add `.attach(OpenIdConnect::fairing())`"
+            );
+        }
+        missing
+    }
+}
