@@ -6,9 +6,10 @@
 //! any figment, as the integration tests do.
 
 use rocket::figment::Figment;
+use rocket::http::CookieJar;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Build, Rocket};
-use rocket_openidconnect::{OidcLogout, OidcUser, OpenIdConnect};
+use rocket_openidconnect::{AuthError, OidcLogout, OidcUser, OpenIdConnect};
 
 /// Protected: the user's ID token claims, userinfo and access token.
 #[get("/")]
@@ -18,6 +19,21 @@ fn index(user: OidcUser) -> Json<Value> {
         "userinfo": user.userinfo(),
         "access_token": user.access_token().map(|t| t.secret()),
     }))
+}
+
+/// Protected: an access token valid for at least 30 more seconds, refreshed first if needed
+/// (or always with `?force=true`).
+#[get("/token?<force>")]
+async fn token(
+    mut user: OidcUser,
+    jar: &CookieJar<'_>,
+    force: Option<bool>,
+) -> Result<Json<Value>, AuthError> {
+    let token = user.valid_access_token(jar, force.unwrap_or(false)).await?;
+    Ok(Json(json!({
+        "access_token": token.secret(),
+        "expires_at": user.access_token_expires_at(),
+    })))
 }
 
 /// Public: works with and without a login.
@@ -43,7 +59,7 @@ fn goodbye(_logout: OidcLogout) -> &'static str {
 pub fn app(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![index, public, goodbye])
+        .mount("/", routes![index, token, public, goodbye])
 }
 
 #[allow(dead_code)]

@@ -58,6 +58,12 @@ pub struct OidcConfig {
     /// Absolute session lifetime in seconds (default 604800, one week).
     #[serde(default = "default_session_lifetime")]
     pub session_lifetime: u64,
+    /// Idle timeout in seconds: a session unused for longer ends (rolling; off by default).
+    #[serde(default)]
+    pub session_inactivity_timeout: Option<u64>,
+    /// End the session when the ID token expires (default `false`).
+    #[serde(default)]
+    pub session_expires_with_id_token: bool,
     /// Allowed clock difference with the provider, in seconds (default 60).
     #[serde(default = "default_clock_skew")]
     pub clock_skew: u64,
@@ -181,6 +187,17 @@ pub struct ProviderConfig {
     /// Revoke the refresh and access tokens (RFC 7009) at logout (default `false`).
     #[serde(default)]
     pub revoke_tokens_on_logout: bool,
+    /// Seconds after which a browser navigation silently re-authenticates the session with
+    /// `prompt=none` (Flask-pyoidc `session_refresh_interval_seconds`; off by default).
+    #[serde(default)]
+    pub session_refresh_interval: Option<u64>,
+    /// What happens when a silent refresh answers `login_required` (or another interaction
+    /// error): `login` (default) starts an interactive login, `error` shows the error view.
+    #[serde(default)]
+    pub silent_refresh_failure: SilentRefreshFailure,
+    /// An access token is refreshed when it expires within this many seconds (default 30).
+    #[serde(default = "default_access_token_leeway")]
+    pub access_token_leeway: u64,
     /// Minimum seconds between two key-set refetches caused by an unknown `kid` (default 30).
     #[serde(default = "default_jwks_refetch_interval")]
     pub jwks_refetch_interval: u64,
@@ -218,6 +235,21 @@ fn default_userinfo_method() -> UserinfoMethod {
 }
 fn default_jwks_refetch_interval() -> u64 {
     30
+}
+fn default_access_token_leeway() -> u64 {
+    30
+}
+
+/// What a failed silent refresh (`login_required` and friends) leads to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum SilentRefreshFailure {
+    /// The session is dropped and an interactive login starts (the default).
+    #[default]
+    Login,
+    /// The session is dropped and the error view is shown.
+    Error,
 }
 
 #[derive(Deserialize)]
@@ -335,6 +367,12 @@ impl OidcConfig {
             return Err(invalid(
                 "oidc.login_timeout",
                 "must be between 10 and 3600 seconds",
+            ));
+        }
+        if self.session_inactivity_timeout == Some(0) {
+            return Err(invalid(
+                "oidc.session_inactivity_timeout",
+                "must be at least 1 second (leave it out to turn it off)",
             ));
         }
         if self.session_lifetime > 10 * 365 * 86_400 {

@@ -164,6 +164,12 @@ pub enum AuthError {
     /// The userinfo `sub` differs from the ID token's, or is missing.
     #[error("the userinfo subject does not match the ID token")]
     UserinfoSubject,
+    /// A silent re-authentication or a refresh returned another user than the session's.
+    #[error("the provider returned another user than the session's")]
+    SubjectChanged,
+    /// The session ended: its refresh token was refused, or it has none to refresh with.
+    #[error("the session has ended: {0}")]
+    SessionEnded(String),
     /// The login was started for a provider that is not configured (any more).
     #[error("the provider `{0}` is not configured")]
     UnknownProvider(String),
@@ -183,7 +189,7 @@ impl AuthError {
     /// answers wrongly, 503 when it cannot be reached.
     pub fn status_code(&self) -> u16 {
         match self {
-            AuthError::LoginRequired => 401,
+            AuthError::LoginRequired | AuthError::SessionEnded(_) => 401,
             AuthError::SessionTooLarge => 500,
             AuthError::Provider(e) if e.is_unreachable() => 503,
             AuthError::Provider(_) | AuthError::TokenResponse(_) => 502,
@@ -203,6 +209,8 @@ impl AuthError {
             AuthError::IdToken(_) => "invalid_id_token",
             AuthError::UserinfoSubject => "invalid_userinfo",
             AuthError::LoginRequired => "login_required",
+            AuthError::SubjectChanged => "subject_changed",
+            AuthError::SessionEnded(_) => "session_ended",
             AuthError::UnknownProvider(_) => "unknown_provider",
             AuthError::SessionTooLarge => "session_too_large",
             AuthError::Provider(e) if e.is_unreachable() => "temporarily_unavailable",

@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::http::Status;
 use rocket::request::Request;
-use rocket::response::{self, Responder};
+use rocket::response::{self, Responder, Response};
 use rocket::{Build, Orbit, Rocket};
 
 use crate::config::OidcConfig;
 use crate::cookies::CookieSettings;
 use crate::error::{AuthError, ConfigError};
 use crate::flow::RelyingParty;
+use crate::guard::SilentRefresh;
 use crate::routes;
 
 type ErrorViewFn =
@@ -20,7 +22,7 @@ type ErrorViewFn =
 /// What the fairing manages: the relying party core, cookie settings and the error view.
 pub(crate) struct OidcRuntime {
     pub rp: Arc<RelyingParty>,
-    pub cookies: CookieSettings,
+    pub cookies: Arc<CookieSettings>,
     pub error_view: Option<Arc<ErrorViewFn>>,
 }
 
@@ -102,7 +104,7 @@ impl Fairing for OpenIdConnect {
     fn info(&self) -> Info {
         Info {
             name: "OpenID Connect",
-            kind: Kind::Ignite | Kind::Liftoff,
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Response,
         }
     }
 
@@ -155,7 +157,7 @@ impl Fairing for OpenIdConnect {
         let redirect_paths = rp.redirect_paths();
         let runtime = OidcRuntime {
             rp: Arc::new(rp),
-            cookies,
+            cookies: Arc::new(cookies),
             error_view: self.error_view.clone(),
         };
         let mut rocket = rocket
@@ -169,6 +171,27 @@ impl Fairing for OpenIdConnect {
         } else {
             rocket
         })
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        // A silent re-authentication is due: the guard prepared it and the handler ran; now
+        // the browser goes to the provider instead. Only if the pending-login cookie made it
+        // into this response (a failed request drops it).
+        let Some(url) = SilentRefresh::take(req) else {
+            return;
+        };
+        let pending_cookie_set = res
+            .headers()
+            .get("Set-Cookie")
+            .any(|c| c.contains("_login."));
+        if res.status().class().is_success() && pending_cookie_set {
+            res.set_status(Status::SeeOther);
+            res.remove_header("Content-Type");
+            res.set_raw_header("Location", url);
+            res.set_raw_header("Cache-Control", "no-store");
+            res.set_raw_header("Referrer-Policy", "no-referrer");
+            res.set_sized_body(0, std::io::Cursor::new(Vec::new()));
+        }
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {

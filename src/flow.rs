@@ -61,6 +61,9 @@ pub(crate) struct PendingLogin {
     pub provider: String,
     pub return_to: String,
     pub created_at: i64,
+    /// A silent re-authentication (`prompt=none`) of the session of this subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silent_sub: Option<String>,
 }
 
 /// A login to start: where to send the browser and what to remember.
@@ -137,6 +140,8 @@ pub(crate) struct RelyingParty {
     pub secure: bool,
     /// The origin of `base_url` (`https://host:port`).
     pub origin: String,
+    /// Refreshes in progress, one per session.
+    pub refreshes: crate::refresh::RefreshSlots,
 }
 
 impl RelyingParty {
@@ -169,6 +174,7 @@ impl RelyingParty {
         Ok(RelyingParty {
             secure: base.scheme() == "https",
             origin,
+            refreshes: Default::default(),
             config,
             http,
             providers,
@@ -201,10 +207,12 @@ impl RelyingParty {
     }
 
     /// Builds the authorization request for `provider`. May discover the provider first.
+    /// With `silent_sub`, a silent re-authentication (`prompt=none`) of that subject's session.
     pub async fn start_login(
         &self,
         provider: &str,
         return_to: &str,
+        silent_sub: Option<&str>,
     ) -> Result<LoginStart, AuthError> {
         let client = self.provider(provider)?;
         let ready = client.ready(&self.http).await?;
@@ -230,7 +238,12 @@ impl RelyingParty {
                 verifier.secret().clone()
             });
             for (name, value) in &config.auth_request_params {
-                query.append_pair(name, value);
+                if !(silent_sub.is_some() && name == "prompt") {
+                    query.append_pair(name, value);
+                }
+            }
+            if silent_sub.is_some() {
+                query.append_pair("prompt", "none");
             }
             verifier
         };
@@ -244,6 +257,7 @@ impl RelyingParty {
                 provider: provider.to_owned(),
                 return_to: safe_return_path(return_to).unwrap_or("/").to_owned(),
                 created_at: unix_now(),
+                silent_sub: silent_sub.map(str::to_owned),
             },
         })
     }
@@ -320,9 +334,24 @@ impl RelyingParty {
         // 6. The code exchange.
         let tokens = self.exchange_code(client, &ready, code, &pending).await?;
         // 7. The ID token, completely.
+        let id_token = tokens.id_token.ok_or_else(|| {
+            AuthError::IdToken(TokenError::Malformed(
+                "no id_token in the token response".into(),
+            ))
+        })?;
+        let context = IdTokenContext {
+            nonce: NonceCheck::Required(&pending.nonce),
+            issued_after: pending.created_at,
+            login: true,
+        };
         let claims = self
-            .validate_id_token(client, &ready, &tokens.id_token, &pending, now)
+            .validate_id_token(client, &ready, &id_token, &context, now)
             .await?;
+        if let Some(expected) = &pending.silent_sub {
+            if claims.subject() != expected {
+                return Err(AuthError::SubjectChanged);
+            }
+        }
         // 8. Userinfo, whose subject must be the ID token's.
         let userinfo = self
             .fetch_userinfo(client, &ready, &tokens.access_token, claims.subject())
@@ -331,7 +360,7 @@ impl RelyingParty {
             provider: pending.provider,
             issuer: issuer.to_owned(),
             client_id: client.config.client_id.clone(),
-            id_token: tokens.id_token,
+            id_token,
             claims,
             access_token: Some(AccessToken::new(tokens.access_token)),
             expires_in: tokens.expires_in,
@@ -349,7 +378,6 @@ impl RelyingParty {
         code: &str,
         pending: &PendingLogin,
     ) -> Result<TokenResponse, AuthError> {
-        const ENDPOINT: &str = "token endpoint";
         let token_endpoint = ready
             .metadata
             .token_endpoint
@@ -363,6 +391,17 @@ impl RelyingParty {
         if let Some(verifier) = &pending.pkce_verifier {
             form.push(("code_verifier", verifier));
         }
+        self.token_request(client, token_endpoint, form).await
+    }
+
+    /// A request to the token endpoint (code exchange or refresh), authenticated as the client.
+    pub(crate) async fn token_request(
+        &self,
+        client: &ProviderClient,
+        token_endpoint: &str,
+        form: Vec<(&str, &str)>,
+    ) -> Result<TokenResponse, AuthError> {
+        const ENDPOINT: &str = "token endpoint";
         let request = self.client_post(client, token_endpoint, form);
         let response = self.http.send(ENDPOINT, request).await?;
         match response.status {
@@ -390,12 +429,12 @@ impl RelyingParty {
         TokenResponse::parse(&response.json_object(ENDPOINT)?)
     }
 
-    async fn validate_id_token(
+    pub(crate) async fn validate_id_token(
         &self,
         client: &ProviderClient,
         ready: &ReadyProvider,
         id_token: &str,
-        pending: &PendingLogin,
+        context: &IdTokenContext<'_>,
         now: i64,
     ) -> Result<Claims, AuthError> {
         let config = &client.config;
@@ -408,17 +447,19 @@ impl RelyingParty {
             client_id: &config.client_id,
             client_secret: config.client_secret.as_ref(),
             allowed_algs: &algs,
-            nonce: NonceCheck::Required(&pending.nonce),
-            issued_after: pending.created_at,
+            nonce: context.nonce,
+            issued_after: context.issued_after,
             now,
             skew: self.config.clock_skew as i64,
             max_age: config
                 .auth_request_params
                 .get("max_age")
+                .filter(|_| context.login)
                 .and_then(|v| v.parse().ok()),
             acr_values: config
                 .auth_request_params
                 .get("acr_values")
+                .filter(|_| context.login)
                 .map(String::as_str),
         };
         let keys = ready.keys.current(&self.http).await;
@@ -513,6 +554,15 @@ impl RelyingParty {
     }
 }
 
+/// What an ID token is checked against besides the provider's identity.
+pub(crate) struct IdTokenContext<'a> {
+    pub nonce: NonceCheck<'a>,
+    /// Unix time: `iat` may not be earlier (minus the skew).
+    pub issued_after: i64,
+    /// A login (the request's `max_age`/`acr_values` apply), not a refresh.
+    pub login: bool,
+}
+
 /// `Authorization: Basic` with the id and secret form-urlencoded first (RFC 6749 2.3.1).
 fn basic_auth(client_id: &str, secret: &str) -> String {
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -521,15 +571,15 @@ fn basic_auth(client_id: &str, secret: &str) -> String {
 }
 
 /// The parts of a token response we use.
-struct TokenResponse {
-    access_token: String,
-    id_token: String,
-    refresh_token: Option<String>,
-    expires_in: Option<i64>,
+pub(crate) struct TokenResponse {
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<i64>,
 }
 
 impl TokenResponse {
-    fn parse(object: &Map<String, Value>) -> Result<Self, AuthError> {
+    pub(crate) fn parse(object: &Map<String, Value>) -> Result<Self, AuthError> {
         let string = |name: &str| object.get(name).and_then(Value::as_str).map(str::to_owned);
         let token_type = string("token_type").unwrap_or_default();
         if !token_type.eq_ignore_ascii_case("bearer") {
@@ -540,11 +590,7 @@ impl TokenResponse {
         let access_token = string("access_token")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| AuthError::TokenResponse("no access_token".into()))?;
-        let id_token = string("id_token").ok_or_else(|| {
-            AuthError::IdToken(TokenError::Malformed(
-                "no id_token in the token response".into(),
-            ))
-        })?;
+        let id_token = string("id_token");
         let expires_in = match object.get("expires_in") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => Some(n.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
@@ -644,7 +690,7 @@ mod tests {
         }
         let mut no_id_token = ok;
         no_id_token.as_object_mut().unwrap().remove("id_token");
-        assert!(matches!(parse(no_id_token), Err(AuthError::IdToken(_))));
+        assert!(parse(no_id_token).ok().unwrap().id_token.is_none());
     }
 
     #[test]

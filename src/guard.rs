@@ -2,17 +2,20 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rocket::http::{Method, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
+use crate::cookies::CookieSettings;
 use crate::error::AuthError;
 use crate::fairing::OidcRuntime;
-use crate::flow::unix_now;
+use crate::flow::{unix_now, RelyingParty};
 use crate::logout_routes::LogoutOutcome;
 use crate::session::UserSession;
+use openidconnect::AccessToken;
+use rocket::http::CookieJar;
 
 /// A type that names a configured provider: `OidcUser<P>` uses `[oidc.providers.<P::NAME>]`.
 ///
@@ -100,6 +103,8 @@ macro_rules! provider {
 /// ```
 pub struct OidcUser<P: Provider = DefaultProvider> {
     session: UserSession,
+    rp: Arc<RelyingParty>,
+    cookies: Arc<CookieSettings>,
     _provider: PhantomData<fn() -> P>,
 }
 
@@ -107,6 +112,67 @@ impl<P: Provider> OidcUser<P> {
     /// The session.
     pub fn session(&self) -> &UserSession {
         &self.session
+    }
+
+    /// An access token valid for at least `access_token_leeway` more seconds (default 30),
+    /// refreshed first with the refresh token when needed or when `force_refresh` is set
+    /// (Flask-pyoidc's `valid_access_token`). The refreshed tokens are written back to the
+    /// session cookie of this response through `jar`. Concurrent requests of one user make a
+    /// single refresh. A token whose expiry the provider did not state counts as valid.
+    ///
+    /// If the provider refuses the refresh token, the session ends (its cookies are removed)
+    /// and the error is [`AuthError::SessionEnded`]; a refresh that returns another user gives
+    /// [`AuthError::SubjectChanged`]. Both, like every [`AuthError`], are responders.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket::get;
+    /// use rocket::http::CookieJar;
+    /// use rocket_openidconnect::{AuthError, OidcUser};
+    ///
+    /// #[get("/api-call")]
+    /// async fn api_call(mut user: OidcUser, jar: &CookieJar<'_>) -> Result<String, AuthError> {
+    ///     let token = user.valid_access_token(jar, false).await?;
+    ///     // ... call an API with `token.secret()` ...
+    ///     Ok(format!("token valid until {:?}", user.access_token_expires_at()))
+    /// }
+    /// ```
+    pub async fn valid_access_token(
+        &mut self,
+        jar: &CookieJar<'_>,
+        force_refresh: bool,
+    ) -> Result<AccessToken, AuthError> {
+        let leeway = self
+            .rp
+            .providers
+            .get(P::NAME)
+            .map_or(30, |p| p.config.access_token_leeway as i64);
+        if !force_refresh {
+            let expires = self.session.access_token_expires_at();
+            if let Some(token) = self.session.access_token() {
+                if expires.is_none_or(|at| at.saturating_sub(unix_now()) > leeway) {
+                    return Ok(token.clone());
+                }
+            }
+        }
+        match self.rp.refresh_session(&self.session).await {
+            Ok(next) => {
+                if !self.cookies.write_session(jar, &next) {
+                    return Err(AuthError::SessionTooLarge);
+                }
+                self.session = next;
+                self.session
+                    .access_token()
+                    .cloned()
+                    .ok_or_else(|| AuthError::SessionEnded("no access token".into()))
+            }
+            Err(error @ (AuthError::SessionEnded(_) | AuthError::SubjectChanged)) => {
+                self.cookies.remove_session(jar);
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Takes the session out.
@@ -130,6 +196,29 @@ impl<P: Provider> std::fmt::Debug for OidcUser<P> {
 
 /// The session found in this request's cookies, decrypted once per request.
 struct CachedSession(Option<UserSession>);
+
+/// A silent re-authentication due in this request: the fairing's response hook replaces the
+/// (successful) response with a redirect to this URL, if the pending-login cookie is in it.
+#[derive(Default)]
+pub(crate) struct SilentRefresh(Mutex<Option<String>>);
+
+impl SilentRefresh {
+    fn set(req: &Request<'_>, url: String) {
+        let slot = req.local_cache(SilentRefresh::default);
+        slot.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(url);
+    }
+
+    pub fn take(req: &Request<'_>) -> Option<String> {
+        req.local_cache(SilentRefresh::default)
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
 
 /// What a guard of this crate left for the 401 catcher to do: a guard cannot respond itself,
 /// and cookies it sets are dropped when Rocket turns to a catcher, so the catcher does it.
@@ -181,16 +270,43 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
                     && session.client_id() == c.client_id
             })
         };
-        match &cached.0 {
-            Some(session) if matches(session) => Outcome::Success(OidcUser {
-                session: session.clone(),
-                _provider: PhantomData,
-            }),
+        let now = unix_now();
+        let idle_timeout = runtime.rp.config.session_inactivity_timeout;
+        let mut session = match &cached.0 {
+            Some(session)
+                if matches(session)
+                    && !idle_timeout.is_some_and(|t| session.is_idle(now, t as i64)) =>
+            {
+                session.clone()
+            }
             _ => {
                 PendingVerdict::set(req, Verdict::Login(P::NAME));
-                Outcome::Forward(Status::Unauthorized)
+                return Outcome::Forward(Status::Unauthorized);
+            }
+        };
+        // The inactivity timeout rolls: record the use (about once a minute).
+        if idle_timeout.is_some_and(|t| session.touch(now, t as i64)) {
+            runtime.cookies.write_session(req.cookies(), &session);
+        }
+        // A silent re-authentication when due: only for browser navigations, which can follow
+        // the redirect; the fairing turns this response into it (see `SilentRefresh`).
+        let interval = configured.and_then(|c| c.session_refresh_interval);
+        if interval.is_some_and(|i| now.saturating_sub(session.last_session_refresh()) >= i as i64)
+            && is_navigation(req)
+        {
+            let return_to = req.uri().to_string();
+            let subject = Some(session.claims().subject());
+            if let Ok(start) = runtime.rp.start_login(P::NAME, &return_to, subject).await {
+                runtime.cookies.add_pending(req.cookies(), &start.pending);
+                SilentRefresh::set(req, start.authorization_url);
             }
         }
+        Outcome::Success(OidcUser {
+            session,
+            rp: runtime.rp.clone(),
+            cookies: runtime.cookies.clone(),
+            _provider: PhantomData,
+        })
     }
 }
 

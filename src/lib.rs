@@ -58,6 +58,7 @@ mod http;
 mod logout;
 mod logout_routes;
 mod provider;
+mod refresh;
 mod return_to;
 mod routes;
 mod session;
@@ -66,7 +67,9 @@ mod token;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{ClientAuthMethod, OidcConfig, ProviderConfig, UserinfoMethod};
+pub use config::{
+    ClientAuthMethod, OidcConfig, ProviderConfig, SilentRefreshFailure, UserinfoMethod,
+};
 pub use error::{AuthError, ConfigError, ProviderError, TokenError};
 pub use fairing::OpenIdConnect;
 pub use guard::{DefaultProvider, OidcUser, Provider};

@@ -11,9 +11,18 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::{get, post, routes, Route, State};
 
+use crate::config::SilentRefreshFailure;
 use crate::error::AuthError;
 use crate::fairing::OidcRuntime;
-use crate::flow::{CallbackParams, MAX_CALLBACK_LEN};
+use crate::flow::{unix_now, CallbackParams, MAX_CALLBACK_LEN};
+
+/// The errors of a `prompt=none` request that mean "the user must interact".
+const INTERACTION_REQUIRED: &[&str] = &[
+    "login_required",
+    "interaction_required",
+    "consent_required",
+    "account_selection_required",
+];
 use crate::guard::{is_navigation, PendingVerdict, Verdict};
 use crate::logout_routes;
 use crate::return_to::safe_return_path;
@@ -66,6 +75,14 @@ impl<'r> Responder<'r, 'static> for AuthResponse {
         response.set_raw_header("X-Frame-Options", "DENY");
         response.set_raw_header("Content-Security-Policy", "frame-ancestors 'none'");
         Ok(response)
+    }
+}
+
+/// An [`AuthError`] is a responder: the error view with the error's status. Handlers can
+/// return `Result<_, AuthError>` and use `?` on the library's calls.
+impl<'r> Responder<'r, 'static> for AuthError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        AuthResponse::Error(self).respond_to(req)
     }
 }
 
@@ -160,10 +177,49 @@ async fn complete(
     let return_to = safe_return_path(&pending.return_to)
         .unwrap_or("/")
         .to_owned();
-    let session = runtime
+    let silent = pending.silent_sub.is_some();
+    let provider = pending.provider.clone();
+    let result = runtime
         .rp
         .finish_login(pending, params, callback_path, via_post)
-        .await?;
+        .await;
+    let mut session = match result {
+        Ok(session) => session,
+        // A silent re-authentication the provider cannot do without the user: the session
+        // ends, and (by default) an interactive login starts. No error loop.
+        Err(AuthError::ProviderRefused { error, description })
+            if silent && INTERACTION_REQUIRED.contains(&error.as_str()) =>
+        {
+            runtime.cookies.remove_session(jar);
+            let failure = runtime
+                .rp
+                .provider(&provider)?
+                .config
+                .silent_refresh_failure;
+            if failure == SilentRefreshFailure::Error {
+                return Err(AuthError::ProviderRefused { error, description });
+            }
+            let start = runtime.rp.start_login(&provider, &return_to, None).await?;
+            runtime.cookies.add_pending(jar, &start.pending);
+            return Ok(start.authorization_url);
+        }
+        Err(error @ AuthError::SubjectChanged) => {
+            runtime.cookies.remove_session(jar);
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    let now = unix_now();
+    if silent {
+        if let Some(previous) = runtime.cookies.read_session(jar, now) {
+            session = session.continues(&previous);
+        }
+    }
+    if runtime.rp.config.session_expires_with_id_token {
+        if let Some(exp) = session.claims().get("exp").and_then(|e| e.as_i64()) {
+            session.end_by(exp);
+        }
+    }
     // A fresh session on every login: everything of the previous one is replaced.
     runtime.cookies.remove_session(jar);
     if !runtime.cookies.write_session(jar, &session) {
@@ -209,7 +265,7 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
         let response = match (runtime, PendingVerdict::take(req)) {
             (Some(runtime), Some(Verdict::Login(provider))) if is_navigation(req) => {
                 let return_to = req.uri().to_string();
-                match runtime.rp.start_login(provider, &return_to).await {
+                match runtime.rp.start_login(provider, &return_to, None).await {
                     Ok(start) => {
                         runtime.cookies.add_pending(req.cookies(), &start.pending);
                         AuthResponse::Redirect(start.authorization_url)

@@ -59,6 +59,9 @@ struct SessionData {
     last_authenticated: i64,
     last_session_refresh: i64,
     expires_at: i64,
+    /// When the session was last used (for the inactivity timeout), to the minute.
+    #[serde(default)]
+    last_seen: i64,
 }
 
 impl std::fmt::Debug for UserSession {
@@ -119,6 +122,7 @@ impl UserSession {
                 last_authenticated: auth_time,
                 last_session_refresh: s.now,
                 expires_at: s.now.saturating_add(s.lifetime),
+                last_seen: s.now,
             },
             claims: s.claims,
         }
@@ -188,6 +192,66 @@ impl UserSession {
     /// Whether the session has passed its absolute lifetime.
     pub fn is_expired(&self, now: i64) -> bool {
         now >= self.data.expires_at
+    }
+
+    /// When the session was last used (Unix time, updated about once a minute).
+    pub fn last_seen(&self) -> i64 {
+        self.data.last_seen
+    }
+
+    /// Whether the session has been unused for longer than `timeout` seconds.
+    pub(crate) fn is_idle(&self, now: i64, timeout: i64) -> bool {
+        now.saturating_sub(self.data.last_seen) > timeout
+    }
+
+    /// Records a use; returns whether the stored value changed enough to be worth writing
+    /// back: at most once a minute (a quarter of the timeout when that is shorter), so that a
+    /// busy user does not rewrite the cookie on every request.
+    pub(crate) fn touch(&mut self, now: i64, timeout: i64) -> bool {
+        let step = (timeout / 4).clamp(1, 60);
+        if now.saturating_sub(self.data.last_seen) >= step {
+            self.data.last_seen = now;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Makes the session end at `at` at the latest.
+    pub(crate) fn end_by(&mut self, at: i64) {
+        self.data.expires_at = self.data.expires_at.min(at);
+    }
+
+    /// Replaces the tokens after a refresh. A response without a refresh token keeps the old
+    /// one; a new ID token (already validated) replaces the old one and its claims.
+    pub(crate) fn refreshed(
+        &self,
+        access_token: AccessToken,
+        expires_at: Option<i64>,
+        refresh_token: Option<RefreshToken>,
+        id_token: Option<(String, Claims)>,
+    ) -> UserSession {
+        let mut next = self.clone();
+        next.data.access_token = Some(access_token);
+        next.data.access_token_expires_at = expires_at;
+        if let Some(refresh_token) = refresh_token {
+            next.data.refresh_token = Some(refresh_token);
+        }
+        if let Some((raw, claims)) = id_token {
+            next.data.id_token = raw;
+            next.claims = claims;
+        }
+        next
+    }
+
+    /// A session from a silent re-authentication keeps the original absolute end and, if the
+    /// provider sent none, the original refresh token.
+    pub(crate) fn continues(mut self, previous: &UserSession) -> UserSession {
+        self.data.expires_at = previous.data.expires_at;
+        if self.data.refresh_token.is_none() {
+            self.data.refresh_token = previous.data.refresh_token.clone();
+        }
+        self
     }
 
     /// Serializes to JSON.

@@ -83,7 +83,6 @@ pub(crate) enum NonceCheck<'a> {
     /// It must be present and equal (login).
     Required(&'a str),
     /// It may be absent; if present it must be equal (refresh).
-    #[allow(dead_code)]
     IfPresent(&'a str),
 }
 

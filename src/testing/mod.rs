@@ -124,6 +124,16 @@ pub struct Behaviour {
     pub logout_state: Option<String>,
     /// The status the revocation endpoint answers with (default 200).
     pub revocation_status: u16,
+    /// If set, refresh requests get this `error` (e.g. `invalid_grant`).
+    pub refresh_error: Option<String>,
+    /// Whether a refresh returns a new ID token (default `true`).
+    pub refresh_id_token: bool,
+    /// If set, the ID token of a refresh names this subject.
+    pub refresh_sub: Option<String>,
+    /// Whether a refresh returns a new refresh token and retires the old one (default `true`).
+    pub rotate_refresh_token: bool,
+    /// If set, `prompt=none` requests get this `error` (e.g. `login_required`).
+    pub prompt_none_error: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -144,6 +154,11 @@ impl Default for Behaviour {
             logout_endpoints: true,
             logout_state: None,
             revocation_status: 200,
+            refresh_error: None,
+            refresh_id_token: true,
+            refresh_sub: None,
+            rotate_refresh_token: true,
+            prompt_none_error: None,
         }
     }
 }
@@ -166,6 +181,8 @@ pub struct Hits {
     pub end_session: usize,
     /// Revocation endpoint.
     pub revocation: usize,
+    /// Refresh-token grants (also counted in `token`).
+    pub refresh: usize,
 }
 
 impl Hits {
@@ -190,6 +207,7 @@ struct Counters {
     userinfo: AtomicUsize,
     end_session: AtomicUsize,
     revocation: AtomicUsize,
+    refresh: AtomicUsize,
 }
 
 struct IssuedCode {
@@ -208,6 +226,7 @@ struct ProviderState {
     user: Mutex<(String, Map<String, Value>)>,
     codes: Mutex<HashMap<String, IssuedCode>>,
     access_tokens: Mutex<HashMap<String, String>>,
+    refresh_tokens: Mutex<HashMap<String, String>>,
     redirect_uris: Mutex<Vec<String>>,
     post_logout_redirect_uris: Mutex<Vec<String>>,
     revoked: Mutex<Vec<String>>,
@@ -295,6 +314,7 @@ impl TestProvider {
             user: Mutex::new(("test-user".into(), Map::new())),
             codes: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashMap::new()),
+            refresh_tokens: Mutex::new(HashMap::new()),
             redirect_uris: Mutex::new(vec!["http://127.0.0.1:8000/redirect_uri".into()]),
             post_logout_redirect_uris: Mutex::new(vec!["http://127.0.0.1:8000/logout".into()]),
             revoked: Mutex::new(Vec::new()),
@@ -435,6 +455,7 @@ impl TestProvider {
             userinfo: c.userinfo.load(Ordering::SeqCst),
             end_session: c.end_session.load(Ordering::SeqCst),
             revocation: c.revocation.load(Ordering::SeqCst),
+            refresh: c.refresh.load(Ordering::SeqCst),
         }
     }
 
@@ -624,6 +645,7 @@ struct AuthorizeParams {
     nonce: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
+    prompt: Option<String>,
 }
 
 #[get("/authorize?<params..>")]
@@ -652,7 +674,13 @@ fn authorize(op: Op, params: AuthorizeParams) -> Result<Redirect, (Status, &'sta
         .map_err(|_| (Status::BadRequest, "invalid redirect_uri"))?;
     {
         let mut query = target.query_pairs_mut();
-        if let Some(error) = &behaviour.authorization_error {
+        let prompt_none_error = behaviour
+            .prompt_none_error
+            .as_ref()
+            .filter(|_| params.prompt.as_deref() == Some("none"));
+        if let Some(error) = prompt_none_error {
+            query.append_pair("error", error);
+        } else if let Some(error) = &behaviour.authorization_error {
             query.append_pair("error", error);
             query.append_pair(
                 "error_description",
@@ -692,6 +720,7 @@ fn authorize(op: Op, params: AuthorizeParams) -> Result<Redirect, (Status, &'sta
 struct TokenParams {
     grant_type: String,
     code: Option<String>,
+    refresh_token: Option<String>,
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     client_id: Option<String>,
@@ -769,6 +798,9 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
     if !client_authenticated(&s, &auth, &form) {
         return token_error(Status::Unauthorized, "invalid_client");
     }
+    if form.grant_type == "refresh_token" {
+        return refresh(&s, &form, &behaviour);
+    }
     if form.grant_type != "authorization_code" {
         return token_error(Status::BadRequest, "unsupported_grant_type");
     }
@@ -788,30 +820,87 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
             return token_error(Status::BadRequest, "invalid_grant");
         }
     }
-    let access_token = random(32);
-    {
-        let mut tokens = s.access_tokens.lock().unwrap_or_else(|e| e.into_inner());
-        if tokens.len() > 10_000 {
-            tokens.clear();
-        }
-        tokens.insert(access_token.clone(), issued.sub.clone());
-    }
     let id_token = s.id_token(&issued, &behaviour);
-    let mut body = json!({
-        "access_token": access_token,
-        "token_type": behaviour.token_type,
-        "id_token": id_token,
+    let body = s.token_body(
+        &issued.sub,
+        Some(id_token),
+        behaviour.refresh_token,
+        &behaviour,
+    );
+    TokenReply::Json((Status::Ok, Json(body)))
+}
+
+/// The refresh-token grant.
+fn refresh(s: &ProviderState, form: &TokenParams, behaviour: &Behaviour) -> TokenReply {
+    s.counters.refresh.fetch_add(1, Ordering::SeqCst);
+    if let Some(error) = &behaviour.refresh_error {
+        return token_error(Status::BadRequest, error);
+    }
+    let presented = form.refresh_token.as_deref().unwrap_or_default();
+    let sub = {
+        let mut tokens = s.refresh_tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if behaviour.rotate_refresh_token {
+            tokens.remove(presented)
+        } else {
+            tokens.get(presented).cloned()
+        }
+    };
+    let Some(sub) = sub else {
+        return token_error(Status::BadRequest, "invalid_grant");
+    };
+    let id_token = behaviour.refresh_id_token.then(|| {
+        let issued = IssuedCode {
+            redirect_uri: String::new(),
+            nonce: None,
+            code_challenge: None,
+            sub: behaviour.refresh_sub.clone().unwrap_or_else(|| sub.clone()),
+        };
+        s.id_token(&issued, behaviour)
     });
-    if let Some(expires_in) = behaviour.expires_in {
-        body["expires_in"] = expires_in.into();
-    }
-    if behaviour.refresh_token {
-        body["refresh_token"] = random(32).into();
-    }
+    let body = s.token_body(&sub, id_token, behaviour.rotate_refresh_token, behaviour);
     TokenReply::Json((Status::Ok, Json(body)))
 }
 
 impl ProviderState {
+    /// A token response: a new access token for `sub`, the ID token, and a new refresh token
+    /// if `new_refresh_token`.
+    fn token_body(
+        &self,
+        sub: &str,
+        id_token: Option<String>,
+        new_refresh_token: bool,
+        behaviour: &Behaviour,
+    ) -> Value {
+        let access_token = random(32);
+        {
+            let mut tokens = self.access_tokens.lock().unwrap_or_else(|e| e.into_inner());
+            if tokens.len() > 10_000 {
+                tokens.clear();
+            }
+            tokens.insert(access_token.clone(), sub.to_owned());
+        }
+        let mut body = json!({ "access_token": access_token, "token_type": behaviour.token_type });
+        if let Some(id_token) = id_token {
+            body["id_token"] = id_token.into();
+        }
+        if let Some(expires_in) = behaviour.expires_in {
+            body["expires_in"] = expires_in.into();
+        }
+        if new_refresh_token {
+            let refresh_token = random(32);
+            let mut tokens = self
+                .refresh_tokens
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if tokens.len() > 10_000 {
+                tokens.clear();
+            }
+            tokens.insert(refresh_token.clone(), sub.to_owned());
+            body["refresh_token"] = refresh_token.into();
+        }
+        body
+    }
+
     fn id_token(&self, issued: &IssuedCode, behaviour: &Behaviour) -> String {
         let now = unix_now();
         let mut claims = Map::new();
@@ -936,6 +1025,7 @@ fn revoke(op: Op, auth: AuthorizationHeader, form: Form<RevokeParams>) -> Status
     let as_token_form = TokenParams {
         grant_type: String::new(),
         code: None,
+        refresh_token: None,
         redirect_uri: None,
         code_verifier: None,
         client_id: form.client_id.clone(),

@@ -1,0 +1,314 @@
+//! Session lifecycle: access-token refresh, silent re-authentication (`prompt=none`), the
+//! absolute and inactivity timeouts.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocket::http::{Accept, Status};
+use rocket::local::asynchronous::Client;
+use rocket_openidconnect::testing::TestProvider;
+use serde_json::{Map, Value};
+use support::{assert_logged_out, client, client_with};
+
+async fn json(client: &Client, path: &str) -> (Status, Value) {
+    let response = client
+        .get(path.to_owned())
+        .header(Accept::JSON)
+        .dispatch()
+        .await;
+    let status = response.status();
+    let body = response.into_string().await.unwrap_or_default();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+async fn logged_in(provider: &TestProvider, client: &Client) {
+    let login = provider.login(client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+}
+
+async fn sleep(seconds: f64) {
+    rocket::tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Whether the provider's userinfo endpoint accepts `token`.
+async fn provider_accepts(provider: &TestProvider, token: &str) -> bool {
+    reqwest::Client::new()
+        .get(format!("{}/userinfo", provider.issuer()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        == 200
+}
+
+#[rocket::async_test]
+async fn an_expiring_access_token_is_refreshed_once_and_written_back() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.expires_in = Some(10)); // inside the 30 s leeway
+    let client = client(&provider).await;
+    logged_in(&provider, &client).await;
+    let (_, page) = json(&client, "/").await;
+    let first = page["access_token"].as_str().unwrap().to_owned();
+
+    provider.configure(|b| b.expires_in = Some(3600));
+    let (status, token) = json(&client, "/token").await;
+    assert_eq!(status, Status::Ok, "{token}");
+    let refreshed = token["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(refreshed, first);
+    assert!(token["expires_at"].as_i64().unwrap() > now() + 3000);
+    assert!(provider_accepts(&provider, &refreshed).await);
+    assert_eq!(provider.hits().refresh, 1);
+
+    // Written back: the next request has the new token and needs no refresh.
+    let (_, again) = json(&client, "/token").await;
+    assert_eq!(again["access_token"], refreshed.as_str());
+    let (_, page) = json(&client, "/").await;
+    assert_eq!(page["access_token"], refreshed.as_str());
+    assert_eq!(provider.hits().refresh, 1);
+}
+
+#[rocket::async_test]
+async fn a_token_without_expiry_is_used_until_a_forced_refresh() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.expires_in = None);
+    let client = client(&provider).await;
+    logged_in(&provider, &client).await;
+    let (_, token) = json(&client, "/token").await;
+    assert_eq!(token["expires_at"], Value::Null);
+    assert_eq!(provider.hits().refresh, 0);
+    let (status, forced) = json(&client, "/token?force=true").await;
+    assert_eq!(status, Status::Ok);
+    assert_ne!(forced["access_token"], token["access_token"]);
+    assert_eq!(provider.hits().refresh, 1);
+}
+
+#[rocket::async_test]
+async fn rotated_and_unrotated_refresh_tokens_both_keep_working() {
+    for rotate in [true, false] {
+        let provider = TestProvider::start().await;
+        provider.configure(|b| b.rotate_refresh_token = rotate);
+        let client = client(&provider).await;
+        logged_in(&provider, &client).await;
+        for round in 1..=3 {
+            let (status, body) = json(&client, "/token?force=true").await;
+            assert_eq!(status, Status::Ok, "rotate={rotate} round={round}: {body}");
+        }
+        assert_eq!(provider.hits().refresh, 3);
+    }
+}
+
+#[rocket::async_test]
+async fn a_refresh_for_another_subject_ends_the_session() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.refresh_sub = Some("mallory".into()));
+    let client = client(&provider).await;
+    logged_in(&provider, &client).await;
+    let response = client.get("/token?force=true").dispatch().await;
+    assert_eq!(response.status(), Status::BadRequest);
+    assert!(response
+        .into_string()
+        .await
+        .unwrap()
+        .contains("subject_changed"));
+    assert_logged_out(&client, &provider).await;
+}
+
+#[rocket::async_test]
+async fn invalid_grant_ends_the_session_cleanly() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.refresh_error = Some("invalid_grant".into()));
+    let client = client(&provider).await;
+    logged_in(&provider, &client).await;
+    let response = client.get("/token?force=true").dispatch().await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    assert!(response
+        .into_string()
+        .await
+        .unwrap()
+        .contains("session_ended"));
+    assert_logged_out(&client, &provider).await;
+}
+
+#[rocket::async_test]
+async fn concurrent_requests_that_need_a_refresh_make_exactly_one() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.expires_in = Some(5));
+    let client = client(&provider).await;
+    logged_in(&provider, &client).await;
+    let requests = (0..10).map(|_| client.get("/token").dispatch());
+    let responses = rocket::futures::future::join_all(requests).await;
+    let mut tokens = Vec::new();
+    for response in responses {
+        assert_eq!(response.status(), Status::Ok);
+        let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
+        tokens.push(body["access_token"].as_str().unwrap().to_owned());
+    }
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1, "all share the one refresh");
+    assert_eq!(provider.hits().refresh, 1);
+}
+
+async fn refreshing_client(provider: &TestProvider, extra: &[(&str, Value)]) -> Client {
+    let mut figment = provider
+        .app_figment()
+        .merge(("oidc.providers.default.session_refresh_interval", 1));
+    for (key, value) in extra {
+        figment = figment.merge((*key, value.clone()));
+    }
+    client_with(figment).await
+}
+
+#[rocket::async_test]
+async fn a_due_navigation_is_silently_reauthenticated() {
+    let provider = TestProvider::start().await;
+    let client = refreshing_client(&provider, &[]).await;
+    logged_in(&provider, &client).await;
+    let (_, before) = json(&client, "/").await;
+    sleep(1.2).await;
+
+    // An API request keeps working without any redirect.
+    let api = client
+        .get("/")
+        .header(Accept::JSON)
+        .header(rocket::http::Header::new("Sec-Fetch-Mode", "cors"))
+        .dispatch()
+        .await;
+    assert_eq!(api.status(), Status::Ok);
+
+    // A navigation goes through prompt=none and comes back with fresh tokens.
+    let navigation = client.get("/?page=2").header(Accept::HTML).dispatch().await;
+    assert_eq!(navigation.status(), Status::SeeOther);
+    let authorize_url = navigation.headers().get_one("Location").unwrap().to_owned();
+    assert!(authorize_url.contains("prompt=none"), "{authorize_url}");
+    let callback = provider.authorize(&authorize_url).await;
+    let done = provider.deliver(&client, &callback).await;
+    assert_eq!(done.status, Status::SeeOther, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/?page=2"));
+    let (status, after) = json(&client, "/").await;
+    assert_eq!(status, Status::Ok);
+    assert_ne!(after["access_token"], before["access_token"]);
+    assert_eq!(after["id_token"]["sub"], before["id_token"]["sub"]);
+    assert_eq!(provider.hits().authorize, 2);
+}
+
+#[rocket::async_test]
+async fn a_silent_refresh_that_needs_the_user_falls_back_to_an_interactive_login() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.prompt_none_error = Some("login_required".into()));
+    let client = refreshing_client(&provider, &[]).await;
+    logged_in(&provider, &client).await;
+    sleep(1.2).await;
+    let navigation = client.get("/").header(Accept::HTML).dispatch().await;
+    let silent = navigation.headers().get_one("Location").unwrap().to_owned();
+    let callback = provider.authorize(&silent).await;
+    assert!(callback.contains("error=login_required"));
+    let back = provider.deliver(&client, &callback).await;
+    // Not an error page: straight on to an interactive login, with the session gone.
+    assert_eq!(back.status, Status::SeeOther, "{}", back.body);
+    let interactive = back.location.unwrap();
+    assert!(interactive.starts_with(provider.issuer()));
+    assert!(!interactive.contains("prompt=none"));
+    assert!(back.cookies.iter().any(|c| c == "oidc_session.0"));
+    let done = provider
+        .deliver(&client, &provider.authorize(&interactive).await)
+        .await;
+    assert_eq!(done.status, Status::SeeOther, "{}", done.body);
+    assert_eq!(json(&client, "/public").await.0, Status::Ok);
+}
+
+#[rocket::async_test]
+async fn a_failed_silent_refresh_can_show_the_error_view_instead() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.prompt_none_error = Some("interaction_required".into()));
+    let extra = [(
+        "oidc.providers.default.silent_refresh_failure",
+        Value::from("error"),
+    )];
+    let client = refreshing_client(&provider, &extra).await;
+    logged_in(&provider, &client).await;
+    sleep(1.2).await;
+    let navigation = client.get("/").header(Accept::HTML).dispatch().await;
+    let silent = navigation.headers().get_one("Location").unwrap().to_owned();
+    let back = provider
+        .deliver(&client, &provider.authorize(&silent).await)
+        .await;
+    assert_eq!(back.status, Status::BadRequest);
+    assert!(back.body.contains("interaction_required"));
+    assert_logged_out(&client, &provider).await;
+}
+
+#[rocket::async_test]
+async fn a_silent_refresh_returning_another_user_drops_the_session() {
+    let provider = TestProvider::start().await;
+    let client = refreshing_client(&provider, &[]).await;
+    logged_in(&provider, &client).await;
+    sleep(1.2).await;
+    provider.set_user("mallory", serde_json::json!({}));
+    let navigation = client.get("/").header(Accept::HTML).dispatch().await;
+    let silent = navigation.headers().get_one("Location").unwrap().to_owned();
+    let back = provider
+        .deliver(&client, &provider.authorize(&silent).await)
+        .await;
+    assert_eq!(back.status, Status::BadRequest);
+    assert!(back.body.contains("subject_changed"));
+    assert!(!back.session_created);
+    assert_logged_out(&client, &provider).await;
+}
+
+#[rocket::async_test]
+async fn the_absolute_lifetime_ends_the_session() {
+    let provider = TestProvider::start().await;
+    let client = client_with(provider.app_figment().merge(("oidc.session_lifetime", 2))).await;
+    logged_in(&provider, &client).await;
+    assert_eq!(json(&client, "/").await.0, Status::Ok);
+    sleep(2.2).await;
+    assert_logged_out(&client, &provider).await;
+}
+
+#[rocket::async_test]
+async fn the_inactivity_timeout_rolls_with_use() {
+    let provider = TestProvider::start().await;
+    let figment = provider
+        .app_figment()
+        .merge(("oidc.session_inactivity_timeout", 3));
+    let client = client_with(figment).await;
+    logged_in(&provider, &client).await;
+    for _ in 0..3 {
+        sleep(1.3).await;
+        assert_eq!(
+            json(&client, "/").await.0,
+            Status::Ok,
+            "used within the timeout"
+        );
+    }
+    sleep(4.2).await;
+    assert_logged_out(&client, &provider).await;
+}
+
+#[rocket::async_test]
+async fn the_session_can_end_with_the_id_token() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| {
+        b.id_token_claims = Some(Arc::new(|c: &mut Map<String, Value>| {
+            c.insert("exp".into(), (now() + 2).into());
+        }))
+    });
+    let figment = provider
+        .app_figment()
+        .merge(("oidc.session_expires_with_id_token", true));
+    let client = client_with(figment).await;
+    logged_in(&provider, &client).await;
+    assert_eq!(json(&client, "/").await.0, Status::Ok);
+    sleep(3.2).await;
+    assert_logged_out(&client, &provider).await;
+}
