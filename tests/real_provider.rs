@@ -164,3 +164,159 @@ async fn login_and_logout_with_client_secret_basic() {
 async fn login_and_logout_with_client_secret_post_through_the_app_logout_route() {
     login_and_logout("client_secret_post", "/goodbye").await;
 }
+
+/// Ends the browser's session at the provider directly (its own logout page), leaving the
+/// application's session alone.
+async fn end_provider_session(browser: &reqwest::Client, issuer: &str) {
+    let page = browser
+        .get(format!("{issuer}/session/end"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let xsrf = page
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no logout form: {page}"))
+        .to_owned();
+    let confirmed = browser
+        .post(format!("{issuer}/session/end/confirm"))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert!(confirmed.status().is_success() || confirmed.status().is_redirection());
+}
+
+/// Whether the provider's userinfo endpoint accepts `token`.
+async fn userinfo_accepts(issuer: &str, token: &str) -> bool {
+    reqwest::Client::new()
+        .get(format!("{issuer}/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        == 200
+}
+
+#[rocket::async_test]
+async fn refresh_and_silent_reauthentication_with_a_real_provider() {
+    let op = real_op::RealOp::start_with_env(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[CALLBACK],
+        &[],
+        "client_secret_basic",
+        &[("ACCESS_TOKEN_TTL", "2")],
+    )
+    .await;
+    let figment = figment(&op.issuer, "client_secret_basic")
+        .merge((
+            "oidc.providers.default.scope",
+            ["openid", "profile", "email", "offline_access"],
+        ))
+        .merge((
+            "oidc.providers.default.auth_request_params",
+            json!({"prompt": "consent"}),
+        ))
+        .merge(("oidc.providers.default.session_refresh_interval", 3));
+    let client = support::client_with(figment).await;
+    let browser = browser();
+
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = real_op::dev_login(&browser, &authorize_url, "carol", CALLBACK).await;
+    let local = callback
+        .trim_start_matches("http://127.0.0.1:8000")
+        .to_owned();
+    let done = client.get(local).header(Accept::HTML).dispatch().await;
+    assert_eq!(
+        done.status(),
+        Status::SeeOther,
+        "OP stderr: {}",
+        op.stderr()
+    );
+    let page: Value = serde_json::from_str(
+        &client
+            .get("/")
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let first = page["access_token"].as_str().unwrap().to_owned();
+    assert!(userinfo_accepts(&op.issuer, &first).await);
+
+    // Past the access token's expiry (2 s), /token refreshes it: a new token the provider
+    // accepts, expiring 2 s later.
+    rocket::tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let token = client.get("/token").header(Accept::JSON).dispatch().await;
+    assert_eq!(token.status(), Status::Ok, "OP stderr: {}", op.stderr());
+    let token: Value = serde_json::from_str(&token.into_string().await.unwrap()).unwrap();
+    let refreshed = token["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(refreshed, first);
+    assert!(userinfo_accepts(&op.issuer, &refreshed).await);
+    let expires_in = token["expires_at"].as_i64().unwrap()
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+    assert!((0..=3).contains(&expires_in), "{token}");
+
+    // After the refresh interval, a navigation goes through prompt=none and comes straight
+    // back: no login form.
+    rocket::tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let navigation = client
+        .get("/?after=refresh")
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
+    assert_eq!(navigation.status(), Status::SeeOther);
+    let silent = navigation.headers().get_one("Location").unwrap().to_owned();
+    assert!(silent.contains("prompt=none"), "{silent}");
+    assert!(!provider_asks_to_log_in(&browser, &silent).await);
+    // (That request consumed nothing of ours; run it for real now.)
+    let navigation = client
+        .get("/?after=refresh")
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
+    let silent = navigation.headers().get_one("Location").unwrap().to_owned();
+    let callback = real_op::dev_login(&browser, &silent, "carol", CALLBACK).await;
+    let local = callback
+        .trim_start_matches("http://127.0.0.1:8000")
+        .to_owned();
+    let back = client.get(local).header(Accept::HTML).dispatch().await;
+    assert_eq!(
+        back.status(),
+        Status::SeeOther,
+        "OP stderr: {}",
+        op.stderr()
+    );
+    assert_eq!(back.headers().get_one("Location"), Some("/?after=refresh"));
+    assert_eq!(client.get("/").dispatch().await.status(), Status::Ok);
+
+    // Once the provider's session has ended, the next silent refresh falls back to an
+    // interactive login: the login form appears, not an error page or a loop.
+    end_provider_session(&browser, &op.issuer).await;
+    rocket::tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let navigation = client.get("/").header(Accept::HTML).dispatch().await;
+    let silent = navigation.headers().get_one("Location").unwrap().to_owned();
+    assert!(silent.contains("prompt=none"));
+    let callback = real_op::dev_login(&browser, &silent, "carol", CALLBACK).await;
+    assert!(callback.contains("error=login_required"), "{callback}");
+    let local = callback
+        .trim_start_matches("http://127.0.0.1:8000")
+        .to_owned();
+    let fallback = client.get(local).header(Accept::HTML).dispatch().await;
+    assert_eq!(fallback.status(), Status::SeeOther);
+    let interactive = fallback.headers().get_one("Location").unwrap().to_owned();
+    assert!(interactive.starts_with(&op.issuer) && !interactive.contains("prompt=none"));
+    assert!(provider_asks_to_log_in(&browser, &interactive).await);
+}

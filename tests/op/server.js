@@ -12,6 +12,7 @@
 //                              client_secret_jwt, none)
 //   OP_VERBOSE=1               keep oidc-provider's dev WARNING/NOTICE lines
 //   OP_KEEP_RUNNING=1          do not exit on stdin EOF (for the demo)
+//   ACCESS_TOKEN_TTL           access token lifetime in seconds (default 3600)
 //
 // Prints exactly one stdout line `OP_READY http://127.0.0.1:<port>` once
 // listening. Exits on stdin EOF, SIGTERM and SIGINT.
@@ -113,7 +114,7 @@ const provider = new Provider(issuer, {
   // authorization request also has prompt=consent.
   cookies: { keys: ['rocket-openidconnect-test-op-cookie-key'] },
   ttl: {
-    AccessToken: hour,
+    AccessToken: Number(env.ACCESS_TOKEN_TTL) || hour,
     AuthorizationCode: 10 * 60,
     IdToken: hour,
     RefreshToken: 24 * hour,

@@ -55,10 +55,32 @@ impl RealOp {
         post_logout_redirect_uris: &[&str],
         token_endpoint_auth_method: &str,
     ) -> RealOp {
+        Self::start_with_env(
+            client_id,
+            client_secret,
+            redirect_uris,
+            post_logout_redirect_uris,
+            token_endpoint_auth_method,
+            &[],
+        )
+        .await
+    }
+
+    /// Like [`RealOp::start_with_auth_method`], with extra environment variables for
+    /// `server.js` (e.g. `ACCESS_TOKEN_TTL`).
+    pub async fn start_with_env(
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+        post_logout_redirect_uris: &[&str],
+        token_endpoint_auth_method: &str,
+        env: &[(&str, &str)],
+    ) -> RealOp {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         npm_ci_once(root);
 
         let mut child = Command::new("node")
+            .envs(env.iter().copied())
             .arg("tests/op/server.js")
             .current_dir(root)
             .env("OP_PORT", "0")
