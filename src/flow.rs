@@ -87,37 +87,56 @@ pub(crate) struct CallbackParams {
 /// Largest callback query or body accepted.
 pub(crate) const MAX_CALLBACK_LEN: usize = 16 * 1024;
 
+/// Parses `application/x-www-form-urlencoded` input of at most [`MAX_CALLBACK_LEN`] bytes
+/// into the parameters named in `known` (others are ignored). A known parameter given twice
+/// is an error: never "first wins" or "last wins".
+pub(crate) fn parse_params<const N: usize>(
+    input: &str,
+    known: [&str; N],
+) -> Result<[Option<String>; N], AuthError> {
+    if input.len() > MAX_CALLBACK_LEN {
+        return Err(AuthError::InvalidCallback(
+            "the request is too large".into(),
+        ));
+    }
+    let mut values: [Option<String>; N] = std::array::from_fn(|_| None);
+    for (key, value) in url::form_urlencoded::parse(input.as_bytes()) {
+        let Some(index) = known.iter().position(|name| *name == key) else {
+            continue;
+        };
+        if values[index].is_some() {
+            return Err(AuthError::InvalidCallback(format!(
+                "the parameter `{key}` appears more than once"
+            )));
+        }
+        values[index] = Some(value.into_owned());
+    }
+    Ok(values)
+}
+
 impl CallbackParams {
-    /// Parses `application/x-www-form-urlencoded` input. A security parameter given twice is an
-    /// error (never "first wins" or "last wins").
+    /// Parses an authorization response (query or form body); see [`parse_params`].
     pub fn parse(input: &str) -> Result<Self, AuthError> {
-        if input.len() > MAX_CALLBACK_LEN {
-            return Err(AuthError::InvalidCallback(
-                "the response is too large".into(),
-            ));
-        }
-        let mut params = CallbackParams::default();
-        for (key, value) in url::form_urlencoded::parse(input.as_bytes()) {
-            let slot = match key.as_ref() {
-                "state" => &mut params.state,
-                "code" => &mut params.code,
-                "error" => &mut params.error,
-                "error_description" => &mut params.error_description,
-                "iss" => &mut params.iss,
-                "id_token" | "access_token" | "token_type" => {
-                    params.unexpected_token = true;
-                    continue;
-                }
-                _ => continue,
-            };
-            if slot.is_some() {
-                return Err(AuthError::InvalidCallback(format!(
-                    "the parameter `{key}` appears more than once"
-                )));
-            }
-            *slot = Some(value.into_owned());
-        }
-        Ok(params)
+        let [state, code, error, error_description, iss, id_token, access_token] = parse_params(
+            input,
+            [
+                "state",
+                "code",
+                "error",
+                "error_description",
+                "iss",
+                "id_token",
+                "access_token",
+            ],
+        )?;
+        Ok(CallbackParams {
+            state,
+            code,
+            error,
+            error_description,
+            iss,
+            unexpected_token: id_token.is_some() || access_token.is_some(),
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::error::AuthError;
-use crate::flow::{random_token, unix_now, RelyingParty};
+use crate::flow::{parse_params, random_token, unix_now, RelyingParty};
 use crate::provider::{ProviderClient, ReadyProvider};
 use crate::session::UserSession;
 
@@ -35,26 +35,12 @@ pub(crate) struct LogoutParams {
 impl LogoutParams {
     /// Parses a query string; a parameter given twice is an error.
     pub fn parse(query: &str) -> Result<Self, AuthError> {
-        if query.len() > crate::flow::MAX_CALLBACK_LEN {
-            return Err(AuthError::InvalidCallback(
-                "the request is too large".into(),
-            ));
-        }
-        let mut params = LogoutParams::default();
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match key.as_ref() {
-                "state" => &mut params.state,
-                "post_logout_redirect_uri" => &mut params.post_logout_redirect_uri,
-                _ => continue,
-            };
-            if slot.is_some() {
-                return Err(AuthError::InvalidCallback(format!(
-                    "the parameter `{key}` appears more than once"
-                )));
-            }
-            *slot = Some(value.into_owned());
-        }
-        Ok(params)
+        let [state, post_logout_redirect_uri] =
+            parse_params(query, ["state", "post_logout_redirect_uri"])?;
+        Ok(LogoutParams {
+            state,
+            post_logout_redirect_uri,
+        })
     }
 }
 
