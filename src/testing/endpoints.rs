@@ -1,0 +1,541 @@
+//! The test provider's endpoints: discovery, key set, authorization (automatic, or with a login
+//! page in interactive mode), token (code and refresh grants), userinfo, end session,
+//! revocation and dynamic client registration.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rocket::form::Form;
+use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::response::content::RawHtml;
+use rocket::response::{Redirect, Responder};
+use rocket::serde::json::Json;
+use rocket::{get, post, routes, FromForm, Route};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::state::{
+    insert_bounded, lock, random, Account, AuthorizationRequest, ProviderState, RegisteredClient,
+};
+use super::{Behaviour, TokenEndpoint};
+
+/// The provider's session cookie (interactive mode).
+const SESSION_COOKIE: &str = "dev_op_session";
+
+pub(super) fn routes() -> Vec<Route> {
+    routes![
+        discovery,
+        jwks,
+        authorize,
+        login,
+        token,
+        userinfo_get,
+        userinfo_post,
+        end_session,
+        revoke,
+        register
+    ]
+}
+
+/// The provider's state, unless the provider is "down" (then every endpoint answers 503).
+struct Op(Arc<ProviderState>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Op {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        match req.rocket().state::<Arc<ProviderState>>() {
+            Some(state) if !state.behaviour().down => Outcome::Success(Op(state.clone())),
+            _ => Outcome::Error((Status::ServiceUnavailable, ())),
+        }
+    }
+}
+
+type Refusal = (Status, &'static str);
+
+#[get("/.well-known/openid-configuration")]
+fn discovery(op: Op) -> Json<Value> {
+    let s = &op.0;
+    s.counters.discovery.fetch_add(1, Ordering::SeqCst);
+    let behaviour = s.behaviour();
+    let base = s.issuer();
+    let issuer = behaviour
+        .discovery_issuer
+        .clone()
+        .unwrap_or_else(|| base.to_owned());
+    let mut document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "jwks_uri": format!("{base}/jwks"),
+        "registration_endpoint": format!("{base}/register"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "authorization_response_iss_parameter_supported": behaviour.advertise_iss_parameter,
+    });
+    if behaviour.logout_endpoints {
+        document["end_session_endpoint"] = format!("{base}/end_session").into();
+        document["revocation_endpoint"] = format!("{base}/revoke").into();
+    }
+    Json(document)
+}
+
+#[get("/jwks")]
+fn jwks(op: Op) -> Json<Value> {
+    op.0.counters.jwks.fetch_add(1, Ordering::SeqCst);
+    let keys = lock(&op.0.keys);
+    Json(json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() }))
+}
+
+#[derive(FromForm)]
+struct AuthorizeParams {
+    client_id: String,
+    redirect_uri: String,
+    response_type: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+}
+
+/// A redirect, or the login page.
+#[derive(Responder)]
+enum AuthorizeReply {
+    Redirect(Redirect),
+    Page(RawHtml<String>),
+}
+
+#[get("/authorize?<params..>")]
+fn authorize(
+    op: Op,
+    params: AuthorizeParams,
+    jar: &CookieJar<'_>,
+) -> Result<AuthorizeReply, Refusal> {
+    let s = &op.0;
+    s.counters.authorize.fetch_add(1, Ordering::SeqCst);
+    let client = s
+        .client(&params.client_id)
+        .ok_or((Status::BadRequest, "unknown client"))?;
+    if !client.redirect_uris.contains(&params.redirect_uri) {
+        return Err((Status::BadRequest, "unregistered redirect_uri"));
+    }
+    if params.response_type != "code" {
+        return Err((Status::BadRequest, "unsupported response_type"));
+    }
+    if params.code_challenge.is_some() && params.code_challenge_method.as_deref() != Some("S256") {
+        return Err((Status::BadRequest, "only S256 PKCE is supported"));
+    }
+    let request = AuthorizationRequest {
+        client_id: params.client_id,
+        redirect_uri: params.redirect_uri,
+        state: params.state,
+        nonce: params.nonce,
+        code_challenge: params.code_challenge,
+    };
+    let behaviour = s.behaviour();
+    let prompt = params.prompt.as_deref().unwrap_or_default();
+    let redirect = |url: String| Ok(AuthorizeReply::Redirect(Redirect::to(url)));
+    if prompt == "none" {
+        if let Some(error) = &behaviour.prompt_none_error {
+            return redirect(s.error_redirect(&request, error));
+        }
+    }
+    if let Some(error) = &behaviour.authorization_error {
+        return redirect(s.error_redirect(&request, error));
+    }
+    if !s.interactive {
+        let account = lock(&s.user).clone();
+        return redirect(s.issue_code(request, account));
+    }
+    // Interactive: the provider's own session logs in without asking, unless told otherwise.
+    let session = jar
+        .get_private(SESSION_COOKIE)
+        .and_then(|c| lock(&s.sessions).get(c.value()).cloned());
+    match (session, prompt) {
+        (Some(account), p) if p != "login" && p != "consent" => {
+            redirect(s.issue_code(request, account))
+        }
+        (None, "none") => redirect(s.error_redirect(&request, "login_required")),
+        _ => {
+            let id = random(16);
+            insert_bounded(&s.waiting, id.clone(), request);
+            Ok(AuthorizeReply::Page(RawHtml(login_page(&id))))
+        }
+    }
+}
+
+fn login_page(request_id: &str) -> String {
+    let claims = serde_json::to_string_pretty(&json!({
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "email_verified": true,
+        "groups": ["admins"],
+    }))
+    .unwrap_or_default();
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Development provider: log in</title>
+<style>body{{font-family:sans-serif;max-width:40em;margin:3em auto}}textarea{{width:100%}}
+.warning{{background:#fee;border:1px solid #c00;padding:.5em}}</style></head>
+<body>
+<p class="warning">Development OpenID Provider of rocket_openidconnect. It logs in anybody:
+never use it in production.</p>
+<h1>Log in</h1>
+<form method="post" action="login">
+<input type="hidden" name="request" value="{request}">
+<p><label>User name (the <code>sub</code> claim)<br>
+<input name="username" value="ada" required autofocus></label></p>
+<p><label>Further claims (JSON object, in the ID token and userinfo)<br>
+<textarea name="claims" rows="8">{claims}</textarea></label></p>
+<p><button type="submit">Log in</button></p>
+</form>
+</body></html>"#,
+        request = html_escape::encode_double_quoted_attribute(request_id),
+        claims = html_escape::encode_text(&claims),
+    )
+}
+
+#[derive(FromForm)]
+struct LoginForm {
+    request: String,
+    username: String,
+    claims: String,
+}
+
+#[post("/login", data = "<form>")]
+fn login(op: Op, form: Form<LoginForm>, jar: &CookieJar<'_>) -> Result<Redirect, Refusal> {
+    let s = &op.0;
+    let request = lock(&s.waiting).remove(&form.request).ok_or((
+        Status::BadRequest,
+        "this login request is unknown or was used",
+    ))?;
+    let claims = match serde_json::from_str::<Value>(&form.claims) {
+        Ok(Value::Object(map)) => map,
+        _ if form.claims.trim().is_empty() => Map::new(),
+        _ => return Err((Status::BadRequest, "the claims are not a JSON object")),
+    };
+    let username = form.username.trim();
+    if username.is_empty() {
+        return Err((Status::BadRequest, "the user name is empty"));
+    }
+    let account: Account = (username.to_owned(), claims);
+    let session = random(24);
+    insert_bounded(&s.sessions, session.clone(), account.clone());
+    jar.add_private(
+        Cookie::build((SESSION_COOKIE, session))
+            .same_site(SameSite::Lax)
+            .http_only(true)
+            .expires(None::<rocket::time::OffsetDateTime>),
+    );
+    Ok(Redirect::to(s.issue_code(request, account)))
+}
+
+#[derive(FromForm)]
+struct TokenParams {
+    grant_type: String,
+    code: Option<String>,
+    refresh_token: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// The `Authorization` header, if any.
+struct AuthorizationHeader(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthorizationHeader {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        Outcome::Success(AuthorizationHeader(
+            req.headers().get_one("Authorization").map(str::to_owned),
+        ))
+    }
+}
+
+/// Which registered client authenticated itself (Basic, or id and secret in the form).
+fn authenticated_client(
+    s: &ProviderState,
+    header: &AuthorizationHeader,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+) -> Option<String> {
+    let decode = |v: &str| {
+        percent_encoding::percent_decode_str(&v.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let (id, secret) = match header.0.as_deref().and_then(|h| h.strip_prefix("Basic ")) {
+        Some(basic) => {
+            let decoded = STANDARD.decode(basic).ok()?;
+            let text = String::from_utf8_lossy(&decoded).into_owned();
+            let (id, secret) = text.split_once(':')?;
+            (decode(id), decode(secret))
+        }
+        None => (form_id?.to_owned(), form_secret?.to_owned()),
+    };
+    let client = s.client(&id)?;
+    (client.secret == secret).then_some(id)
+}
+
+/// A JSON or raw response with a status.
+#[derive(Responder)]
+enum TokenReply {
+    Json((Status, Json<Value>)),
+    Raw((Status, (ContentType, String))),
+}
+
+fn token_error(status: Status, error: &str) -> TokenReply {
+    TokenReply::Json((status, Json(json!({ "error": error }))))
+}
+
+#[post("/token", data = "<form>")]
+async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> TokenReply {
+    let s = op.0.clone();
+    s.counters.token.fetch_add(1, Ordering::SeqCst);
+    let behaviour = s.behaviour();
+    match &behaviour.token_endpoint {
+        TokenEndpoint::Status(code) => {
+            let status = Status::from_code(*code).unwrap_or(Status::InternalServerError);
+            return TokenReply::Raw((status, (ContentType::HTML, "<h1>oops</h1>".into())));
+        }
+        TokenEndpoint::NotJson => {
+            let body = "<html>not json</html>".to_owned();
+            return TokenReply::Raw((Status::Ok, (ContentType::HTML, body)));
+        }
+        TokenEndpoint::InvalidGrant => return token_error(Status::BadRequest, "invalid_grant"),
+        TokenEndpoint::Delay(d) => rocket::tokio::time::sleep(*d).await,
+        TokenEndpoint::Normal => {}
+    }
+    let client = authenticated_client(
+        &s,
+        &auth,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    );
+    let Some(client_id) = client else {
+        return token_error(Status::Unauthorized, "invalid_client");
+    };
+    match form.grant_type.as_str() {
+        "refresh_token" => refresh(&s, &client_id, &form, &behaviour),
+        "authorization_code" => code_grant(&s, &client_id, &form, &behaviour),
+        _ => token_error(Status::BadRequest, "unsupported_grant_type"),
+    }
+}
+
+fn code_grant(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behaviour) -> TokenReply {
+    let issued = form.code.as_deref().and_then(|c| lock(&s.codes).remove(c));
+    let Some(issued) = issued else {
+        return token_error(Status::BadRequest, "invalid_grant");
+    };
+    let request = &issued.request;
+    if request.client_id != client_id || form.redirect_uri.as_deref() != Some(&request.redirect_uri)
+    {
+        return token_error(Status::BadRequest, "invalid_grant");
+    }
+    if let Some(challenge) = &request.code_challenge {
+        let verifier = form.code_verifier.as_deref().unwrap_or_default();
+        if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != *challenge {
+            return token_error(Status::BadRequest, "invalid_grant");
+        }
+    }
+    let id_token = s.id_token(client_id, &issued.account, request.nonce.as_deref(), b);
+    let body = s.token_body(&issued.account, Some(id_token), b.refresh_token, b);
+    TokenReply::Json((Status::Ok, Json(body)))
+}
+
+/// The refresh-token grant.
+fn refresh(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behaviour) -> TokenReply {
+    s.counters.refresh.fetch_add(1, Ordering::SeqCst);
+    if let Some(error) = &b.refresh_error {
+        return token_error(Status::BadRequest, error);
+    }
+    let presented = form.refresh_token.as_deref().unwrap_or_default();
+    let account = {
+        let mut tokens = lock(&s.refresh_tokens);
+        if b.rotate_refresh_token {
+            tokens.remove(presented)
+        } else {
+            tokens.get(presented).cloned()
+        }
+    };
+    let Some(account) = account else {
+        return token_error(Status::BadRequest, "invalid_grant");
+    };
+    let id_token = b.refresh_id_token.then(|| {
+        let mut named = account.clone();
+        if let Some(sub) = &b.refresh_sub {
+            named.0 = sub.clone();
+        }
+        s.id_token(client_id, &named, None, b)
+    });
+    let body = s.token_body(&account, id_token, b.rotate_refresh_token, b);
+    TokenReply::Json((Status::Ok, Json(body)))
+}
+
+/// The bearer token of a userinfo request.
+struct Bearer(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Bearer {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let token = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        Outcome::Success(Bearer(token))
+    }
+}
+
+fn userinfo(op: &Op, bearer: Bearer) -> (Status, Json<Value>) {
+    let s = &op.0;
+    s.counters.userinfo.fetch_add(1, Ordering::SeqCst);
+    let account = bearer
+        .0
+        .and_then(|t| lock(&s.access_tokens).get(&t).cloned());
+    let Some((sub, mut claims)) = account else {
+        return (
+            Status::Unauthorized,
+            Json(json!({ "error": "invalid_token" })),
+        );
+    };
+    let sub = s.behaviour().userinfo_sub.unwrap_or(sub);
+    claims.insert("sub".into(), sub.into());
+    (Status::Ok, Json(Value::Object(claims)))
+}
+
+#[get("/userinfo")]
+fn userinfo_get(op: Op, bearer: Bearer) -> (Status, Json<Value>) {
+    userinfo(&op, bearer)
+}
+
+#[post("/userinfo")]
+fn userinfo_post(op: Op, bearer: Bearer) -> (Status, Json<Value>) {
+    userinfo(&op, bearer)
+}
+
+#[derive(FromForm)]
+struct EndSessionParams {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+#[get("/end_session?<params..>")]
+fn end_session(op: Op, params: EndSessionParams, jar: &CookieJar<'_>) -> Result<Redirect, Refusal> {
+    let s = &op.0;
+    s.counters.end_session.fetch_add(1, Ordering::SeqCst);
+    if params.id_token_hint.is_none() {
+        return Err((Status::BadRequest, "id_token_hint is required"));
+    }
+    let client = params
+        .client_id
+        .as_deref()
+        .and_then(|id| s.client(id))
+        .ok_or((Status::BadRequest, "unknown client"))?;
+    let uri = params
+        .post_logout_redirect_uri
+        .ok_or((Status::BadRequest, "post_logout_redirect_uri is required"))?;
+    if !client.post_logout_redirect_uris.contains(&uri) {
+        return Err((Status::BadRequest, "unregistered post_logout_redirect_uri"));
+    }
+    if let Some(cookie) = jar.get_private(SESSION_COOKIE) {
+        lock(&s.sessions).remove(cookie.value());
+        jar.remove_private(SESSION_COOKIE);
+    }
+    let mut target = url::Url::parse(&uri).map_err(|_| (Status::BadRequest, "bad URI"))?;
+    if let Some(state) = s.behaviour().logout_state.or(params.state) {
+        target.query_pairs_mut().append_pair("state", &state);
+    }
+    Ok(Redirect::to(String::from(target)))
+}
+
+#[derive(FromForm)]
+struct RevokeParams {
+    token: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[post("/revoke", data = "<form>")]
+fn revoke(op: Op, auth: AuthorizationHeader, form: Form<RevokeParams>) -> Status {
+    let s = &op.0;
+    s.counters.revocation.fetch_add(1, Ordering::SeqCst);
+    let client = authenticated_client(
+        s,
+        &auth,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    );
+    if client.is_none() {
+        return Status::Unauthorized;
+    }
+    let status = s.behaviour().revocation_status;
+    if status == 200 {
+        lock(&s.revoked).push(form.token.clone());
+        lock(&s.access_tokens).remove(&form.token);
+        lock(&s.refresh_tokens).remove(&form.token);
+    }
+    Status::from_code(status).unwrap_or(Status::InternalServerError)
+}
+
+/// Dynamic client registration (OpenID Connect Dynamic Client Registration 1.0).
+#[post("/register", data = "<metadata>")]
+fn register(op: Op, metadata: Json<Value>) -> (Status, Json<Value>) {
+    let s = &op.0;
+    s.counters.registration.fetch_add(1, Ordering::SeqCst);
+    let list = |name: &str| -> Option<Vec<String>> {
+        match metadata.get(name) {
+            None => Some(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            Some(_) => None,
+        }
+    };
+    let (Some(redirect_uris), Some(post_logout_redirect_uris)) =
+        (list("redirect_uris"), list("post_logout_redirect_uris"))
+    else {
+        return invalid_metadata("redirect_uris and post_logout_redirect_uris must be arrays");
+    };
+    if redirect_uris.is_empty() || redirect_uris.iter().any(|u| url::Url::parse(u).is_err()) {
+        return invalid_metadata("redirect_uris must be a non-empty array of URLs");
+    }
+    let client_id = random(12);
+    let client = RegisteredClient {
+        secret: random(24),
+        redirect_uris,
+        post_logout_redirect_uris,
+    };
+    let mut answer = match metadata.into_inner() {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    answer.insert("client_id".into(), client_id.clone().into());
+    answer.insert("client_secret".into(), client.secret.clone().into());
+    answer.insert(
+        "client_id_issued_at".into(),
+        super::state::unix_now().into(),
+    );
+    answer.insert("client_secret_expires_at".into(), 0.into());
+    lock(&s.clients).insert(client_id, client);
+    (Status::Created, Json(Value::Object(answer)))
+}
+
+fn invalid_metadata(description: &str) -> (Status, Json<Value>) {
+    let body = json!({"error": "invalid_client_metadata", "error_description": description});
+    (Status::BadRequest, Json(body))
+}

@@ -1,0 +1,238 @@
+//! The test provider's state: keys, behaviour, registered clients, accounts, issued codes and
+//! tokens.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use super::keys::{make_jwt, SigningKey};
+use super::Behaviour;
+
+/// Locks, recovering from a poisoned lock (a panicking test must not break the others).
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// 8·`bytes` random bits, base64url.
+pub(super) fn random(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub(super) fn unix_now() -> i64 {
+    crate::flow::unix_now()
+}
+
+/// Requests served per endpoint.
+#[derive(Default)]
+pub(super) struct Counters {
+    pub discovery: AtomicUsize,
+    pub jwks: AtomicUsize,
+    pub authorize: AtomicUsize,
+    pub token: AtomicUsize,
+    pub userinfo: AtomicUsize,
+    pub end_session: AtomicUsize,
+    pub revocation: AtomicUsize,
+    pub refresh: AtomicUsize,
+    pub registration: AtomicUsize,
+}
+
+/// A user: `sub` and further claims.
+pub(super) type Account = (String, Map<String, Value>);
+
+/// A registered client.
+#[derive(Clone)]
+pub(super) struct RegisteredClient {
+    pub secret: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+/// An authorization request: waiting for the login form (interactive mode), then bound to
+/// its code.
+#[derive(Clone)]
+pub(super) struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+}
+
+/// What a code stands for.
+pub(super) struct IssuedCode {
+    pub request: AuthorizationRequest,
+    pub account: Account,
+}
+
+/// Everything the provider knows.
+pub(super) struct ProviderState {
+    pub issuer: OnceLock<String>,
+    pub default_client_id: String,
+    pub interactive: bool,
+    pub keys: Mutex<Vec<Arc<SigningKey>>>,
+    pub behaviour: Mutex<Behaviour>,
+    /// The user a non-interactive login authenticates.
+    pub user: Mutex<Account>,
+    pub clients: Mutex<HashMap<String, RegisteredClient>>,
+    /// Interactive mode: authorization requests waiting for the login form.
+    pub waiting: Mutex<HashMap<String, AuthorizationRequest>>,
+    /// Interactive mode: the provider's own sessions (cookie value → account).
+    pub sessions: Mutex<HashMap<String, Account>>,
+    pub codes: Mutex<HashMap<String, IssuedCode>>,
+    pub access_tokens: Mutex<HashMap<String, Account>>,
+    pub refresh_tokens: Mutex<HashMap<String, Account>>,
+    pub revoked: Mutex<Vec<String>>,
+    pub counters: Counters,
+}
+
+/// Inserts into a map that a long test run could grow without end.
+pub(super) fn insert_bounded<V>(map: &Mutex<HashMap<String, V>>, key: String, value: V) {
+    let mut map = lock(map);
+    if map.len() > 10_000 {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+impl ProviderState {
+    pub fn new(key: SigningKey, client_secret: String, interactive: bool) -> Self {
+        let default_client = RegisteredClient {
+            secret: client_secret,
+            redirect_uris: vec!["http://127.0.0.1:8000/redirect_uri".into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:8000/logout".into()],
+        };
+        ProviderState {
+            issuer: OnceLock::new(),
+            default_client_id: "test-client".into(),
+            interactive,
+            keys: Mutex::new(vec![Arc::new(key)]),
+            behaviour: Mutex::new(Behaviour::default()),
+            user: Mutex::new(("test-user".into(), Map::new())),
+            clients: Mutex::new(HashMap::from([("test-client".to_owned(), default_client)])),
+            waiting: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            codes: Mutex::new(HashMap::new()),
+            access_tokens: Mutex::new(HashMap::new()),
+            refresh_tokens: Mutex::new(HashMap::new()),
+            revoked: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        self.issuer.get().map(String::as_str).unwrap_or_default()
+    }
+
+    pub fn behaviour(&self) -> Behaviour {
+        lock(&self.behaviour).clone()
+    }
+
+    pub fn current_key(&self) -> Arc<SigningKey> {
+        lock(&self.keys)
+            .last()
+            .cloned()
+            .expect("the provider has a key")
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<RegisteredClient> {
+        lock(&self.clients).get(client_id).cloned()
+    }
+
+    /// Issues a code for `request` and `account`, and the redirect back to the client.
+    pub fn issue_code(&self, request: AuthorizationRequest, account: Account) -> String {
+        let code = random(24);
+        let mut target = url::Url::parse(&request.redirect_uri).expect("a checked redirect URI");
+        target.query_pairs_mut().append_pair("code", &code);
+        self.finish_redirect(&mut target, request.state.as_deref());
+        insert_bounded(&self.codes, code, IssuedCode { request, account });
+        target.into()
+    }
+
+    /// The redirect back to the client with an `error`.
+    pub fn error_redirect(&self, request: &AuthorizationRequest, error: &str) -> String {
+        let mut target = url::Url::parse(&request.redirect_uri).expect("a checked redirect URI");
+        target
+            .query_pairs_mut()
+            .append_pair("error", error)
+            .append_pair(
+                "error_description",
+                "<script>alert('the provider said no')</script>",
+            );
+        self.finish_redirect(&mut target, request.state.as_deref());
+        target.into()
+    }
+
+    fn finish_redirect(&self, target: &mut url::Url, state: Option<&str>) {
+        let mut query = target.query_pairs_mut();
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        match &self.behaviour().iss_parameter {
+            super::IssParameter::Correct => {
+                query.append_pair("iss", self.issuer());
+            }
+            super::IssParameter::Value(v) => {
+                query.append_pair("iss", v);
+            }
+            super::IssParameter::Omit => {}
+        }
+    }
+
+    /// A token response: a new access token for `account`, the ID token, and a new refresh
+    /// token if `new_refresh_token`.
+    pub fn token_body(
+        &self,
+        account: &Account,
+        id_token: Option<String>,
+        new_refresh_token: bool,
+        behaviour: &Behaviour,
+    ) -> Value {
+        let access_token = random(32);
+        insert_bounded(&self.access_tokens, access_token.clone(), account.clone());
+        let mut body = json!({ "access_token": access_token, "token_type": behaviour.token_type });
+        if let Some(id_token) = id_token {
+            body["id_token"] = id_token.into();
+        }
+        if let Some(expires_in) = behaviour.expires_in {
+            body["expires_in"] = expires_in.into();
+        }
+        if new_refresh_token {
+            let refresh_token = random(32);
+            insert_bounded(&self.refresh_tokens, refresh_token.clone(), account.clone());
+            body["refresh_token"] = refresh_token.into();
+        }
+        body
+    }
+
+    /// An ID token for `account` and `client_id`, signed as the behaviour says.
+    pub fn id_token(
+        &self,
+        client_id: &str,
+        account: &Account,
+        nonce: Option<&str>,
+        behaviour: &Behaviour,
+    ) -> String {
+        let now = unix_now();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), self.issuer().into());
+        claims.insert("sub".into(), account.0.clone().into());
+        claims.insert("aud".into(), client_id.into());
+        claims.insert("exp".into(), (now + 300).into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("auth_time".into(), now.into());
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".into(), nonce.into());
+        }
+        claims.extend(account.1.clone());
+        if let Some(tweak) = &behaviour.id_token_claims {
+            tweak(&mut claims);
+        }
+        make_jwt(&self.current_key(), &behaviour.signing, Map::new(), &claims)
+    }
+}
