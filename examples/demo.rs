@@ -68,7 +68,11 @@ fn profile(user: OidcUser) -> RawHtml<String> {
         provider = html_escape::encode_text(user.issuer()),
         claims = pretty(user.claims()),
         userinfo = pretty(&user.userinfo()),
-        refresh = if user.refresh_token().is_some() { "yes" } else { "no" },
+        refresh = if user.refresh_token().is_some() {
+            "yes"
+        } else {
+            "no"
+        },
     ))
 }
 
@@ -113,7 +117,10 @@ async fn main() {
     // repository's Rocket.toml (which configures examples/app.rs for another provider).
     let figment = Figment::from(rocket::Config::default()).merge(Env::prefixed("ROCKET_").global());
     let (rocket, provider) = demo(figment).await;
-    let port = rocket.figment().extract_inner::<u16>("port").unwrap_or(8000);
+    let port = rocket
+        .figment()
+        .extract_inner::<u16>("port")
+        .unwrap_or(8000);
     if let Some(provider) = &provider {
         println!(
             "\nDevelopment OpenID Provider (never for production) at {}",

@@ -369,6 +369,14 @@ impl OidcConfig {
                 "must be between 10 and 3600 seconds",
             ));
         }
+        for (name, provider) in &self.providers {
+            if provider.session_refresh_interval == Some(0) {
+                return Err(invalid(
+                    &format!("oidc.providers.{name}.session_refresh_interval"),
+                    "must be at least 1 second (leave it out to turn it off)",
+                ));
+            }
+        }
         if self.session_inactivity_timeout == Some(0) {
             return Err(invalid(
                 "oidc.session_inactivity_timeout",

@@ -170,6 +170,9 @@ pub enum AuthError {
     /// The session ended: its refresh token was refused, or it has none to refresh with.
     #[error("the session has ended: {0}")]
     SessionEnded(String),
+    /// A refresh was asked for, but the session has no refresh token.
+    #[error("the session has no refresh token")]
+    NoRefreshToken,
     /// The login was started for a provider that is not configured (any more).
     #[error("the provider `{0}` is not configured")]
     UnknownProvider(String),
@@ -189,7 +192,9 @@ impl AuthError {
     /// answers wrongly, 503 when it cannot be reached.
     pub fn status_code(&self) -> u16 {
         match self {
-            AuthError::LoginRequired | AuthError::SessionEnded(_) => 401,
+            AuthError::LoginRequired | AuthError::SessionEnded(_) | AuthError::NoRefreshToken => {
+                401
+            }
             AuthError::SessionTooLarge => 500,
             AuthError::Provider(e) if e.is_unreachable() => 503,
             AuthError::Provider(_) | AuthError::TokenResponse(_) => 502,
@@ -210,6 +215,7 @@ impl AuthError {
             AuthError::UserinfoSubject => "invalid_userinfo",
             AuthError::LoginRequired => "login_required",
             AuthError::SubjectChanged => "subject_changed",
+            AuthError::NoRefreshToken => "no_refresh_token",
             AuthError::SessionEnded(_) => "session_ended",
             AuthError::UnknownProvider(_) => "unknown_provider",
             AuthError::SessionTooLarge => "session_too_large",

@@ -177,20 +177,25 @@ impl Fairing for OpenIdConnect {
         // A silent re-authentication is due: the guard prepared it and the handler ran; now
         // the browser goes to the provider instead. Only if the pending-login cookie made it
         // into this response (a failed request drops it).
-        let Some(url) = SilentRefresh::take(req) else {
+        let Some((url, cookie)) = SilentRefresh::take(req) else {
             return;
         };
-        let pending_cookie_set = res
-            .headers()
-            .get("Set-Cookie")
-            .any(|c| c.contains("_login."));
+        let prefix = format!("{cookie}=");
+        let set_cookies: Vec<String> = res.headers().get("Set-Cookie").map(str::to_owned).collect();
+        let pending_cookie_set = set_cookies.iter().any(|c| c.starts_with(&prefix));
         if res.status().class().is_success() && pending_cookie_set {
-            res.set_status(Status::SeeOther);
-            res.remove_header("Content-Type");
-            res.set_raw_header("Location", url);
-            res.set_raw_header("Cache-Control", "no-store");
-            res.set_raw_header("Referrer-Policy", "no-referrer");
-            res.set_sized_body(0, std::io::Cursor::new(Vec::new()));
+            // A new response: nothing of the page (body, content headers, caching) remains
+            // but the cookies.
+            let mut redirect = Response::build()
+                .status(Status::SeeOther)
+                .raw_header("Location", url)
+                .raw_header("Cache-Control", "no-store")
+                .raw_header("Referrer-Policy", "no-referrer")
+                .finalize();
+            for cookie in set_cookies {
+                redirect.adjoin_raw_header("Set-Cookie", cookie);
+            }
+            *res = redirect;
         }
     }
 

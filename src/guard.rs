@@ -197,21 +197,25 @@ impl<P: Provider> std::fmt::Debug for OidcUser<P> {
 /// The session found in this request's cookies, decrypted once per request.
 struct CachedSession(Option<UserSession>);
 
+/// Silent re-authentications are at least this many seconds apart.
+const MIN_SILENT_GAP: i64 = 3;
+
 /// A silent re-authentication due in this request: the fairing's response hook replaces the
-/// (successful) response with a redirect to this URL, if the pending-login cookie is in it.
+/// (successful) response with a redirect to the URL, if the pending-login cookie (named here)
+/// is in it.
 #[derive(Default)]
-pub(crate) struct SilentRefresh(Mutex<Option<String>>);
+pub(crate) struct SilentRefresh(Mutex<Option<(String, String)>>);
 
 impl SilentRefresh {
-    fn set(req: &Request<'_>, url: String) {
+    fn set(req: &Request<'_>, url: String, cookie: String) {
         let slot = req.local_cache(SilentRefresh::default);
         slot.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(url);
+            .get_or_insert((url, cookie));
     }
 
-    pub fn take(req: &Request<'_>) -> Option<String> {
+    pub fn take(req: &Request<'_>) -> Option<(String, String)> {
         req.local_cache(SilentRefresh::default)
             .0
             .lock()
@@ -281,7 +285,9 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
             }
             _ => {
                 PendingVerdict::set(req, Verdict::Login(P::NAME));
-                return Outcome::Forward(Status::Unauthorized);
+                // An error, not a forward: a lower-ranked route (a FileServer at `/`, say)
+                // must not answer instead of the login. `Option<OidcUser>` still gets `None`.
+                return Outcome::Error((Status::Unauthorized, AuthError::LoginRequired));
             }
         };
         // The inactivity timeout rolls: record the use (about once a minute).
@@ -290,15 +296,18 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         }
         // A silent re-authentication when due: only for browser navigations, which can follow
         // the redirect; the fairing turns this response into it (see `SilentRefresh`).
-        let interval = configured.and_then(|c| c.session_refresh_interval);
-        if interval.is_some_and(|i| now.saturating_sub(session.last_session_refresh()) >= i as i64)
-            && is_navigation(req)
-        {
+        // (At least MIN_SILENT_GAP seconds apart, so that a slow round trip cannot loop.)
+        let interval = configured
+            .and_then(|c| c.session_refresh_interval)
+            .map(|i| (i as i64).max(MIN_SILENT_GAP));
+        let since = now.saturating_sub(session.last_session_refresh());
+        if interval.is_some_and(|i| since >= i) && is_document_navigation(req) {
             let return_to = req.uri().to_string();
             let subject = Some(session.claims().subject());
             if let Ok(start) = runtime.rp.start_login(P::NAME, &return_to, subject).await {
                 runtime.cookies.add_pending(req.cookies(), &start.pending);
-                SilentRefresh::set(req, start.authorization_url);
+                let cookie = runtime.cookies.pending_cookie_name(&start.pending.state);
+                SilentRefresh::set(req, start.authorization_url, cookie);
             }
         }
         Outcome::Success(OidcUser {
@@ -344,6 +353,27 @@ pub(crate) fn is_navigation(req: &Request<'_>) -> bool {
         headers.get_one("X-Requested-With"),
         headers.get_one("Accept"),
     )
+}
+
+/// A stricter test for silent re-authentication, which must never hit `fetch`/XHR or API
+/// clients: `Sec-Fetch-Mode: navigate` with `Sec-Fetch-Dest: document` when the browser sends
+/// Fetch Metadata, else a GET that accepts `text/html` explicitly.
+fn is_document_navigation(req: &Request<'_>) -> bool {
+    let headers = req.headers();
+    if req.method() != Method::Get || headers.get_one("X-Requested-With").is_some() {
+        return false;
+    }
+    match headers.get_one("Sec-Fetch-Mode") {
+        Some(mode) => {
+            mode == "navigate"
+                && headers
+                    .get_one("Sec-Fetch-Dest")
+                    .is_none_or(|dest| dest == "document")
+        }
+        None => headers
+            .get_one("Accept")
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html")),
+    }
 }
 
 fn wants_login_redirect(

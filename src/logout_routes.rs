@@ -31,18 +31,27 @@ pub(crate) async fn run_logout(
     req: &Request<'_>,
     route_path: &str,
 ) -> LogoutOutcome {
+    let jar = req.cookies();
+    let session = runtime.cookies.read_session(jar, unix_now());
+    // Another site (or a sibling subdomain) may link here, but not log the user out without
+    // asking: before anything else, whatever the parameters.
+    let foreign = matches!(
+        req.headers().get_one("Sec-Fetch-Site"),
+        Some("cross-site" | "same-site")
+    );
+    if session.is_some() && foreign {
+        return LogoutOutcome::Confirm;
+    }
     let query = req.uri().query().map(|q| q.as_str()).unwrap_or_default();
     let params = match LogoutParams::parse(query) {
         Ok(params) => params,
         Err(error) => return LogoutOutcome::Failed(error),
     };
-    let jar = req.cookies();
-    let session = runtime.cookies.read_session(jar, unix_now());
     // The provider sending the browser back: the state must be the pending logout's. A state
     // never skips logging out a session that is still there.
     if let Some(state) = params.state.as_deref() {
         let pending = runtime.cookies.read_pending_logout(jar);
-        if pending.is_some() || session.is_none() {
+        if session.is_none() {
             return match runtime.rp.finish_logout(pending, state) {
                 Ok(()) => LogoutOutcome::Done,
                 Err(error) => LogoutOutcome::Failed(error),
@@ -52,10 +61,6 @@ pub(crate) async fn run_logout(
     let Some(session) = session else {
         return LogoutOutcome::Done;
     };
-    // Another site may link here, but not log the user out without asking.
-    if req.headers().get_one("Sec-Fetch-Site") == Some("cross-site") {
-        return LogoutOutcome::Confirm;
-    }
     if let Some(requested) = params.post_logout_redirect_uri.as_deref() {
         let configured = runtime
             .rp
@@ -73,26 +78,29 @@ pub(crate) async fn run_logout(
     }
 }
 
-/// Applies the cookie side of `outcome`: every cookie of the library goes, except when the user
-/// is asked to confirm; a redirect to the provider remembers its state.
+/// Applies the cookie side of `outcome`: a logout removes every cookie of the library (a
+/// redirect to the provider remembers its state); a confirmation changes nothing; a refused
+/// request only forgets a pending logout: a logout is complete (local, revocation, provider)
+/// or does not happen.
 pub(crate) fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &LogoutOutcome) {
-    if matches!(outcome, LogoutOutcome::Confirm) {
-        return;
-    }
-    runtime.cookies.remove_session(jar);
-    runtime.cookies.remove_all_pending(jar);
     match outcome {
-        LogoutOutcome::Redirect { pending, .. } => runtime.cookies.set_pending_logout(jar, pending),
-        _ => runtime.cookies.remove_pending_logout(jar),
+        LogoutOutcome::Confirm => {}
+        LogoutOutcome::Failed(_) => runtime.cookies.remove_pending_logout(jar),
+        LogoutOutcome::Done | LogoutOutcome::Redirect { .. } => {
+            runtime.cookies.remove_session(jar);
+            runtime.cookies.remove_all_pending(jar);
+            match outcome {
+                LogoutOutcome::Redirect { pending, .. } => {
+                    runtime.cookies.set_pending_logout(jar, pending)
+                }
+                _ => runtime.cookies.remove_pending_logout(jar),
+            }
+        }
     }
 }
 
-/// The response to `outcome` at a logout route at `route_path`.
-pub(crate) fn respond(
-    runtime: &OidcRuntime,
-    outcome: LogoutOutcome,
-    route_path: &str,
-) -> AuthResponse {
+/// The response to `outcome` at a logout route.
+pub(crate) fn respond(runtime: &OidcRuntime, outcome: LogoutOutcome) -> AuthResponse {
     let base = &runtime.rp.base_path;
     match outcome {
         LogoutOutcome::Done => match &runtime.rp.config.post_logout_path {
@@ -114,7 +122,9 @@ pub(crate) fn respond(
                  <body><h1>Log out?</h1><form method=\"post\" action=\"{}{}\">\
                  <button type=\"submit\">Log out</button></form></body></html>",
                 html_escape::encode_double_quoted_attribute(base),
-                html_escape::encode_double_quoted_attribute(route_path)
+                // The fairing's route, which accepts POST (an application's own logout route
+                // may be GET only).
+                html_escape::encode_double_quoted_attribute(&runtime.rp.config.logout_path)
             ),
         ),
         LogoutOutcome::Redirect { url, .. } => AuthResponse::Redirect(url),
@@ -147,7 +157,7 @@ impl<'r> FromRequest<'r> for LogoutRequest {
 
 fn logout(request: LogoutRequest, jar: &CookieJar<'_>, runtime: &OidcRuntime) -> AuthResponse {
     apply(runtime, jar, &request.0);
-    respond(runtime, request.0, &runtime.rp.config.logout_path)
+    respond(runtime, request.0)
 }
 
 #[get("/")]
@@ -206,7 +216,8 @@ impl<'r> FromRequest<'r> for OidcLogout {
             }
             other => {
                 PendingVerdict::set(req, Verdict::Logout(other));
-                Outcome::Forward(Status::Unauthorized)
+                // An error, not a forward: no other route (a FileServer, say) may take over.
+                Outcome::Error((Status::Unauthorized, AuthError::LoginRequired))
             }
         }
     }

@@ -14,8 +14,9 @@ use crate::session::UserSession;
 use crate::token::NonceCheck;
 
 /// Requests that still carry the old refresh token within this time get the result of the
-/// refresh that already spent it, instead of spending it again.
-const SHARE_RESULT_FOR: Duration = Duration::from_secs(30);
+/// refresh that already spent it, instead of spending it again (also when the response that
+/// carried the new tokens never reached the browser).
+const SHARE_RESULT_FOR: Duration = Duration::from_secs(120);
 
 type Outcome = Option<(Instant, Result<UserSession, AuthError>)>;
 
@@ -48,25 +49,38 @@ impl RelyingParty {
     /// ([`AuthError::SessionEnded`]); a new ID token with another subject is
     /// [`AuthError::SubjectChanged`].
     pub async fn refresh_session(&self, session: &UserSession) -> Result<UserSession, AuthError> {
-        let refresh_token = session
-            .refresh_token()
-            .ok_or_else(|| AuthError::SessionEnded("there is no refresh token".into()))?;
-        let key: [u8; 32] = Sha256::digest(refresh_token.secret().as_bytes()).into();
-        let slot = self.refreshes.slot(key);
+        let refresh_token = session.refresh_token().ok_or(AuthError::NoRefreshToken)?;
+        // One slot per session: the provider, the user and the refresh token.
+        let mut hasher = Sha256::new();
+        for part in [
+            session.provider(),
+            session.claims().subject(),
+            refresh_token.secret(),
+        ] {
+            hasher.update(part.len().to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let slot = self.refreshes.slot(hasher.finalize().into());
         let mut outcome = slot.lock().await;
         if let Some((at, result)) = &*outcome {
-            // A recent result the caller does not have yet (it raced with the refresh) is
-            // shared; a caller that already has it wants a new one.
+            // A recent result the caller does not have yet (it raced with the refresh, or the
+            // response carrying it was lost) is shared; a caller that has it wants a new one.
             let caller_has_it = result.as_ref().is_ok_and(|next| {
-                next.access_token().map(|t| t.secret())
-                    == session.access_token().map(|t| t.secret())
+                let secret = |t: Option<&openidconnect::AccessToken>| t.map(|t| t.secret().clone());
+                secret(next.access_token()) == secret(session.access_token())
             });
             if at.elapsed() < SHARE_RESULT_FOR && !caller_has_it {
                 return result.clone();
             }
         }
         let result = self.refresh_once(session, refresh_token).await;
-        *outcome = Some((Instant::now(), result.clone()));
+        // Transient failures (the provider unreachable) are not shared: the next request
+        // tries again. A result, or the end of the session, is.
+        let lasting = matches!(
+            result,
+            Ok(_) | Err(AuthError::SessionEnded(_) | AuthError::SubjectChanged)
+        );
+        *outcome = lasting.then(|| (Instant::now(), result.clone()));
         result
     }
 
@@ -112,6 +126,14 @@ impl RelyingParty {
                     || claims.issuer() != session.issuer()
                 {
                     return Err(AuthError::SubjectChanged);
+                }
+                // auth_time, if present in both, must not change (Core 12.2).
+                let auth_time =
+                    |c: &crate::token::Claims| c.get("auth_time").and_then(|t| t.as_i64());
+                if let (Some(new), Some(old)) = (auth_time(&claims), auth_time(session.claims())) {
+                    if new != old {
+                        return Err(crate::error::TokenError::AuthTime.into());
+                    }
                 }
                 Some((raw, claims))
             }

@@ -16,13 +16,6 @@ use crate::error::AuthError;
 use crate::fairing::OidcRuntime;
 use crate::flow::{unix_now, CallbackParams, MAX_CALLBACK_LEN};
 
-/// The errors of a `prompt=none` request that mean "the user must interact".
-const INTERACTION_REQUIRED: &[&str] = &[
-    "login_required",
-    "interaction_required",
-    "consent_required",
-    "account_selection_required",
-];
 use crate::guard::{is_navigation, PendingVerdict, Verdict};
 use crate::logout_routes;
 use crate::return_to::safe_return_path;
@@ -183,45 +176,47 @@ async fn complete(
         .rp
         .finish_login(pending, params, callback_path, via_post)
         .await;
-    let mut session = match result {
-        Ok(session) => session,
-        // A silent re-authentication the provider cannot do without the user: the session
-        // ends, and (by default) an interactive login starts. No error loop.
-        Err(AuthError::ProviderRefused { error, description })
-            if silent && INTERACTION_REQUIRED.contains(&error.as_str()) =>
-        {
-            runtime.cookies.remove_session(jar);
-            let failure = runtime
-                .rp
-                .provider(&provider)?
-                .config
-                .silent_refresh_failure;
-            if failure == SilentRefreshFailure::Error {
-                return Err(AuthError::ProviderRefused { error, description });
-            }
-            let start = runtime.rp.start_login(&provider, &return_to, None).await?;
-            runtime.cookies.add_pending(jar, &start.pending);
-            return Ok(start.authorization_url);
-        }
-        Err(error @ AuthError::SubjectChanged) => {
-            runtime.cookies.remove_session(jar);
-            return Err(error);
-        }
-        Err(error) => return Err(error),
-    };
     let now = unix_now();
-    if silent {
-        if let Some(previous) = runtime.cookies.read_session(jar, now) {
-            session = session.continues(&previous);
+    let previous = runtime.cookies.read_session(jar, now);
+    let mut session = match (result, silent) {
+        (Ok(session), false) => session,
+        // A silent re-authentication continues the session it was started for, or fails.
+        (Ok(session), true) => match previous {
+            Some(previous)
+                if previous.provider() == session.provider()
+                    && previous.issuer() == session.issuer()
+                    && previous.claims().subject() == session.claims().subject() =>
+            {
+                session.continues(&previous)
+            }
+            _ => {
+                return silent_failure(
+                    runtime,
+                    jar,
+                    &provider,
+                    &return_to,
+                    AuthError::InvalidState("the session to refresh has ended"),
+                )
+                .await
+            }
+        },
+        // A failed silent re-authentication (login_required, a provider error, an invalid ID
+        // token...) ends the session and, by default, starts an interactive login: never an
+        // error page on every navigation.
+        (Err(error), true) => {
+            return silent_failure(runtime, jar, &provider, &return_to, error).await;
         }
-    }
+        (Err(error), false) => return Err(error),
+    };
     if runtime.rp.config.session_expires_with_id_token {
         if let Some(exp) = session.claims().get("exp").and_then(|e| e.as_i64()) {
             session.end_by(exp);
         }
     }
-    // A fresh session on every login: everything of the previous one is replaced.
+    // A fresh session on every login: everything of the previous one is replaced, and a
+    // logout still waiting for the provider is forgotten.
     runtime.cookies.remove_session(jar);
+    runtime.cookies.remove_pending_logout(jar);
     if !runtime.cookies.write_session(jar, &session) {
         runtime.cookies.remove_session(jar);
         return Err(AuthError::SessionTooLarge);
@@ -231,6 +226,26 @@ async fn complete(
         session.provider()
     );
     Ok(format!("{}{return_to}", runtime.rp.base_path))
+}
+
+/// Ends the session after a failed silent re-authentication; then an interactive login
+/// (`silent_refresh_failure = "login"`, the default) or the error view.
+async fn silent_failure(
+    runtime: &OidcRuntime,
+    jar: &CookieJar<'_>,
+    provider: &str,
+    return_to: &str,
+    error: AuthError,
+) -> Result<String, AuthError> {
+    log::info!("OpenID Connect: silent re-authentication failed: {error}");
+    runtime.cookies.remove_session(jar);
+    let failure = runtime.rp.provider(provider)?.config.silent_refresh_failure;
+    if failure == SilentRefreshFailure::Error || matches!(error, AuthError::SubjectChanged) {
+        return Err(error);
+    }
+    let start = runtime.rp.start_login(provider, return_to, None).await?;
+    runtime.cookies.add_pending(jar, &start.pending);
+    Ok(start.authorization_url)
 }
 
 /// The 401 catcher that starts logins: when an [`OidcUser`](crate::OidcUser) guard found no
@@ -276,7 +291,7 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
             (Some(_), Some(Verdict::Login(_))) => AuthResponse::Error(AuthError::LoginRequired),
             (Some(runtime), Some(Verdict::Logout(outcome))) => {
                 logout_routes::apply(runtime, req.cookies(), &outcome);
-                logout_routes::respond(runtime, outcome, req.uri().path().as_str())
+                logout_routes::respond(runtime, outcome)
             }
             _ => AuthResponse::Page(
                 status,

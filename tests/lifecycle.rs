@@ -174,9 +174,15 @@ async fn a_due_navigation_is_silently_reauthenticated() {
     let client = refreshing_client(&provider, &[]).await;
     logged_in(&provider, &client).await;
     let (_, before) = json(&client, "/").await;
-    sleep(1.2).await;
+    sleep(3.2).await; // past the interval (1 s) and the minimum gap between refreshes (3 s)
 
-    // An API request keeps working without any redirect.
+    // An API request keeps working without any redirect, with or without Fetch Metadata.
+    let fetch = client
+        .get("/")
+        .header(rocket::http::Header::new("Accept", "*/*"))
+        .dispatch()
+        .await;
+    assert_eq!(fetch.status(), Status::Ok);
     let api = client
         .get("/")
         .header(Accept::JSON)
@@ -207,7 +213,7 @@ async fn a_silent_refresh_that_needs_the_user_falls_back_to_an_interactive_login
     provider.configure(|b| b.prompt_none_error = Some("login_required".into()));
     let client = refreshing_client(&provider, &[]).await;
     logged_in(&provider, &client).await;
-    sleep(1.2).await;
+    sleep(3.2).await; // past the interval (1 s) and the minimum gap between refreshes (3 s)
     let navigation = client.get("/").header(Accept::HTML).dispatch().await;
     let silent = navigation.headers().get_one("Location").unwrap().to_owned();
     let callback = provider.authorize(&silent).await;
@@ -236,7 +242,7 @@ async fn a_failed_silent_refresh_can_show_the_error_view_instead() {
     )];
     let client = refreshing_client(&provider, &extra).await;
     logged_in(&provider, &client).await;
-    sleep(1.2).await;
+    sleep(3.2).await; // past the interval (1 s) and the minimum gap between refreshes (3 s)
     let navigation = client.get("/").header(Accept::HTML).dispatch().await;
     let silent = navigation.headers().get_one("Location").unwrap().to_owned();
     let back = provider
@@ -252,7 +258,7 @@ async fn a_silent_refresh_returning_another_user_drops_the_session() {
     let provider = TestProvider::start().await;
     let client = refreshing_client(&provider, &[]).await;
     logged_in(&provider, &client).await;
-    sleep(1.2).await;
+    sleep(3.2).await; // past the interval (1 s) and the minimum gap between refreshes (3 s)
     provider.set_user("mallory", serde_json::json!({}));
     let navigation = client.get("/").header(Accept::HTML).dispatch().await;
     let silent = navigation.headers().get_one("Location").unwrap().to_owned();
@@ -311,4 +317,20 @@ async fn the_session_can_end_with_the_id_token() {
     assert_eq!(json(&client, "/").await.0, Status::Ok);
     sleep(3.2).await;
     assert_logged_out(&client, &provider).await;
+}
+
+#[rocket::async_test]
+async fn a_forced_refresh_without_refresh_token_keeps_the_session() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.refresh_token = false);
+    let client = client(&provider).await;
+    logged_in(&provider, &client).await;
+    let response = client.get("/token?force=true").dispatch().await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    assert!(response
+        .into_string()
+        .await
+        .unwrap()
+        .contains("no_refresh_token"));
+    assert_eq!(json(&client, "/").await.0, Status::Ok);
 }

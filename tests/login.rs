@@ -340,3 +340,33 @@ async fn a_provider_nobody_listens_for_gives_503() {
     let body = response.into_string().await.unwrap();
     assert!(body.contains("temporarily_unavailable"), "{body}");
 }
+
+#[rocket::async_test]
+async fn a_file_server_behind_the_routes_does_not_swallow_the_login() {
+    let provider = TestProvider::start().await;
+    let files = rocket::fs::FileServer::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/op"));
+    let rocket = rocket::custom(provider.app_figment())
+        .attach(rocket_openidconnect::OpenIdConnect::fairing())
+        .mount("/", rocket::routes![protected])
+        .mount("/", files);
+    let client = rocket::local::asynchronous::Client::tracked(rocket)
+        .await
+        .unwrap();
+    let response = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert!(response
+        .headers()
+        .get_one("Location")
+        .unwrap()
+        .starts_with(provider.issuer()));
+    // The file server still serves what the guarded route does not cover.
+    assert_eq!(
+        client.get("/package.json").dispatch().await.status(),
+        Status::Ok
+    );
+}
+
+#[rocket::get("/")]
+fn protected(user: rocket_openidconnect::OidcUser) -> String {
+    user.claims().subject().to_owned()
+}

@@ -109,7 +109,7 @@ struct AuthorizeParams {
 /// A redirect, or the login page.
 #[derive(Responder)]
 enum AuthorizeReply {
-    Redirect(Redirect),
+    Redirect(Box<Redirect>),
     Page(RawHtml<String>),
 }
 
@@ -142,7 +142,7 @@ fn authorize(
     };
     let behaviour = s.behaviour();
     let prompt = params.prompt.as_deref().unwrap_or_default();
-    let redirect = |url: String| Ok(AuthorizeReply::Redirect(Redirect::to(url)));
+    let redirect = |url: String| Ok(AuthorizeReply::Redirect(Box::new(Redirect::to(url))));
     if prompt == "none" {
         if let Some(error) = &behaviour.prompt_none_error {
             return redirect(s.error_redirect(&request, error));

@@ -225,8 +225,10 @@ impl ProviderState {
         claims.insert("aud".into(), client_id.into());
         claims.insert("exp".into(), (now + 300).into());
         claims.insert("iat".into(), now.into());
-        claims.insert("auth_time".into(), now.into());
+        // A login: authentication time and nonce. (A refresh has neither: Core 12.2 keeps
+        // the original auth_time, which a client compares only when present.)
         if let Some(nonce) = nonce {
+            claims.insert("auth_time".into(), now.into());
             claims.insert("nonce".into(), nonce.into());
         }
         claims.extend(account.1.clone());
