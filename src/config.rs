@@ -1,5 +1,6 @@
-//! Configuration: the `[default.oidc]` table of `Rocket.toml` (or `ROCKET_OIDC_*` environment
-//! variables), read through figment when the fairing ignites.
+//! Configuration: the `[default.oidc]` table of `Rocket.toml` (or the `ROCKET_OIDC` environment
+//! variable holding the table, e.g. `ROCKET_OIDC='{base_url="https://app.example"}'`), read
+//! through figment when the fairing ignites.
 //!
 //! Every value is checked at ignite. A missing or malformed key aborts launch with a message that
 //! names the key (`oidc.providers.default.client_id: missing`), so a typo never becomes a login
@@ -481,6 +482,11 @@ impl ProviderConfig {
             self.allow_insecure_http,
         )?;
         if let Some(md) = &self.metadata {
+            if md.token_endpoint.is_none() {
+                return Err(ConfigError::Missing(format!(
+                    "{key}.metadata.token_endpoint"
+                )));
+            }
             md.check_urls(self.http_allowed())
                 .map_err(|(field, why)| invalid(&format!("{key}.metadata.{field}"), why))?;
         }
@@ -506,6 +512,18 @@ impl ProviderConfig {
                     "{key}.client_secret (required by {key}.token_endpoint_auth_method)"
                 )))
             }
+        }
+        if self.jwks_refetch_interval == 0 {
+            return Err(invalid(
+                &format!("{key}.jwks_refetch_interval"),
+                "must be at least 1 second (it rate-limits key-set fetches)",
+            ));
+        }
+        if self.access_token_leeway > 3600 {
+            return Err(invalid(
+                &format!("{key}.access_token_leeway"),
+                "must be at most 3600 seconds",
+            ));
         }
         if !self.scope.iter().any(|s| s == "openid") {
             return Err(invalid(&format!("{key}.scope"), "must contain \"openid\""));

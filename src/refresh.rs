@@ -102,7 +102,9 @@ impl RelyingParty {
             ("refresh_token", refresh_token.secret().as_str()),
         ];
         let tokens = match self.token_request(client, token_endpoint, form).await {
-            Err(AuthError::TokenRejected(error)) => {
+            // The refresh token is dead: the session ends. Other refusals (`invalid_client`
+            // after a secret rotation, say) are the application's problem, not the user's.
+            Err(AuthError::TokenRejected(error)) if error == "invalid_grant" => {
                 return Err(AuthError::SessionEnded(format!(
                     "the provider refused the refresh token ({error})"
                 )))

@@ -46,7 +46,11 @@ impl<'r> Responder<'r, 'static> for AuthResponse {
                 .header(Header::new("Location", location))
                 .finalize(),
             AuthResponse::Error(error) => {
-                log::warn!("OpenID Connect: {error}");
+                match error {
+                    // Routine: an API request without a session.
+                    AuthError::LoginRequired => log::debug!("OpenID Connect: {error}"),
+                    _ => log::warn!("OpenID Connect: {error}"),
+                }
                 let runtime = req.rocket().state::<OidcRuntime>();
                 let base_path = runtime.map_or("", |r| r.rp.base_path.as_str());
                 // A failing application view falls back to ours: an error here would send the
