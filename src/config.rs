@@ -148,8 +148,17 @@ pub struct ProviderConfig {
     /// Static provider metadata, used instead of discovery.
     #[serde(default)]
     pub metadata: Option<ProviderMetadata>,
-    /// The client identifier registered at the provider.
-    pub client_id: String,
+    /// The client identifier registered at the provider (absent with a `registration` table).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Dynamic client registration instead of `client_id`/`client_secret`: the client metadata
+    /// to register (`client_name`, `contacts`, ...) and an optional `initial_access_token`.
+    #[serde(default)]
+    pub registration: Option<RegistrationConfig>,
+    /// Where the result of a dynamic registration is kept (a JSON file, mode 0600), so that a
+    /// restart or another instance reuses the client instead of registering a new one.
+    #[serde(default)]
+    pub registration_store: Option<std::path::PathBuf>,
     /// This provider's own callback path (default: the global `redirect_path`). Providers that
     /// share a callback path must send the RFC 9207 `iss` parameter, or their logins are
     /// refused (mix-up defence); give each provider its own path when they do not.
@@ -239,6 +248,54 @@ fn default_jwks_refetch_interval() -> u64 {
 }
 fn default_access_token_leeway() -> u64 {
     30
+}
+
+/// The `[oidc.providers.NAME.registration]` table: OpenID Connect Dynamic Client Registration.
+///
+/// # Example
+///
+/// ```
+/// use rocket::figment::{Figment, providers::{Format, Toml}};
+/// use rocket_openidconnect::OidcConfig;
+///
+/// let figment = Figment::from(Toml::string(r#"
+///     [oidc.providers.default]
+///     issuer = "https://op.example.com"
+///     registration_store = "/var/lib/my-app/oidc-client.json"
+///     [oidc.providers.default.registration]
+///     client_name = "My app"
+///     contacts = ["ops@example.com"]
+///     initial_access_token = "..."
+/// "#));
+/// let config = OidcConfig::from_figment(&figment).unwrap();
+/// let registration = config.providers["default"].registration.as_ref().unwrap();
+/// assert_eq!(registration.metadata["client_name"], "My app");
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct RegistrationConfig {
+    /// Sent as a Bearer token to the registration endpoint, if the provider requires one.
+    #[serde(default)]
+    pub initial_access_token: Option<ClientSecret>,
+    /// Any further client metadata to register. `redirect_uris`, `response_types` and
+    /// `grant_types` are set by the library; `post_logout_redirect_uris` defaults to the
+    /// provider's `post_logout_redirect_uri`, else the fairing's logout route.
+    #[serde(flatten)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RegistrationConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        for reserved in ["redirect_uris", "response_types", "grant_types"] {
+            if self.metadata.contains_key(reserved) {
+                return Err(invalid(
+                    &format!("{key}.{reserved}"),
+                    "is set by the library and cannot be configured",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a failed silent refresh (`login_required` and friends) leads to.
@@ -501,16 +558,38 @@ impl ProviderConfig {
                 }
             }
         }
-        if self.client_id.is_empty() {
-            return Err(invalid(&format!("{key}.client_id"), "must not be empty"));
-        }
-        match (self.client_auth_method(), &self.client_secret) {
-            (ClientAuthMethod::None, _) => {}
-            (_, Some(secret)) if !secret.secret().is_empty() => {}
-            _ => {
+        match (&self.client_id, &self.registration) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    &format!("{key}.registration"),
+                    "is for providers without a client_id: remove one of the two",
+                ))
+            }
+            (None, None) => {
                 return Err(ConfigError::Missing(format!(
-                    "{key}.client_secret (required by {key}.token_endpoint_auth_method)"
+                    "{key}.client_id (or a {key}.registration table)"
                 )))
+            }
+            (Some(id), None) if id.is_empty() => {
+                return Err(invalid(&format!("{key}.client_id"), "must not be empty"))
+            }
+            (Some(_), None) => match (self.client_auth_method(), &self.client_secret) {
+                (ClientAuthMethod::None, _) => {}
+                (_, Some(secret)) if !secret.secret().is_empty() => {}
+                _ => {
+                    return Err(ConfigError::Missing(format!(
+                        "{key}.client_secret (required by {key}.token_endpoint_auth_method)"
+                    )))
+                }
+            },
+            (None, Some(registration)) => {
+                if self.client_secret.is_some() {
+                    return Err(invalid(
+                        &format!("{key}.client_secret"),
+                        "comes from the registration: remove it",
+                    ));
+                }
+                registration.validate(&format!("{key}.registration"))?;
             }
         }
         if self.jwks_refetch_interval == 0 {

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use crate::config::{ClientAuthMethod, OidcConfig, UserinfoMethod};
 use crate::error::{AuthError, ProviderError, TokenError};
 use crate::http::{invalid, HttpClient};
-use crate::provider::{ProviderClient, ReadyProvider};
+use crate::provider::{ClientCredentials, ProviderClient, ReadyProvider};
 use crate::return_to::safe_return_path;
 use crate::session::{NewSession, UserSession};
 use crate::token::{allowed_algs, validate_id_token, Claims, Expectations, NonceCheck};
@@ -180,12 +180,17 @@ impl RelyingParty {
             .map(|(name, p)| {
                 let path = config.redirect_path_of(p);
                 let shared = paths.iter().filter(|other| **other == path).count() > 1;
+                let post_logout = p
+                    .post_logout_redirect_uri
+                    .clone()
+                    .unwrap_or_else(|| format!("{origin}{base_path}{}", config.logout_path));
                 let client = ProviderClient::new(
                     name.clone(),
                     p.clone(),
                     path.to_owned(),
                     format!("{origin}{base_path}{path}"),
                     shared,
+                    post_logout,
                 );
                 (name.clone(), client)
             })
@@ -244,7 +249,7 @@ impl RelyingParty {
             let mut query = url.query_pairs_mut();
             query
                 .append_pair("response_type", "code")
-                .append_pair("client_id", &config.client_id)
+                .append_pair("client_id", &ready.credentials.client_id)
                 .append_pair("redirect_uri", &client.redirect_uri)
                 .append_pair("scope", &config.scope.join(" "))
                 .append_pair("state", &state)
@@ -378,7 +383,7 @@ impl RelyingParty {
         Ok(UserSession::new(NewSession {
             provider: pending.provider,
             issuer: issuer.to_owned(),
-            client_id: client.config.client_id.clone(),
+            client_id: ready.credentials.client_id.clone(),
             id_token,
             claims,
             access_token: Some(AccessToken::new(tokens.access_token)),
@@ -410,18 +415,33 @@ impl RelyingParty {
         if let Some(verifier) = &pending.pkce_verifier {
             form.push(("code_verifier", verifier));
         }
-        self.token_request(client, token_endpoint, form).await
+        self.token_request(client, &ready.credentials, token_endpoint, form)
+            .await
     }
 
     /// A request to the token endpoint (code exchange or refresh), authenticated as the client.
     pub(crate) async fn token_request(
         &self,
         client: &ProviderClient,
+        credentials: &ClientCredentials,
         token_endpoint: &str,
         form: Vec<(&str, &str)>,
     ) -> Result<TokenResponse, AuthError> {
+        let request = self.client_post(credentials, token_endpoint, form);
+        let result = self.read_token_response(request).await;
+        if credentials.registered
+            && matches!(&result, Err(AuthError::TokenRejected(e)) if e == "invalid_client")
+        {
+            client.forget_registration();
+        }
+        result
+    }
+
+    async fn read_token_response(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<TokenResponse, AuthError> {
         const ENDPOINT: &str = "token endpoint";
-        let request = self.client_post(client, token_endpoint, form);
         let response = self.http.send(ENDPOINT, request).await?;
         match response.status {
             200 => {}
@@ -463,8 +483,8 @@ impl RelyingParty {
         );
         let expect = Expectations {
             issuer: &ready.metadata.issuer,
-            client_id: &config.client_id,
-            client_secret: config.client_secret.as_ref(),
+            client_id: &ready.credentials.client_id,
+            client_secret: ready.credentials.client_secret.as_ref(),
             allowed_algs: &algs,
             nonce: context.nonce,
             issued_after: context.issued_after,
@@ -541,25 +561,25 @@ impl RelyingParty {
     /// configured method (token endpoint, revocation).
     pub(crate) fn client_post<'a>(
         &self,
-        client: &'a ProviderClient,
+        credentials: &'a ClientCredentials,
         url: &str,
         mut form: Vec<(&'a str, &'a str)>,
     ) -> reqwest::RequestBuilder {
-        let config = &client.config;
-        let secret = config.client_secret.as_ref().map(|s| s.secret().as_str());
+        let id = credentials.client_id.as_str();
+        let secret = credentials
+            .client_secret
+            .as_ref()
+            .map(|s| s.secret().as_str());
         let mut request = self.http.post(url);
-        match (config.client_auth_method(), secret) {
+        match (credentials.auth_method, secret) {
             (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
-                request = request.header(
-                    reqwest::header::AUTHORIZATION,
-                    basic_auth(&config.client_id, secret),
-                );
+                request = request.header(reqwest::header::AUTHORIZATION, basic_auth(id, secret));
             }
             (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
-                form.push(("client_id", &config.client_id));
+                form.push(("client_id", id));
                 form.push(("client_secret", secret));
             }
-            _ => form.push(("client_id", &config.client_id)),
+            _ => form.push(("client_id", id)),
         }
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&form)

@@ -266,12 +266,16 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         let cached = req
             .local_cache(|| CachedSession(runtime.cookies.read_session(req.cookies(), unix_now())));
         // The session must be of this provider, as configured now (same issuer and client).
-        let configured = runtime.rp.providers.get(P::NAME).map(|p| &p.config);
+        let provider = runtime.rp.providers.get(P::NAME);
+        let configured = provider.map(|p| &p.config);
         let matches = |session: &UserSession| {
-            configured.is_some_and(|c| {
-                session.provider() == P::NAME
-                    && session.issuer() == c.issuer()
-                    && session.client_id() == c.client_id
+            provider.is_some_and(|p| {
+                // A registered client not known yet (its provider not reached since the start)
+                // is checked by issuer only.
+                let client_ok = p
+                    .known_client_id()
+                    .is_none_or(|id| id == session.client_id());
+                session.provider() == P::NAME && session.issuer() == p.config.issuer() && client_ok
             })
         };
         let now = unix_now();

@@ -80,7 +80,7 @@ impl RelyingParty {
         let state = random_token();
         url.query_pairs_mut()
             .append_pair("id_token_hint", session.id_token())
-            .append_pair("client_id", &client.config.client_id)
+            .append_pair("client_id", &ready.credentials.client_id)
             .append_pair(
                 "post_logout_redirect_uri",
                 &self.post_logout_redirect_uri(client, route_path),
@@ -134,7 +134,7 @@ impl RelyingParty {
         for (token, hint) in tokens {
             let Some(token) = token else { continue };
             let form = vec![("token", token.as_str()), ("token_type_hint", hint)];
-            let request = self.client_post(client, endpoint, form);
+            let request = self.client_post(&ready.credentials, endpoint, form);
             match self.http.send(ENDPOINT, request).await {
                 Ok(response) if response.status == 200 => {}
                 Ok(response) => log::warn!(

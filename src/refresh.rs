@@ -101,7 +101,10 @@ impl RelyingParty {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.secret().as_str()),
         ];
-        let tokens = match self.token_request(client, token_endpoint, form).await {
+        let tokens = match self
+            .token_request(client, &ready.credentials, token_endpoint, form)
+            .await
+        {
             // The refresh token is dead: the session ends. Other refusals (`invalid_client`
             // after a secret rotation, say) are the application's problem, not the user's.
             Err(AuthError::TokenRejected(error)) if error == "invalid_grant" => {

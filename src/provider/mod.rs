@@ -3,12 +3,15 @@
 
 mod keys;
 mod metadata;
+mod registration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 pub(crate) use keys::KeyStore;
 pub use metadata::ProviderMetadata;
+pub(crate) use registration::ClientCredentials;
 
 use crate::config::ProviderConfig;
 use crate::error::ProviderError;
@@ -21,6 +24,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(2);
 pub(crate) struct ReadyProvider {
     pub metadata: ProviderMetadata,
     pub keys: KeyStore,
+    pub credentials: ClientCredentials,
 }
 
 /// One configured provider and its discovery state.
@@ -33,6 +37,10 @@ pub(crate) struct ProviderClient {
     pub redirect_uri: String,
     /// Whether another provider uses the same callback path (then `iss` is required).
     pub shares_redirect_path: bool,
+    /// The default post-logout redirect URI (registered with a dynamic registration).
+    pub post_logout_redirect_uri: String,
+    /// Whether a stored registration may be used (not after the provider refused it).
+    use_stored_registration: AtomicBool,
     ready: RwLock<Option<Arc<ReadyProvider>>>,
     last_failure: Mutex<Option<(Instant, ProviderError)>>,
     /// Held while a discovery runs, so concurrent requests share one.
@@ -46,6 +54,7 @@ impl ProviderClient {
         redirect_path: String,
         redirect_uri: String,
         shares_redirect_path: bool,
+        post_logout_redirect_uri: String,
     ) -> Self {
         ProviderClient {
             name,
@@ -53,6 +62,8 @@ impl ProviderClient {
             redirect_path,
             redirect_uri,
             shares_redirect_path,
+            post_logout_redirect_uri,
+            use_stored_registration: AtomicBool::new(true),
             ready: RwLock::new(None),
             last_failure: Mutex::new(None),
             discovering: tokio::sync::Mutex::new(()),
@@ -125,6 +136,37 @@ impl ProviderClient {
         };
         let interval = Duration::from_secs(self.config.jwks_refetch_interval);
         let keys = KeyStore::fetch_new(http, &metadata.jwks_uri, interval).await?;
-        Ok(ReadyProvider { metadata, keys })
+        let uris = registration::ClientUris {
+            redirect_uri: &self.redirect_uri,
+            post_logout_redirect_uri: &self.post_logout_redirect_uri,
+        };
+        let use_store = self.use_stored_registration.load(Ordering::SeqCst);
+        let credentials =
+            registration::credentials(http, &self.config, &metadata, &uris, use_store).await?;
+        Ok(ReadyProvider {
+            metadata,
+            keys,
+            credentials,
+        })
+    }
+
+    /// The provider refused our dynamically registered client: forget it, so that the next
+    /// login registers a new one (and does not reuse the stored one).
+    pub fn forget_registration(&self) {
+        self.use_stored_registration.store(false, Ordering::SeqCst);
+        *self.ready.write().unwrap_or_else(|e| e.into_inner()) = None;
+        log::warn!(
+            "OpenID provider `{}` refused the registered client; it will register again",
+            self.name
+        );
+    }
+
+    /// The client id to expect in sessions, without any network call: the configured one, or
+    /// the registered one once known.
+    pub fn known_client_id(&self) -> Option<String> {
+        self.config
+            .client_id
+            .clone()
+            .or_else(|| self.ready_now().map(|r| r.credentials.client_id.clone()))
     }
 }
