@@ -71,6 +71,10 @@ pub struct OidcConfig {
     /// Timeout of every call to a provider, in seconds (default 10).
     #[serde(default = "default_http_timeout")]
     pub http_timeout: u64,
+    /// Path of a login route that starts a login with per-request parameters
+    /// (`?provider=NAME&return_to=/path&login_hint=...`); not mounted unless set.
+    #[serde(default)]
+    pub login_path: Option<String>,
     /// Where the fairing's logout route sends the browser when the logout is complete (a path
     /// of this application); default: a built-in "logged out" page.
     #[serde(default)]
@@ -205,6 +209,11 @@ pub struct ProviderConfig {
     /// error): `login` (default) starts an interactive login, `error` shows the error view.
     #[serde(default)]
     pub silent_refresh_failure: SilentRefreshFailure,
+    /// Authorization request parameters a login through `login_path` may set per request
+    /// (e.g. `["login_hint", "ui_locales", "acr_values", "max_age", "kc_idp_hint"]`; default
+    /// none).
+    #[serde(default)]
+    pub login_params: Vec<String>,
     /// An access token is refreshed when it expires within this many seconds (default 30).
     #[serde(default = "default_access_token_leeway")]
     pub access_token_leeway: u64,
@@ -397,6 +406,15 @@ impl OidcConfig {
                 return Err(invalid(
                     "oidc.post_logout_path",
                     "must be a path of this application, like `/goodbye`",
+                ));
+            }
+        }
+        if let Some(path) = &self.login_path {
+            check_path("oidc.login_path", path)?;
+            if *path == self.redirect_path || *path == self.logout_path {
+                return Err(invalid(
+                    "oidc.login_path",
+                    "must differ from oidc.redirect_path and oidc.logout_path",
                 ));
             }
         }
@@ -606,6 +624,16 @@ impl ProviderConfig {
         }
         if !self.scope.iter().any(|s| s == "openid") {
             return Err(invalid(&format!("{key}.scope"), "must contain \"openid\""));
+        }
+        for param in &self.login_params {
+            if RESERVED_PARAMS.contains(&param.as_str())
+                || matches!(param.as_str(), "provider" | "return_to")
+            {
+                return Err(invalid(
+                    &format!("{key}.login_params"),
+                    format!("`{param}` cannot be set per request"),
+                ));
+            }
         }
         for param in self.auth_request_params.keys() {
             if RESERVED_PARAMS.contains(&param.as_str()) {

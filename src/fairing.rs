@@ -155,6 +155,7 @@ impl Fairing for OpenIdConnect {
         let cookies = CookieSettings::new(&rp.config, rp.secure);
         let logout_path = rp.config.logout_path.clone();
         let redirect_paths = rp.redirect_paths();
+        let login_path = rp.config.login_path.clone();
         let runtime = OidcRuntime {
             rp: Arc::new(rp),
             cookies: Arc::new(cookies),
@@ -165,6 +166,9 @@ impl Fairing for OpenIdConnect {
             .mount(logout_path, crate::logout_routes::logout_routes());
         for path in redirect_paths {
             rocket = rocket.mount(path, routes::callback_routes());
+        }
+        if let Some(path) = login_path {
+            rocket = rocket.mount(path, routes::login_routes());
         }
         Ok(if self.register_catcher {
             rocket.register("/", routes::catchers())

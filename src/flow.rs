@@ -64,6 +64,19 @@ pub(crate) struct PendingLogin {
     /// A silent re-authentication (`prompt=none`) of the session of this subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silent_sub: Option<String>,
+    /// The `max_age` sent: the ID token's `auth_time` is checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<i64>,
+    /// The `acr_values` sent: the ID token's `acr` must be one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr_values: Option<String>,
+}
+
+/// What the authorization request asked for that the ID token must reflect.
+#[derive(Default)]
+struct Requested {
+    max_age: Option<i64>,
+    acr_values: Option<String>,
 }
 
 /// A login to start: where to send the browser and what to remember.
@@ -237,12 +250,14 @@ impl RelyingParty {
         provider: &str,
         return_to: &str,
         silent_sub: Option<&str>,
+        extra_params: &[(String, String)],
     ) -> Result<LoginStart, AuthError> {
         let client = self.provider(provider)?;
         let ready = client.ready(&self.http).await?;
         let config = &client.config;
         let state = random_token();
         let nonce = random_token();
+        let mut requested = Requested::default();
         let mut url = url::Url::parse(&ready.metadata.authorization_endpoint)
             .map_err(|_| invalid("discovery endpoint", "authorization_endpoint is not a URL"))?;
         let pkce_verifier = {
@@ -261,14 +276,25 @@ impl RelyingParty {
                     .append_pair("code_challenge_method", "S256");
                 verifier.secret().clone()
             });
-            for (name, value) in &config.auth_request_params {
-                if !(silent_sub.is_some() && name == "prompt") {
-                    query.append_pair(name, value);
-                }
-            }
+            // Configured parameters, then the request's own (which win), then prompt=none for a
+            // silent re-authentication (which wins over both).
+            let mut params: Vec<(&str, &str)> = config
+                .auth_request_params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .filter(|(k, _)| !extra_params.iter().any(|(e, _)| e == k))
+                .collect();
+            params.extend(extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             if silent_sub.is_some() {
-                query.append_pair("prompt", "none");
+                params.retain(|(k, _)| *k != "prompt");
+                params.push(("prompt", "none"));
             }
+            for (name, value) in &params {
+                query.append_pair(name, value);
+            }
+            let value_of = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+            requested.max_age = value_of("max_age").and_then(|v| v.parse().ok());
+            requested.acr_values = value_of("acr_values").map(str::to_owned);
             verifier
         };
         Ok(LoginStart {
@@ -282,6 +308,8 @@ impl RelyingParty {
                 return_to: safe_return_path(return_to).unwrap_or("/").to_owned(),
                 created_at: unix_now(),
                 silent_sub: silent_sub.map(str::to_owned),
+                max_age: requested.max_age,
+                acr_values: requested.acr_values,
             },
         })
     }
@@ -366,7 +394,8 @@ impl RelyingParty {
         let context = IdTokenContext {
             nonce: NonceCheck::Required(&pending.nonce),
             issued_after: pending.created_at,
-            login: true,
+            max_age: pending.max_age,
+            acr_values: pending.acr_values.as_deref(),
         };
         let claims = self
             .validate_id_token(client, &ready, &id_token, &context, now)
@@ -490,16 +519,8 @@ impl RelyingParty {
             issued_after: context.issued_after,
             now,
             skew: self.config.clock_skew as i64,
-            max_age: config
-                .auth_request_params
-                .get("max_age")
-                .filter(|_| context.login)
-                .and_then(|v| v.parse().ok()),
-            acr_values: config
-                .auth_request_params
-                .get("acr_values")
-                .filter(|_| context.login)
-                .map(String::as_str),
+            max_age: context.max_age,
+            acr_values: context.acr_values,
         };
         let keys = ready.keys.current(&self.http).await;
         match validate_id_token(id_token, &keys, &expect) {
@@ -598,8 +619,10 @@ pub(crate) struct IdTokenContext<'a> {
     pub nonce: NonceCheck<'a>,
     /// Unix time: `iat` may not be earlier (minus the skew).
     pub issued_after: i64,
-    /// A login (the request's `max_age`/`acr_values` apply), not a refresh.
-    pub login: bool,
+    /// The `max_age` of the login request (none for a refresh).
+    pub max_age: Option<i64>,
+    /// The `acr_values` of the login request (none for a refresh).
+    pub acr_values: Option<&'a str>,
 }
 
 /// `Authorization: Basic` with the id and secret form-urlencoded first (RFC 6749 2.3.1).

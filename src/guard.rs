@@ -308,7 +308,11 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         if interval.is_some_and(|i| since >= i) && is_document_navigation(req) {
             let return_to = req.uri().to_string();
             let subject = Some(session.claims().subject());
-            if let Ok(start) = runtime.rp.start_login(P::NAME, &return_to, subject).await {
+            if let Ok(start) = runtime
+                .rp
+                .start_login(P::NAME, &return_to, subject, &[])
+                .await
+            {
                 runtime.cookies.add_pending(req.cookies(), &start.pending);
                 let cookie = runtime.cookies.pending_cookie_name(&start.pending.state);
                 SilentRefresh::set(req, start.authorization_url, cookie);

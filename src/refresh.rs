@@ -122,7 +122,8 @@ impl RelyingParty {
                 let context = IdTokenContext {
                     nonce: NonceCheck::IfPresent(original_nonce),
                     issued_after: started,
-                    login: false,
+                    max_age: None,
+                    acr_values: None,
                 };
                 let claims = self
                     .validate_id_token(client, &ready, &raw, &context, unix_now())

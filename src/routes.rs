@@ -25,6 +25,76 @@ pub(crate) fn callback_routes() -> Vec<Route> {
     routes![callback_get, callback_post]
 }
 
+/// The login route, mounted at `login_path` when configured.
+pub(crate) fn login_routes() -> Vec<Route> {
+    routes![login_get]
+}
+
+/// Starts a login with per-request parameters:
+/// `GET {login_path}?provider=NAME&return_to=/path&login_hint=...`. `provider` defaults to
+/// `default`, `return_to` to `/`; any other parameter must be in the provider's `login_params`
+/// allow-list, and is added to (or replaces a configured) authorization request parameter.
+#[get("/")]
+async fn login_get(
+    uri: &Origin<'_>,
+    jar: &CookieJar<'_>,
+    runtime: &State<OidcRuntime>,
+) -> AuthResponse {
+    let query = uri.query().map(|q| q.as_str()).unwrap_or_default();
+    match start_login_with(runtime, query).await {
+        Ok(start) => {
+            runtime.cookies.add_pending(jar, &start.pending);
+            AuthResponse::Redirect(start.authorization_url)
+        }
+        Err(error) => AuthResponse::Error(error),
+    }
+}
+
+async fn start_login_with(
+    runtime: &OidcRuntime,
+    query: &str,
+) -> Result<crate::flow::LoginStart, AuthError> {
+    if query.len() > MAX_CALLBACK_LEN {
+        return Err(AuthError::InvalidCallback(
+            "the request is too large".into(),
+        ));
+    }
+    let mut provider = None;
+    let mut return_to = None;
+    let mut extra: Vec<(String, String)> = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let seen = match key.as_ref() {
+            "provider" => provider.replace(value.into_owned()).is_some(),
+            "return_to" => return_to.replace(value.into_owned()).is_some(),
+            name => {
+                let seen = extra.iter().any(|(k, _)| k == name);
+                extra.push((name.to_owned(), value.into_owned()));
+                seen
+            }
+        };
+        if seen {
+            return Err(AuthError::InvalidCallback(format!(
+                "the parameter `{key}` appears more than once"
+            )));
+        }
+    }
+    let provider = provider.unwrap_or_else(|| "default".into());
+    let client = runtime.rp.provider(&provider)?;
+    if let Some((name, _)) = extra
+        .iter()
+        .find(|(name, _)| !client.config.login_params.contains(name))
+    {
+        return Err(AuthError::InvalidCallback(format!(
+            "the parameter `{name}` is not in login_params"
+        )));
+    }
+    let return_to = return_to.unwrap_or_else(|| "/".into());
+    runtime
+        .rp
+        .start_login(&provider, &return_to, None, &extra)
+        .await
+}
+
 /// The catchers the fairing registers.
 pub(crate) fn catchers() -> Vec<Catcher> {
     vec![Catcher::new(401, login_catcher)]
@@ -247,7 +317,10 @@ async fn silent_failure(
     if failure == SilentRefreshFailure::Error || matches!(error, AuthError::SubjectChanged) {
         return Err(error);
     }
-    let start = runtime.rp.start_login(provider, return_to, None).await?;
+    let start = runtime
+        .rp
+        .start_login(provider, return_to, None, &[])
+        .await?;
     runtime.cookies.add_pending(jar, &start.pending);
     Ok(start.authorization_url)
 }
@@ -284,7 +357,11 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
         let response = match (runtime, PendingVerdict::take(req)) {
             (Some(runtime), Some(Verdict::Login(provider))) if is_navigation(req) => {
                 let return_to = req.uri().to_string();
-                match runtime.rp.start_login(provider, &return_to, None).await {
+                match runtime
+                    .rp
+                    .start_login(provider, &return_to, None, &[])
+                    .await
+                {
                     Ok(start) => {
                         runtime.cookies.add_pending(req.cookies(), &start.pending);
                         AuthResponse::Redirect(start.authorization_url)

@@ -493,9 +493,18 @@ fn revoke(op: Op, auth: AuthorizationHeader, form: Form<RevokeParams>) -> Status
 
 /// Dynamic client registration (OpenID Connect Dynamic Client Registration 1.0).
 #[post("/register", data = "<metadata>")]
-fn register(op: Op, metadata: Json<Value>) -> (Status, Json<Value>) {
+fn register(op: Op, bearer: Bearer, metadata: Json<Value>) -> (Status, Json<Value>) {
     let s = &op.0;
     s.counters.registration.fetch_add(1, Ordering::SeqCst);
+    let behaviour = s.behaviour();
+    if behaviour.initial_access_token.is_some() && bearer.0 != behaviour.initial_access_token {
+        let body = json!({"error": "invalid_token"});
+        return (Status::Unauthorized, Json(body));
+    }
+    if behaviour.registration_status != 201 {
+        let status = Status::from_code(behaviour.registration_status).unwrap_or(Status::BadRequest);
+        return (status, Json(json!({"error": "invalid_client_metadata"})));
+    }
     let list = |name: &str| -> Option<Vec<String>> {
         match metadata.get(name) {
             None => Some(Vec::new()),

@@ -131,6 +131,10 @@ pub struct Behaviour {
     pub rotate_refresh_token: bool,
     /// If set, `prompt=none` requests get this `error` (e.g. `login_required`).
     pub prompt_none_error: Option<String>,
+    /// The status of registration responses (default 201; others come with an error body).
+    pub registration_status: u16,
+    /// If set, registration requires this initial access token as a Bearer token.
+    pub initial_access_token: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -156,6 +160,8 @@ impl Default for Behaviour {
             refresh_sub: None,
             rotate_refresh_token: true,
             prompt_none_error: None,
+            registration_status: 201,
+            initial_access_token: None,
         }
     }
 }
@@ -375,6 +381,21 @@ impl TestProvider {
             refresh: load(&c.refresh),
             registration: load(&c.registration),
         }
+    }
+
+    /// The `[oidc.providers.<name>].metadata` table describing this provider (static metadata
+    /// instead of discovery).
+    pub fn metadata_table(&self) -> Value {
+        let base = self.issuer();
+        json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "userinfo_endpoint": format!("{base}/userinfo"),
+            "jwks_uri": format!("{base}/jwks"),
+            "registration_endpoint": format!("{base}/register"),
+            "end_session_endpoint": format!("{base}/end_session"),
+        })
     }
 
     /// The `[oidc.providers.<name>]` table for an application using this provider.

@@ -1,0 +1,236 @@
+//! Dynamic client registration (and its store), static metadata with it, and logins with
+//! per-request parameters.
+
+mod support;
+
+use std::path::PathBuf;
+
+use rocket::figment::Figment;
+use rocket::http::{Accept, Status};
+use rocket_openidconnect::testing::TestProvider;
+use serde_json::{json, Value};
+use support::{assert_rejected, client_with};
+
+/// A fresh path for a registration store.
+fn store_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "rocket_openidconnect-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("client.json")
+}
+
+/// An app whose `default` provider is `provider`, with a registration instead of a client.
+fn registering_figment(provider: &TestProvider, store: Option<&PathBuf>, extra: Value) -> Figment {
+    let mut table = json!({
+        "issuer": provider.issuer(),
+        "scope": ["openid", "profile"],
+        "registration": { "client_name": "registration test", "contacts": ["ops@example.com"] },
+    });
+    if let Some(store) = store {
+        table["registration_store"] = store.display().to_string().into();
+    }
+    for (key, value) in extra.as_object().unwrap() {
+        table[key] = value.clone();
+    }
+    provider
+        .app_figment()
+        .merge(("oidc.providers.default", Value::Null))
+        .merge(("oidc.providers.default", table))
+}
+
+#[rocket::async_test]
+async fn a_registered_client_logs_in_and_is_reused_after_a_restart() {
+    let provider = TestProvider::start().await;
+    let store = store_path("reuse");
+    let client = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert_eq!(provider.hits().registration, 1);
+
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap();
+    assert_eq!(stored["issuer"], provider.issuer());
+    assert!(stored["client_id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&store).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the store is private");
+    }
+
+    // A restart (another Rocket with the same store): no second registration.
+    drop(client);
+    let client = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert_eq!(provider.hits().registration, 1);
+}
+
+#[rocket::async_test]
+async fn a_refused_or_expired_stored_client_is_registered_anew() {
+    let provider = TestProvider::start().await;
+    let store = store_path("refused");
+    let client = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+    assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
+    drop(client);
+
+    // The provider no longer knows the stored secret: the login fails once, then a new
+    // client is registered and used.
+    let mut stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap();
+    stored["client_secret"] = "not-the-secret".into();
+    std::fs::write(&store, stored.to_string()).unwrap();
+    let client = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+    let failed = provider.login(&client, "/").await;
+    assert_rejected(&failed, 400, &provider);
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert_eq!(provider.hits().registration, 2);
+    drop(client);
+
+    // An expired secret: registered anew at once.
+    let mut stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap();
+    stored["client_secret_expires_at"] = 1_000.into();
+    std::fs::write(&store, stored.to_string()).unwrap();
+    let client = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+    assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
+    assert_eq!(provider.hits().registration, 3);
+}
+
+#[rocket::async_test]
+async fn a_failing_registration_shows_the_error_view_without_blocking_launch() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.registration_status = 400);
+    let client = client_with(registering_figment(&provider, None, json!({}))).await;
+    let response = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(response.status(), Status::BadGateway);
+    let body = response.into_string().await.unwrap();
+    assert!(
+        body.contains("registration endpoint answered HTTP 400"),
+        "{body}"
+    );
+    assert_eq!(client.get("/public").dispatch().await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn the_initial_access_token_is_sent() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.initial_access_token = Some("let-me-register".into()));
+    let without = client_with(registering_figment(&provider, None, json!({}))).await;
+    let response = without.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(response.status(), Status::BadGateway);
+
+    let table =
+        json!({"registration": {"client_name": "t", "initial_access_token": "let-me-register"}});
+    let with = client_with(registering_figment(&provider, None, table)).await;
+    let login = provider.login(&with, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+}
+
+#[rocket::async_test]
+async fn static_metadata_works_with_dynamic_registration() {
+    let provider = TestProvider::start().await;
+    let table = json!({"issuer": Value::Null, "metadata": provider.metadata_table()});
+    let figment = registering_figment(&provider, None, table);
+    let client = client_with(figment).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert_eq!(
+        provider.hits().discovery,
+        0,
+        "static metadata: no discovery"
+    );
+    assert_eq!(provider.hits().registration, 1);
+}
+
+#[rocket::async_test]
+async fn a_login_route_takes_allow_listed_per_request_parameters() {
+    let provider = TestProvider::start().await;
+    let figment = provider
+        .app_figment()
+        .merge(("oidc.login_path", "/login"))
+        .merge((
+            "oidc.providers.default.login_params",
+            ["login_hint", "max_age"],
+        ))
+        .merge((
+            "oidc.providers.default.auth_request_params",
+            json!({"prompt": "login"}),
+        ));
+    let client = client_with(figment).await;
+    let start = client
+        .get("/login?login_hint=alice%40example.com&return_to=%2Fpublic")
+        .dispatch()
+        .await;
+    assert_eq!(start.status(), Status::SeeOther);
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    assert!(
+        authorize.contains("login_hint=alice%40example.com"),
+        "{authorize}"
+    );
+    assert!(authorize.contains("prompt=login"), "{authorize}");
+    let done = provider
+        .deliver(&client, &provider.authorize(&authorize).await)
+        .await;
+    assert_eq!(done.status, Status::SeeOther, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/public"));
+
+    for refused in [
+        "/login?ui_locales=fr",
+        "/login?state=x",
+        "/login?login_hint=a&login_hint=b",
+        "/login?provider=nope",
+    ] {
+        let response = client.get(refused).dispatch().await;
+        assert_eq!(response.status(), Status::BadRequest, "{refused}");
+    }
+    // An off-site return_to falls back to `/`.
+    let start = client
+        .get("/login?return_to=%2F%2Fevil.example")
+        .dispatch()
+        .await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    let done = provider
+        .deliver(&client, &provider.authorize(&authorize).await)
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/"));
+}
+
+#[rocket::async_test]
+async fn a_per_request_max_age_requires_auth_time() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| {
+        b.id_token_claims = Some(std::sync::Arc::new(
+            |c: &mut serde_json::Map<String, Value>| {
+                c.remove("auth_time");
+            },
+        ))
+    });
+    let figment = provider
+        .app_figment()
+        .merge(("oidc.login_path", "/login"))
+        .merge(("oidc.providers.default.login_params", ["max_age"]));
+    let client = client_with(figment).await;
+    let start = client.get("/login?max_age=0").dispatch().await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    assert!(authorize.contains("max_age=0"));
+    let attempt = provider
+        .deliver(&client, &provider.authorize(&authorize).await)
+        .await;
+    assert_rejected(&attempt, 400, &provider);
+    // Without max_age the same token is fine.
+    let start = client.get("/login").dispatch().await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    let done = provider
+        .deliver(&client, &provider.authorize(&authorize).await)
+        .await;
+    assert_eq!(done.status, Status::SeeOther, "{}", done.body);
+}
