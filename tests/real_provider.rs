@@ -320,3 +320,68 @@ async fn refresh_and_silent_reauthentication_with_a_real_provider() {
     assert!(interactive.starts_with(&op.issuer) && !interactive.contains("prompt=none"));
     assert!(provider_asks_to_log_in(&browser, &interactive).await);
 }
+
+#[rocket::async_test]
+async fn dynamic_registration_with_a_real_provider_survives_a_restart() {
+    let op = real_op::RealOp::start(CLIENT_ID, CLIENT_SECRET, &[CALLBACK], &[]).await;
+    let dir = std::env::temp_dir().join(format!("roidc-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("registration.json");
+    let _ = std::fs::remove_file(&store);
+    let app = || {
+        Figment::from(rocket::Config::debug_default())
+            .merge(("log_level", "off"))
+            .merge(("oidc.base_url", "http://127.0.0.1:8000"))
+            .merge((
+                "oidc.providers.default",
+                json!({
+                    "issuer": op.issuer,
+                    "scope": ["openid", "profile", "email"],
+                    "registration_store": store.display().to_string(),
+                    "registration": { "client_name": "rocket_openidconnect e2e" },
+                }),
+            ))
+    };
+    let registrations = || op.stderr().matches("registration_create.success").count();
+
+    for (round, login) in [(1, "dave"), (2, "dave")] {
+        let client = support::client_with(app()).await;
+        let browser = browser();
+        let start = client.get("/").header(Accept::HTML).dispatch().await;
+        assert_eq!(start.status(), Status::SeeOther, "round {round}");
+        let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+        let callback = real_op::dev_login(&browser, &authorize_url, login, CALLBACK).await;
+        let local = callback
+            .trim_start_matches("http://127.0.0.1:8000")
+            .to_owned();
+        let done = client.get(local).header(Accept::HTML).dispatch().await;
+        assert_eq!(
+            done.status(),
+            Status::SeeOther,
+            "round {round}; OP stderr: {}",
+            op.stderr()
+        );
+        let page: Value = serde_json::from_str(
+            &client
+                .get("/")
+                .dispatch()
+                .await
+                .into_string()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(page["id_token"]["sub"], login);
+        assert_eq!(page["userinfo"]["email"], format!("{login}@example.com"));
+        // One registration, at the first start only.
+        assert_eq!(
+            registrations(),
+            1,
+            "round {round}; OP stderr: {}",
+            op.stderr()
+        );
+    }
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap();
+    assert_eq!(stored["issuer"], op.issuer.as_str());
+    let _ = std::fs::remove_dir_all(&dir);
+}

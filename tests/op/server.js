@@ -108,6 +108,8 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     introspection: { enabled: true },
     userinfo: { enabled: true },
+    // Dynamic client registration (open: no initial access token).
+    registration: { enabled: true },
   },
   // Refresh tokens: oidc-provider's default issueRefreshToken already issues one when
   // the granted scope has offline_access, which (per OIDC Core) it only keeps when the
@@ -131,11 +133,17 @@ const provider = new Provider(issuer, {
 
 // Errors go to stderr (the Rust harness collects it for failure messages).
 for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error',
-  'userinfo.error', 'introspection.error', 'revocation.error', 'jwks.error', 'discovery.error']) {
+  'userinfo.error', 'introspection.error', 'revocation.error', 'jwks.error', 'discovery.error',
+  'registration_create.error']) {
   provider.on(event, (_ctx, err) => {
     console.error(`OP ${event}: ${err?.message}${err?.error_description ? ` (${err.error_description})` : ''}`);
   });
 }
+
+// Each dynamic registration, so that tests can count them.
+provider.on('registration_create.success', (_ctx, client) => {
+  console.error(`OP registration_create.success ${client.clientId}`);
+});
 
 // Static clients are validated lazily; fail now rather than at the first request.
 try {
