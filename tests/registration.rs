@@ -234,3 +234,17 @@ async fn a_per_request_max_age_requires_auth_time() {
         .await;
     assert_eq!(done.status, Status::SeeOther, "{}", done.body);
 }
+
+#[rocket::async_test]
+async fn static_metadata_works_with_a_static_client() {
+    let provider = TestProvider::start().await;
+    let figment = provider
+        .app_figment()
+        .merge(("oidc.providers.default.issuer", Value::Null))
+        .merge(("oidc.providers.default.metadata", provider.metadata_table()));
+    let client = client_with(figment).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert_eq!(provider.hits().discovery, 0);
+    assert_eq!(provider.hits().registration, 0);
+}
