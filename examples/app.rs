@@ -9,7 +9,9 @@ use rocket::figment::Figment;
 use rocket::http::CookieJar;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Build, Rocket};
-use rocket_openidconnect::{AuthError, OidcLogout, OidcUser, OpenIdConnect};
+use rocket_openidconnect::{
+    AuthError, BearerError, BearerToken, OidcLogout, OidcUser, OpenIdConnect,
+};
 
 /// Protected: the user's ID token claims, userinfo and access token.
 #[get("/")]
@@ -36,6 +38,17 @@ async fn token(
     })))
 }
 
+/// An API: a bearer token with the scope `api` (never a redirect; RFC 6750 errors).
+#[get("/api")]
+fn api(token: BearerToken) -> Result<Json<Value>, BearerError> {
+    token.require_scopes(&["api"])?;
+    Ok(Json(json!({
+        "sub": token.subject(),
+        "client_id": token.client_id(),
+        "scopes": token.scopes(),
+    })))
+}
+
 /// Public: works with and without a login.
 #[get("/public")]
 fn public(user: Option<OidcUser>) -> String {
@@ -59,7 +72,7 @@ fn goodbye(_logout: OidcLogout) -> &'static str {
 pub fn app(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![index, token, public, goodbye])
+        .mount("/", routes![index, token, api, public, goodbye])
 }
 
 #[allow(dead_code)]

@@ -214,6 +214,21 @@ pub struct ProviderConfig {
     /// none).
     #[serde(default)]
     pub login_params: Vec<String>,
+    /// How bearer tokens of APIs are validated: `jwt` (locally, RFC 9068), `introspection`
+    /// (RFC 7662) or `auto` (default: JWTs locally, anything else by introspection).
+    #[serde(default)]
+    pub access_token_validation: AccessTokenValidation,
+    /// Audiences a bearer token must name (one of them); default: the client id.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Require `typ: at+jwt` in JWT access tokens (RFC 9068; default `false`, as many
+    /// providers do not set it).
+    #[serde(default)]
+    pub require_access_token_typ: bool,
+    /// Seconds an introspection result is reused at most (also never past the token's `exp`;
+    /// default 300).
+    #[serde(default = "default_introspection_cache_max_age")]
+    pub introspection_cache_max_age: u64,
     /// An access token is refreshed when it expires within this many seconds (default 30).
     #[serde(default = "default_access_token_leeway")]
     pub access_token_leeway: u64,
@@ -257,6 +272,23 @@ fn default_jwks_refetch_interval() -> u64 {
 }
 fn default_access_token_leeway() -> u64 {
     30
+}
+fn default_introspection_cache_max_age() -> u64 {
+    300
+}
+
+/// How bearer access tokens are validated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AccessTokenValidation {
+    /// JWTs locally, anything else by introspection (the default).
+    #[default]
+    Auto,
+    /// Locally, as JWTs (RFC 9068) signed with the provider's keys.
+    Jwt,
+    /// By the provider's introspection endpoint (RFC 7662), cached.
+    Introspection,
 }
 
 /// The `[oidc.providers.NAME.registration]` table: OpenID Connect Dynamic Client Registration.
@@ -614,6 +646,12 @@ impl ProviderConfig {
             return Err(invalid(
                 &format!("{key}.jwks_refetch_interval"),
                 "must be at least 1 second (it rate-limits key-set fetches)",
+            ));
+        }
+        if self.introspection_cache_max_age > 86_400 {
+            return Err(invalid(
+                &format!("{key}.introspection_cache_max_age"),
+                "must be at most 86400 seconds",
             ));
         }
         if self.access_token_leeway > 3600 {

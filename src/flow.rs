@@ -174,6 +174,10 @@ pub(crate) struct RelyingParty {
     pub origin: String,
     /// Refreshes in progress, one per session.
     pub refreshes: crate::refresh::RefreshSlots,
+    /// Introspection results of bearer tokens.
+    pub introspections: crate::bearer::IntrospectionCache,
+    /// Client-credentials tokens of the application, per provider and scope.
+    pub app_tokens: crate::client_credentials::AppTokens,
 }
 
 impl RelyingParty {
@@ -212,6 +216,8 @@ impl RelyingParty {
             secure: base.scheme() == "https",
             origin,
             refreshes: Default::default(),
+            introspections: Default::default(),
+            app_tokens: Default::default(),
             config,
             http,
             providers,

@@ -231,6 +231,8 @@ pub(crate) enum Verdict {
     Login(&'static str),
     /// A logout that needs a redirect, a confirmation or an error page.
     Logout(LogoutOutcome),
+    /// A refused bearer token (an RFC 6750 response).
+    Bearer(crate::bearer::BearerError),
 }
 
 /// The verdict of this request, if any (the first guard's wins).

@@ -48,6 +48,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bearer;
+mod bearer_guard;
+mod client_credentials;
 mod config;
 mod cookies;
 mod error;
@@ -67,8 +70,12 @@ mod token;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use bearer::{AccessTokenInfo, BearerError};
+pub use bearer_guard::{BearerToken, OidcAccess};
+pub use client_credentials::ClientCredentialsGrant;
 pub use config::{
-    ClientAuthMethod, OidcConfig, ProviderConfig, SilentRefreshFailure, UserinfoMethod,
+    AccessTokenValidation, ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig,
+    SilentRefreshFailure, UserinfoMethod,
 };
 pub use error::{AuthError, ConfigError, ProviderError, TokenError};
 pub use fairing::OpenIdConnect;

@@ -370,6 +370,9 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
                 }
             }
             (Some(_), Some(Verdict::Login(_))) => AuthResponse::Error(AuthError::LoginRequired),
+            (_, Some(Verdict::Bearer(error))) => {
+                return Ok(crate::bearer_guard::bearer_response(&error));
+            }
             (Some(runtime), Some(Verdict::Logout(outcome))) => {
                 logout_routes::apply(runtime, req.cookies(), &outcome);
                 logout_routes::respond(runtime, outcome)

@@ -168,25 +168,7 @@ fn check_claims(
     expect: &Expectations<'_>,
 ) -> Result<(), TokenError> {
     // Header: alg is pinned; `crit` is refused (we understand no extension).
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or_else(|| TokenError::Malformed("no `alg` in the header".into()))?;
-    if alg.eq_ignore_ascii_case("none") {
-        return Err(TokenError::Algorithm("`none` is never accepted".into()));
-    }
-    let parsed =
-        parse_alg(alg).ok_or_else(|| TokenError::Algorithm(format!("`{alg}` is not supported")))?;
-    if !expect.allowed_algs.contains(&parsed) {
-        return Err(TokenError::Algorithm(format!(
-            "`{alg}` is not allowed for this provider"
-        )));
-    }
-    if header.contains_key("crit") {
-        return Err(TokenError::Malformed(
-            "the `crit` header is not supported".into(),
-        ));
-    }
+    check_alg(header, expect.allowed_algs)?;
 
     // iss: exact string comparison.
     match claims.get("iss").and_then(Value::as_str) {
@@ -261,6 +243,78 @@ fn check_claims(
         (NonceCheck::IfPresent(_), None) => {}
     }
     Ok(())
+}
+
+/// Verifies the signature of a compact JWS with the provider's keys: `alg` must be one of
+/// `allowed_algs` (never `none`), the key is chosen by `kid` (or is the only one that fits) and
+/// must allow signing with that algorithm. Returns the header and claims; checks no claim.
+pub(crate) fn verify_jws(
+    raw: &str,
+    keys: &CoreJsonWebKeySet,
+    allowed_algs: &[CoreJwsSigningAlgorithm],
+) -> Result<(JsonObject, JsonObject), TokenError> {
+    use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyUse};
+    let (header, claims) = decode_parts(raw)?;
+    let alg = check_alg(&header, allowed_algs)?;
+    let kid = header.get("kid").and_then(Value::as_str);
+    let candidates: Vec<_> = keys
+        .keys()
+        .iter()
+        .filter(|key| kid.is_none() || key.key_id().map(|k| k.as_str()) == kid)
+        .filter(|key| key.key_use().is_none_or(|u| u.allows_signature()))
+        .filter(|key| alg.key_type().as_ref() == Some(key.key_type()))
+        .filter(|key| match key.signing_alg() {
+            JsonWebKeyAlgorithm::Unspecified => true,
+            JsonWebKeyAlgorithm::Algorithm(key_alg) => *key_alg == alg,
+            _ => false,
+        })
+        .collect();
+    let key = match candidates.as_slice() {
+        [] => {
+            return Err(TokenError::UnknownKey(
+                "no key fits the token's `kid` and `alg`".into(),
+            ))
+        }
+        [key] => *key,
+        [key, ..] if kid.is_some() => *key,
+        _ => return Err(TokenError::AmbiguousKey),
+    };
+    let (message, signature) = raw
+        .rsplit_once('.')
+        .ok_or_else(|| TokenError::Malformed("not a compact JWS".into()))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| TokenError::Malformed("the signature is not base64url".into()))?;
+    key.verify_signature(&alg, message.as_bytes(), &signature)
+        .map_err(|_| TokenError::Signature)?;
+    Ok((header, claims))
+}
+
+/// The header's `alg`, if allowed (never `none`); `crit` is refused.
+fn check_alg(
+    header: &JsonObject,
+    allowed_algs: &[CoreJwsSigningAlgorithm],
+) -> Result<CoreJwsSigningAlgorithm, TokenError> {
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or_else(|| TokenError::Malformed("no `alg` in the header".into()))?;
+    if alg.eq_ignore_ascii_case("none") {
+        return Err(TokenError::Algorithm("`none` is never accepted".into()));
+    }
+    let parsed =
+        parse_alg(alg).ok_or_else(|| TokenError::Algorithm(format!("`{alg}` is not supported")))?;
+    if !allowed_algs.contains(&parsed) {
+        return Err(TokenError::Algorithm(format!(
+            "`{alg}` is not allowed for this provider"
+        )));
+    }
+    if header.contains_key("crit") {
+        return Err(TokenError::Malformed(
+            "the `crit` header is not supported".into(),
+        ));
+    }
+    Ok(parsed)
 }
 
 /// Validates `raw` completely and returns its claims.

@@ -18,7 +18,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::state::{
-    insert_bounded, lock, random, Account, AuthorizationRequest, ProviderState, RegisteredClient,
+    insert_bounded, lock, random, Account, AuthorizationRequest, IssuedToken, ProviderState,
+    RegisteredClient,
 };
 use super::{Behaviour, TokenEndpoint};
 
@@ -36,7 +37,8 @@ pub(super) fn routes() -> Vec<Route> {
         userinfo_post,
         end_session,
         revoke,
-        register
+        register,
+        introspect
     ]
 }
 
@@ -73,6 +75,7 @@ fn discovery(op: Op) -> Json<Value> {
         "userinfo_endpoint": format!("{base}/userinfo"),
         "jwks_uri": format!("{base}/jwks"),
         "registration_endpoint": format!("{base}/register"),
+        "introspection_endpoint": format!("{base}/introspect"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
@@ -104,6 +107,7 @@ struct AuthorizeParams {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     prompt: Option<String>,
+    scope: Option<String>,
 }
 
 /// A redirect, or the login page.
@@ -139,6 +143,7 @@ fn authorize(
         state: params.state,
         nonce: params.nonce,
         code_challenge: params.code_challenge,
+        scope: params.scope.unwrap_or_default(),
     };
     let behaviour = s.behaviour();
     let prompt = params.prompt.as_deref().unwrap_or_default();
@@ -247,6 +252,7 @@ struct TokenParams {
     code_verifier: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    scope: Option<String>,
 }
 
 /// The `Authorization` header, if any.
@@ -327,6 +333,13 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
     };
     match form.grant_type.as_str() {
         "refresh_token" => refresh(&s, &client_id, &form, &behaviour),
+        "client_credentials" => {
+            // The application itself: its own "account", no ID token, no refresh token.
+            let account = (client_id.clone(), Map::new());
+            let scope = form.scope.as_deref().unwrap_or_default();
+            let body = s.token_body(&account, (&client_id, scope), None, false, &behaviour);
+            TokenReply::Json((Status::Ok, Json(body)))
+        }
         "authorization_code" => code_grant(&s, &client_id, &form, &behaviour),
         _ => token_error(Status::BadRequest, "unsupported_grant_type"),
     }
@@ -349,7 +362,8 @@ fn code_grant(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behavi
         }
     }
     let id_token = s.id_token(client_id, &issued.account, request.nonce.as_deref(), b);
-    let body = s.token_body(&issued.account, Some(id_token), b.refresh_token, b);
+    let grant = (client_id, request.scope.as_str());
+    let body = s.token_body(&issued.account, grant, Some(id_token), b.refresh_token, b);
     TokenReply::Json((Status::Ok, Json(body)))
 }
 
@@ -378,7 +392,13 @@ fn refresh(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behaviour
         }
         s.id_token(client_id, &named, None, b)
     });
-    let body = s.token_body(&account, id_token, b.rotate_refresh_token, b);
+    let body = s.token_body(
+        &account,
+        (client_id, "openid"),
+        id_token,
+        b.rotate_refresh_token,
+        b,
+    );
     TokenReply::Json((Status::Ok, Json(body)))
 }
 
@@ -404,7 +424,11 @@ fn userinfo(op: &Op, bearer: Bearer) -> (Status, Json<Value>) {
     let account = bearer
         .0
         .and_then(|t| lock(&s.access_tokens).get(&t).cloned());
-    let Some((sub, mut claims)) = account else {
+    let Some(IssuedToken {
+        account: (sub, mut claims),
+        ..
+    }) = account
+    else {
         return (
             Status::Unauthorized,
             Json(json!({ "error": "invalid_token" })),
@@ -547,4 +571,58 @@ fn register(op: Op, bearer: Bearer, metadata: Json<Value>) -> (Status, Json<Valu
 fn invalid_metadata(description: &str) -> (Status, Json<Value>) {
     let body = json!({"error": "invalid_client_metadata", "error_description": description});
     (Status::BadRequest, Json(body))
+}
+
+#[derive(FromForm)]
+struct IntrospectParams {
+    token: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Token introspection (RFC 7662), for the registered clients.
+#[post("/introspect", data = "<form>")]
+fn introspect(
+    op: Op,
+    auth: AuthorizationHeader,
+    form: Form<IntrospectParams>,
+) -> (Status, Json<Value>) {
+    let s = &op.0;
+    s.counters.introspection.fetch_add(1, Ordering::SeqCst);
+    if s.behaviour().introspection_down {
+        return (
+            Status::ServiceUnavailable,
+            Json(json!({"error": "temporarily_unavailable"})),
+        );
+    }
+    let client = authenticated_client(
+        s,
+        &auth,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    );
+    if client.is_none() {
+        return (
+            Status::Unauthorized,
+            Json(json!({"error": "invalid_client"})),
+        );
+    }
+    let issued = lock(&s.access_tokens).get(&form.token).cloned();
+    let now = super::state::unix_now();
+    match issued {
+        Some(token) if token.exp > now => (
+            Status::Ok,
+            Json(json!({
+                "active": true,
+                "iss": s.issuer(),
+                "sub": token.account.0,
+                "client_id": token.client_id,
+                "aud": token.client_id,
+                "scope": token.scope,
+                "exp": token.exp,
+                "token_type": "Bearer",
+            })),
+        ),
+        _ => (Status::Ok, Json(json!({"active": false}))),
+    }
 }

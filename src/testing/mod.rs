@@ -135,6 +135,16 @@ pub struct Behaviour {
     pub registration_status: u16,
     /// If set, registration requires this initial access token as a Bearer token.
     pub initial_access_token: Option<String>,
+    /// Access tokens are JWTs (RFC 9068) instead of opaque strings (default `false`).
+    pub jwt_access_tokens: bool,
+    /// The `aud` of JWT access tokens (default: the client id).
+    pub access_token_audience: Option<String>,
+    /// The `typ` header of JWT access tokens (default `at+jwt`).
+    pub access_token_typ: String,
+    /// Changes the claims of the next JWT access tokens just before they are signed.
+    pub access_token_claims: Option<ClaimsTweak>,
+    /// Whether the introspection endpoint answers 503.
+    pub introspection_down: bool,
 }
 
 impl Default for Behaviour {
@@ -162,6 +172,11 @@ impl Default for Behaviour {
             prompt_none_error: None,
             registration_status: 201,
             initial_access_token: None,
+            jwt_access_tokens: false,
+            access_token_audience: None,
+            access_token_typ: "at+jwt".into(),
+            access_token_claims: None,
+            introspection_down: false,
         }
     }
 }
@@ -188,6 +203,8 @@ pub struct Hits {
     pub refresh: usize,
     /// Dynamic client registrations.
     pub registration: usize,
+    /// Token introspections.
+    pub introspection: usize,
 }
 
 impl Hits {
@@ -201,6 +218,7 @@ impl Hits {
             + self.end_session
             + self.revocation
             + self.registration
+            + self.introspection
     }
 }
 
@@ -380,7 +398,22 @@ impl TestProvider {
             revocation: load(&c.revocation),
             refresh: load(&c.refresh),
             registration: load(&c.registration),
+            introspection: load(&c.introspection),
         }
+    }
+
+    /// Issues an access token for the default client with `scope` (a JWT or an opaque token,
+    /// as [`Behaviour::jwt_access_tokens`] says), as its token endpoint would; for testing APIs.
+    pub fn issue_access_token(&self, sub: &str, scope: &str) -> String {
+        let behaviour = lock(&self.state.behaviour).clone();
+        let account = (sub.to_owned(), Map::new());
+        self.state
+            .access_token(&account, self.client_id(), scope, &behaviour)
+    }
+
+    /// Revokes an access token: introspection then reports it inactive.
+    pub fn revoke_access_token(&self, token: &str) {
+        lock(&self.state.access_tokens).remove(token);
     }
 
     /// The `[oidc.providers.<name>].metadata` table describing this provider (static metadata

@@ -40,6 +40,7 @@ pub(super) struct Counters {
     pub revocation: AtomicUsize,
     pub refresh: AtomicUsize,
     pub registration: AtomicUsize,
+    pub introspection: AtomicUsize,
 }
 
 /// A user: `sub` and further claims.
@@ -62,6 +63,16 @@ pub(super) struct AuthorizationRequest {
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
+    pub scope: String,
+}
+
+/// What an access token stands for.
+#[derive(Clone)]
+pub(super) struct IssuedToken {
+    pub account: Account,
+    pub client_id: String,
+    pub scope: String,
+    pub exp: i64,
 }
 
 /// What a code stands for.
@@ -85,7 +96,7 @@ pub(super) struct ProviderState {
     /// Interactive mode: the provider's own sessions (cookie value → account).
     pub sessions: Mutex<HashMap<String, Account>>,
     pub codes: Mutex<HashMap<String, IssuedCode>>,
-    pub access_tokens: Mutex<HashMap<String, Account>>,
+    pub access_tokens: Mutex<HashMap<String, IssuedToken>>,
     pub refresh_tokens: Mutex<HashMap<String, Account>>,
     pub revoked: Mutex<Vec<String>>,
     pub counters: Counters,
@@ -189,12 +200,13 @@ impl ProviderState {
     pub fn token_body(
         &self,
         account: &Account,
+        grant: (&str, &str),
         id_token: Option<String>,
         new_refresh_token: bool,
         behaviour: &Behaviour,
     ) -> Value {
-        let access_token = random(32);
-        insert_bounded(&self.access_tokens, access_token.clone(), account.clone());
+        let (client_id, scope) = grant;
+        let access_token = self.access_token(account, client_id, scope, behaviour);
         let mut body = json!({ "access_token": access_token, "token_type": behaviour.token_type });
         if let Some(id_token) = id_token {
             body["id_token"] = id_token.into();
@@ -208,6 +220,50 @@ impl ProviderState {
             body["refresh_token"] = refresh_token.into();
         }
         body
+    }
+
+    /// A new access token for `account` and `client_id` with `scope`: a JWT (RFC 9068) or an
+    /// opaque string, as the behaviour says; remembered for userinfo and introspection.
+    pub fn access_token(
+        &self,
+        account: &Account,
+        client_id: &str,
+        scope: &str,
+        behaviour: &Behaviour,
+    ) -> String {
+        let now = unix_now();
+        let exp = now + behaviour.expires_in.unwrap_or(300);
+        let token = if behaviour.jwt_access_tokens {
+            let mut claims = Map::new();
+            claims.insert("iss".into(), self.issuer().into());
+            claims.insert("sub".into(), account.0.clone().into());
+            let audience = behaviour.access_token_audience.clone();
+            claims.insert(
+                "aud".into(),
+                audience.unwrap_or_else(|| client_id.to_owned()).into(),
+            );
+            claims.insert("client_id".into(), client_id.into());
+            claims.insert("scope".into(), scope.into());
+            claims.insert("exp".into(), exp.into());
+            claims.insert("iat".into(), now.into());
+            claims.insert("jti".into(), random(12).into());
+            if let Some(tweak) = &behaviour.access_token_claims {
+                tweak(&mut claims);
+            }
+            let mut header = Map::new();
+            header.insert("typ".into(), behaviour.access_token_typ.clone().into());
+            make_jwt(&self.current_key(), &behaviour.signing, header, &claims)
+        } else {
+            random(32)
+        };
+        let issued = IssuedToken {
+            account: account.clone(),
+            client_id: client_id.to_owned(),
+            scope: scope.to_owned(),
+            exp,
+        };
+        insert_bounded(&self.access_tokens, token.clone(), issued);
+        token
     }
 
     /// An ID token for `account` and `client_id`, signed as the behaviour says.
