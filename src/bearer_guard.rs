@@ -174,7 +174,6 @@ impl<'r> Responder<'r, 'static> for BearerError {
 /// }
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
 #[allow(clippy::large_enum_variant)] // one per request; boxing would only cost an allocation
 pub enum OidcAccess<P: Provider = DefaultProvider> {
     /// A logged-in browser.

@@ -243,7 +243,6 @@ fn data(access: OidcAccess) -> String {
     match access {
         OidcAccess::Session(user) => format!("session:{}", user.claims().subject()),
         OidcAccess::Bearer(token) => format!("bearer:{}", token.subject().unwrap_or_default()),
-        _ => unreachable!(),
     }
 }
 
