@@ -385,3 +385,87 @@ async fn dynamic_registration_with_a_real_provider_survives_a_restart() {
     assert_eq!(stored["issuer"], op.issuer.as_str());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client-credentials token from the real provider for `resource` with `scope`.
+async fn app_token(op: &real_op::RealOp, resource: &str, scope: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{}/token", op.issuer))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("resource", resource),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {body}; OP stderr: {}", op.stderr()))
+        .to_owned()
+}
+
+async fn call_api(client: &rocket::local::asynchronous::Client, token: &str) -> (Status, Value) {
+    let response = client
+        .get("/api")
+        .header(rocket::http::Header::new(
+            "Authorization",
+            format!("Bearer {token}"),
+        ))
+        .dispatch()
+        .await;
+    let status = response.status();
+    let body = response.into_string().await.unwrap_or_default();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+#[rocket::async_test]
+async fn api_tokens_of_a_real_provider_by_jwt_and_by_introspection() {
+    let op = real_op::RealOp::start(CLIENT_ID, CLIENT_SECRET, &[CALLBACK], &[]).await;
+    let figment = figment(&op.issuer, "client_secret_basic")
+        .merge((
+            "oidc.providers.default.audiences",
+            ["https://api.example/jwt", "https://api.example/opaque"],
+        ))
+        .merge(("oidc.providers.default.introspection_cache_max_age", 1));
+    let client = support::client_with(figment).await;
+
+    // A JWT access token (RFC 9068), validated locally.
+    let jwt = app_token(&op, "https://api.example/jwt", "api").await;
+    assert_eq!(jwt.split('.').count(), 3, "a JWT");
+    let (status, body) = call_api(&client, &jwt).await;
+    assert_eq!(status, Status::Ok, "{body}; OP stderr: {}", op.stderr());
+    assert_eq!(body["client_id"], CLIENT_ID);
+    assert!(body["scopes"].as_array().unwrap().contains(&json!("api")));
+
+    // An opaque one, introspected.
+    let opaque = app_token(&op, "https://api.example/opaque", "api").await;
+    assert_ne!(opaque.split('.').count(), 3);
+    let (status, body) = call_api(&client, &opaque).await;
+    assert_eq!(status, Status::Ok, "{body}; OP stderr: {}", op.stderr());
+    assert_eq!(body["client_id"], CLIENT_ID);
+
+    // Without the scope: 403, by either way.
+    for resource in ["https://api.example/jwt", "https://api.example/opaque"] {
+        let token = app_token(&op, resource, "read").await;
+        assert_eq!(
+            call_api(&client, &token).await.0,
+            Status::Forbidden,
+            "{resource}"
+        );
+    }
+
+    // Revoked: refused once the cached introspection result has expired.
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/token/revocation", op.issuer))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", opaque.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    rocket::tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _) = call_api(&client, &opaque).await;
+    assert_eq!(status, Status::Unauthorized);
+}

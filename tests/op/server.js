@@ -32,7 +32,7 @@ if (!process.env.OP_VERBOSE) {
     };
   }
 }
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 const list = (value) => (value || '').split(',').map((s) => s.trim()).filter(Boolean);
 const env = process.env;
@@ -49,7 +49,7 @@ const client = {
   redirect_uris: redirectUris,
   post_logout_redirect_uris: list(env.POST_LOGOUT_REDIRECT_URIS),
   response_types: ['code'],
-  grant_types: ['authorization_code', 'refresh_token'],
+  grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
   token_endpoint_auth_method: authMethod,
 };
 if (authMethod !== 'none') client.client_secret = env.CLIENT_SECRET;
@@ -110,6 +110,25 @@ const provider = new Provider(issuer, {
     userinfo: { enabled: true },
     // Dynamic client registration (open: no initial access token).
     registration: { enabled: true },
+    // The application as a client of APIs: client credentials, and access tokens for two
+    // resource servers, one with JWT access tokens (RFC 9068), one with opaque ones
+    // (introspection).
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => undefined,
+      useGrantedResource: () => true,
+      async getResourceServerInfo(_ctx, resource) {
+        const formats = { 'https://api.example/jwt': 'jwt', 'https://api.example/opaque': 'opaque' };
+        if (!formats[resource]) throw new errors.InvalidTarget();
+        return {
+          scope: 'api read',
+          audience: resource,
+          accessTokenFormat: formats[resource],
+          ...(formats[resource] === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+        };
+      },
+    },
   },
   // Refresh tokens: oidc-provider's default issueRefreshToken already issues one when
   // the granted scope has offline_access, which (per OIDC Core) it only keeps when the
