@@ -477,7 +477,35 @@ impl OidcConfig {
                 "must be between 10 and 3600 seconds",
             ));
         }
+        let mut stores = std::collections::HashSet::new();
         for (name, provider) in &self.providers {
+            let key = format!("oidc.providers.{name}");
+            if let Some(store) = &provider.registration_store {
+                if provider.registration.is_none() {
+                    return Err(invalid(
+                        &format!("{key}.registration_store"),
+                        "needs a registration table",
+                    ));
+                }
+                if !stores.insert(store) {
+                    return Err(invalid(
+                        &format!("{key}.registration_store"),
+                        "is the store of another provider",
+                    ));
+                }
+            }
+            if !provider.login_params.is_empty() && self.login_path.is_none() {
+                return Err(invalid(
+                    &format!("{key}.login_params"),
+                    "needs oidc.login_path (the route that takes them)",
+                ));
+            }
+            if self.login_path.is_some() && provider.redirect_path == self.login_path {
+                return Err(invalid(
+                    &format!("{key}.redirect_path"),
+                    "must differ from oidc.login_path",
+                ));
+            }
             if provider.session_refresh_interval == Some(0) {
                 return Err(invalid(
                     &format!("oidc.providers.{name}.session_refresh_interval"),

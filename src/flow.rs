@@ -467,7 +467,7 @@ impl RelyingParty {
         if credentials.registered
             && matches!(&result, Err(AuthError::TokenRejected(e)) if e == "invalid_client")
         {
-            client.forget_registration();
+            client.forget_registration(&credentials.client_id);
         }
         result
     }

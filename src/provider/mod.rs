@@ -5,7 +5,6 @@ mod keys;
 mod metadata;
 mod registration;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -39,8 +38,9 @@ pub(crate) struct ProviderClient {
     pub shares_redirect_path: bool,
     /// The default post-logout redirect URI (registered with a dynamic registration).
     pub post_logout_redirect_uri: String,
-    /// Whether a stored registration may be used (not after the provider refused it).
-    use_stored_registration: AtomicBool,
+    /// A registered client the provider refused: not to be reused from the store (another
+    /// instance may have stored a newer one meanwhile, which is).
+    refused_client: Mutex<Option<String>>,
     ready: RwLock<Option<Arc<ReadyProvider>>>,
     last_failure: Mutex<Option<(Instant, ProviderError)>>,
     /// Held while a discovery runs, so concurrent requests share one.
@@ -63,7 +63,7 @@ impl ProviderClient {
             redirect_uri,
             shares_redirect_path,
             post_logout_redirect_uri,
-            use_stored_registration: AtomicBool::new(true),
+            refused_client: Mutex::new(None),
             ready: RwLock::new(None),
             last_failure: Mutex::new(None),
             discovering: tokio::sync::Mutex::new(()),
@@ -140,9 +140,14 @@ impl ProviderClient {
             redirect_uri: &self.redirect_uri,
             post_logout_redirect_uri: &self.post_logout_redirect_uri,
         };
-        let use_store = self.use_stored_registration.load(Ordering::SeqCst);
+        let refused = self
+            .refused_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let credentials =
-            registration::credentials(http, &self.config, &metadata, &uris, use_store).await?;
+            registration::credentials(http, &self.config, &metadata, &uris, refused.as_deref())
+                .await?;
         Ok(ReadyProvider {
             metadata,
             keys,
@@ -152,8 +157,11 @@ impl ProviderClient {
 
     /// The provider refused our dynamically registered client: forget it, so that the next
     /// login registers a new one (and does not reuse the stored one).
-    pub fn forget_registration(&self) {
-        self.use_stored_registration.store(false, Ordering::SeqCst);
+    pub fn forget_registration(&self, client_id: &str) {
+        *self
+            .refused_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(client_id.to_owned());
         *self.ready.write().unwrap_or_else(|e| e.into_inner()) = None;
         log::warn!(
             "OpenID provider `{}` refused the registered client; it will register again",

@@ -79,13 +79,13 @@ pub(crate) struct ClientUris<'a> {
 }
 
 /// The credentials for `config`: the configured ones, or a registration (from the store when
-/// `use_store` and the stored client is still good, else a new one, then stored).
+/// the stored client is still good and is not `refused`, else a new one, then stored).
 pub(crate) async fn credentials(
     http: &HttpClient,
     config: &ProviderConfig,
     metadata: &ProviderMetadata,
     uris: &ClientUris<'_>,
-    use_store: bool,
+    refused: Option<&str>,
 ) -> Result<ClientCredentials, ProviderError> {
     let Some(registration) = &config.registration else {
         return Ok(ClientCredentials {
@@ -103,12 +103,11 @@ pub(crate) async fn credentials(
     // One instance at a time reads, registers and writes the store.
     let lock = lock_store(store).await?;
     let now = crate::flow::unix_now();
-    if use_store {
-        if let Some(stored) = read_store(store) {
-            if stored.usable_for(&metadata.issuer, uris.redirect_uri, now) {
-                drop(lock);
-                return Ok(stored.credentials());
-            }
+    if let Some(stored) = read_store(store) {
+        let refused = refused.is_some_and(|id| id == stored.client_id);
+        if !refused && stored.usable_for(&metadata.issuer, uris.redirect_uri, now) {
+            drop(lock);
+            return Ok(stored.credentials());
         }
     }
     let stored = register(http, config, registration, metadata, uris).await?;
