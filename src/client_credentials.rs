@@ -10,7 +10,7 @@ use openidconnect::AccessToken;
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 
-use crate::error::{AuthError, ProviderError};
+use crate::error::AuthError;
 use crate::fairing::OidcRuntime;
 use crate::flow::{unix_now, RelyingParty};
 use crate::guard::{DefaultProvider, Provider};
@@ -50,19 +50,12 @@ impl RelyingParty {
         }
         let client = self.provider(provider)?;
         let ready = client.ready(&self.http).await?;
-        let token_endpoint = ready
-            .metadata
-            .token_endpoint
-            .as_deref()
-            .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
         let mut form = vec![("grant_type", "client_credentials")];
         if !scope.is_empty() {
             form.push(("scope", scope));
         }
         let started = unix_now();
-        let tokens = self
-            .token_request(client, &ready.credentials, token_endpoint, form)
-            .await?;
+        let tokens = self.token_request(client, &ready, form).await?;
         let token = AccessToken::new(tokens.access_token);
         // A token without a stated lifetime is reused for five minutes.
         let until = started.saturating_add(tokens.expires_in.unwrap_or(300));

@@ -437,11 +437,6 @@ impl RelyingParty {
         code: &str,
         pending: &PendingLogin,
     ) -> Result<TokenResponse, AuthError> {
-        let token_endpoint = ready
-            .metadata
-            .token_endpoint
-            .as_deref()
-            .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -450,18 +445,22 @@ impl RelyingParty {
         if let Some(verifier) = &pending.pkce_verifier {
             form.push(("code_verifier", verifier));
         }
-        self.token_request(client, &ready.credentials, token_endpoint, form)
-            .await
+        self.token_request(client, ready, form).await
     }
 
     /// A request to the token endpoint (code exchange or refresh), authenticated as the client.
     pub(crate) async fn token_request(
         &self,
         client: &ProviderClient,
-        credentials: &ClientCredentials,
-        token_endpoint: &str,
+        ready: &ReadyProvider,
         form: Vec<(&str, &str)>,
     ) -> Result<TokenResponse, AuthError> {
+        let token_endpoint = ready
+            .metadata
+            .token_endpoint
+            .as_deref()
+            .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
+        let credentials = &ready.credentials;
         let request = self.client_post(credentials, token_endpoint, form);
         let result = self.read_token_response(request).await;
         if credentials.registered

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use openidconnect::{AccessToken, RefreshToken};
 use sha2::{Digest, Sha256};
 
-use crate::error::{AuthError, ProviderError};
+use crate::error::AuthError;
 use crate::flow::{unix_now, IdTokenContext, RelyingParty};
 use crate::session::UserSession;
 use crate::token::NonceCheck;
@@ -91,20 +91,12 @@ impl RelyingParty {
     ) -> Result<UserSession, AuthError> {
         let client = self.provider(session.provider())?;
         let ready = client.ready(&self.http).await?;
-        let token_endpoint = ready
-            .metadata
-            .token_endpoint
-            .as_deref()
-            .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
         let started = unix_now();
         let form = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.secret().as_str()),
         ];
-        let tokens = match self
-            .token_request(client, &ready.credentials, token_endpoint, form)
-            .await
-        {
+        let tokens = match self.token_request(client, &ready, form).await {
             // The refresh token is dead: the session ends. Other refusals (`invalid_client`
             // after a secret rotation, say) are the application's problem, not the user's.
             Err(AuthError::TokenRejected(error)) if error == "invalid_grant" => {
