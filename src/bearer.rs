@@ -110,6 +110,7 @@ impl BearerError {
     pub fn status_code(&self) -> u16 {
         match self {
             BearerError::InsufficientScope(_) => 403,
+            BearerError::Malformed => 400,
             BearerError::Unavailable(e) if e.is_unreachable() => 503,
             BearerError::Unavailable(_) => 502,
             _ => 401,
@@ -147,7 +148,32 @@ impl From<TokenError> for BearerError {
     }
 }
 
-type CachedOutcome = (Option<AccessTokenInfo>, i64);
+/// An introspection outcome and until when (Unix time) it may be reused: an active token's
+/// claims, `None` for an inactive token, or a failure (kept a few seconds, so that concurrent
+/// requests do not queue behind a hanging provider one timeout after the other).
+type CachedOutcome = (Result<Option<AccessTokenInfo>, BearerError>, i64);
+
+/// An inactive token is re-checked after this many seconds at the latest.
+const INACTIVE_FOR: i64 = 30;
+/// A failed introspection is reported for this many seconds without a new call.
+const FAILED_FOR: i64 = 5;
+/// The claims of an introspection answer that are kept.
+const KEPT_CLAIMS: &[&str] = &[
+    "active",
+    "iss",
+    "sub",
+    "aud",
+    "client_id",
+    "azp",
+    "scope",
+    "scp",
+    "exp",
+    "iat",
+    "nbf",
+    "token_type",
+    "cnf",
+    "username",
+];
 
 /// Introspection results by token (hashed), until the token's `exp` or the configured max age.
 #[derive(Default)]
@@ -166,7 +192,14 @@ impl IntrospectionCache {
             map.remove(&key);
         }
         if map.len() >= CACHE_CAPACITY {
+            // Expired entries go first, then inactive and failed ones; only then everything.
             map.retain(|_, cell| cell.get().is_none_or(|(_, until)| *until > now));
+            if map.len() >= CACHE_CAPACITY {
+                map.retain(|_, cell| {
+                    cell.get()
+                        .is_none_or(|(result, _)| matches!(result, Ok(Some(_))))
+                });
+            }
             if map.len() >= CACHE_CAPACITY {
                 map.clear();
             }
@@ -219,10 +252,19 @@ impl RelyingParty {
         ready: &ReadyProvider,
         token: &str,
     ) -> Result<AccessTokenInfo, BearerError> {
-        let algs = allowed_algs(
-            client.config.id_token_signing_algs.as_deref(),
+        // Asymmetric algorithms only: the configured ones, else the provider's plus RS256
+        // (the ID-token settings may allow HMAC; access tokens never use it here).
+        let mut algs = allowed_algs(
+            client.config.access_token_signing_algs.as_deref(),
             &ready.metadata.id_token_signing_alg_values_supported,
         );
+        algs.retain(|alg| !crate::token::is_symmetric(alg));
+        if client.config.access_token_signing_algs.is_none() {
+            let rs256 = openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+            if !algs.contains(&rs256) {
+                algs.push(rs256);
+            }
+        }
         let keys = ready.keys.current(&self.http).await;
         let (header, claims) = match verify_jws(token, &keys, &algs) {
             Err(TokenError::UnknownKey(_) | TokenError::Signature) => {
@@ -233,15 +275,27 @@ impl RelyingParty {
             }
             other => other?,
         };
-        if client.config.require_access_token_typ {
-            let typ = header
-                .get("typ")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let typ = typ.to_ascii_lowercase();
-            if typ != "at+jwt" && typ != "application/at+jwt" {
-                return Err(BearerError::Invalid("the token is not typed at+jwt".into()));
-            }
+        // Not an ID token (which names this client as its audience too): an ID token carries a
+        // nonce or hashes, and is never typed at+jwt. Without configured audiences (the client
+        // id is then the audience, like an ID token's) the type is required.
+        let typ = header
+            .get("typ")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase);
+        let typed = matches!(typ.as_deref(), Some("at+jwt" | "application/at+jwt"));
+        let untyped_ok = matches!(typ.as_deref(), None | Some("jwt"));
+        let typ_required =
+            client.config.require_access_token_typ || client.config.audiences.is_empty();
+        if !typed && (typ_required || !untyped_ok) {
+            return Err(BearerError::Invalid("the token is not typed at+jwt".into()));
+        }
+        if ["nonce", "at_hash", "c_hash"]
+            .iter()
+            .any(|c| claims.contains_key(*c))
+        {
+            return Err(BearerError::Invalid(
+                "an ID token is not an access token".into(),
+            ));
         }
         self.check_access_claims(client, ready, &claims, true)?;
         Ok(AccessTokenInfo { claims })
@@ -258,6 +312,15 @@ impl RelyingParty {
         let now = unix_now() as f64;
         let skew = self.config.clock_skew as f64;
         let invalid = |why: &str| Err(BearerError::Invalid(why.into()));
+        // Bearer tokens only: a sender-constrained token (DPoP, mTLS) needs its proof.
+        if claims.contains_key("cnf") {
+            return invalid("a sender-constrained token is not a bearer token");
+        }
+        if let Some(kind) = claims.get("token_type").and_then(Value::as_str) {
+            if !kind.eq_ignore_ascii_case("bearer") && !kind.eq_ignore_ascii_case("access_token") {
+                return invalid("not a bearer access token");
+            }
+        }
         match claims.get("iss").and_then(Value::as_str) {
             Some(iss) if iss == ready.metadata.issuer => {}
             None if !required => {}
@@ -270,7 +333,15 @@ impl RelyingParty {
             _ => return invalid("no audience"),
         };
         let accepted = self.audiences(client, ready);
-        if (required || !audiences.is_empty()) && !audiences.iter().any(|a| accepted.contains(a)) {
+        if audiences.is_empty() && !required {
+            // An introspection answer without `aud`: only tokens issued to this client, unless
+            // audiences are configured (then `aud` is required).
+            let own = claims.get("client_id").and_then(Value::as_str)
+                == Some(&ready.credentials.client_id);
+            if !client.config.audiences.is_empty() || !own {
+                return invalid("not for this audience");
+            }
+        } else if !audiences.iter().any(|a| accepted.contains(a)) {
             return invalid("not for this audience");
         }
         let number = |name: &str| claims.get(name).and_then(Value::as_f64);
@@ -307,28 +378,34 @@ impl RelyingParty {
         hasher.update(token.as_bytes());
         let cell = self.introspections.entry(hasher.finalize().into(), now);
         let max_age = client.config.introspection_cache_max_age as i64;
-        let (info, _) = cell
-            .get_or_try_init(|| async {
+        let (outcome, _) = cell
+            .get_or_init(|| async {
                 let form = vec![("token", token), ("token_type_hint", "access_token")];
                 let request = self.client_post(&ready.credentials, endpoint, form);
-                let response = self.http.send(ENDPOINT, request).await?;
-                if response.status != 200 {
-                    return Err(BearerError::Unavailable(ProviderError::Status {
+                let answer = match self.http.send(ENDPOINT, request).await {
+                    Ok(response) if response.status == 200 => response.json_object(ENDPOINT),
+                    Ok(response) => Err(ProviderError::Status {
                         endpoint: ENDPOINT,
                         status: response.status,
-                    }));
+                    }),
+                    Err(error) => Err(error),
+                };
+                match answer {
+                    Err(error) => (Err(error.into()), now.saturating_add(FAILED_FOR)),
+                    Ok(answer) if answer.get("active") != Some(&Value::Bool(true)) => {
+                        (Ok(None), now.saturating_add(max_age.min(INACTIVE_FOR)))
+                    }
+                    Ok(mut answer) => {
+                        answer.retain(|k, _| KEPT_CLAIMS.contains(&k.as_str()));
+                        let until = now.saturating_add(max_age);
+                        let exp = answer.get("exp").and_then(Value::as_i64).unwrap_or(until);
+                        (Ok(Some(AccessTokenInfo { claims: answer })), until.min(exp))
+                    }
                 }
-                let answer = response.json_object(ENDPOINT)?;
-                let until = now.saturating_add(max_age);
-                if answer.get("active") != Some(&Value::Bool(true)) {
-                    return Ok((None, until));
-                }
-                let exp = answer.get("exp").and_then(Value::as_i64).unwrap_or(until);
-                Ok((Some(AccessTokenInfo { claims: answer }), until.min(exp)))
             })
-            .await?;
-        let info = info
-            .clone()
+            .await;
+        let info = outcome
+            .clone()?
             .ok_or_else(|| BearerError::Invalid("the token is not active".into()))?;
         self.check_access_claims(client, ready, &info.claims, false)?;
         Ok(info)

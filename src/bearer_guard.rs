@@ -82,7 +82,11 @@ fn bearer_token<'a>(req: &'a Request<'_>) -> Result<&'a str, BearerError> {
     if values.next().is_some() {
         return Err(BearerError::Malformed);
     }
-    let (scheme, token) = value.split_once(' ').ok_or(BearerError::Malformed)?;
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme (Basic, say) is no bearer token at all.
+        return Err(BearerError::Missing);
+    }
     let token = token.trim();
     // RFC 6750 2.1 b64token characters, bounded.
     let valid = !token.is_empty()
@@ -90,7 +94,7 @@ fn bearer_token<'a>(req: &'a Request<'_>) -> Result<&'a str, BearerError> {
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
-    if !scheme.eq_ignore_ascii_case("bearer") || !valid {
+    if !valid {
         return Err(BearerError::Malformed);
     }
     Ok(token)
@@ -115,7 +119,7 @@ impl<'r, P: Provider> FromRequest<'r> for BearerToken<P> {
             }),
             Err(error) => {
                 log::debug!("OpenID Connect: bearer token refused: {error}");
-                PendingVerdict::set(req, Verdict::Bearer(error.clone()));
+                PendingVerdict::replace(req, Verdict::Bearer(error.clone()));
                 Outcome::Error((Status::Unauthorized, error))
             }
         }
@@ -134,11 +138,15 @@ const REALM: &str = "api";
 /// The RFC 6750 response: status, `WWW-Authenticate`, a small JSON body, never cached.
 pub(crate) fn bearer_response(error: &BearerError) -> Response<'static> {
     let status = Status::from_code(error.status_code()).unwrap_or(Status::Unauthorized);
-    let body = serde_json::json!({
-        "error": error.error_code().unwrap_or(if status.code == 401 { "unauthorized" } else { "temporarily_unavailable" }),
-        "error_description": error.to_string(),
-    })
-    .to_string();
+    // Fixed texts only: nothing of the request (an attacker's `alg`, say) is echoed.
+    let (code, description) = match error {
+        BearerError::Missing => ("unauthorized", "a bearer token is required"),
+        BearerError::Malformed => ("invalid_request", "the Authorization header is malformed"),
+        BearerError::Invalid(_) => ("invalid_token", "the access token is invalid or expired"),
+        BearerError::InsufficientScope(_) => ("insufficient_scope", "the token lacks a scope"),
+        BearerError::Unavailable(_) => ("temporarily_unavailable", "the provider is unavailable"),
+    };
+    let body = serde_json::json!({ "error": code, "error_description": description }).to_string();
     Response::build()
         .status(status)
         .header(ContentType::JSON)
@@ -187,7 +195,12 @@ impl<'r, P: Provider> FromRequest<'r> for OidcAccess<P> {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        if req.headers().contains("Authorization") {
+        let bearer = req.headers().get_one("Authorization").is_some_and(|v| {
+            v.trim_start()
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+        });
+        if bearer {
             match BearerToken::<P>::from_request(req).await {
                 Outcome::Success(token) => Outcome::Success(OidcAccess::Bearer(token)),
                 Outcome::Error((status, _)) => Outcome::Error((status, ())),

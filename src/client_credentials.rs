@@ -18,7 +18,11 @@ use crate::guard::{DefaultProvider, Provider};
 /// A cached token is renewed this many seconds before it expires.
 const RENEW_BEFORE: i64 = 30;
 
-type Slot = Arc<tokio::sync::Mutex<Option<(AccessToken, i64)>>>;
+/// The cached token (or a recent failure) and until when it is good (Unix time).
+type Slot = Arc<tokio::sync::Mutex<Option<(Result<AccessToken, AuthError>, i64)>>>;
+
+/// A failed grant is reported to callers for this many seconds without a new request.
+const FAILED_FOR: i64 = 5;
 
 /// Cached client-credentials tokens by provider and scope.
 #[derive(Default)]
@@ -32,22 +36,48 @@ impl RelyingParty {
         provider: &str,
         scope: &str,
     ) -> Result<AccessToken, AuthError> {
+        // "b a", "a  b" and "a b" are one scope set.
+        let mut scopes: Vec<&str> = scope.split_whitespace().collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        let scope = scopes.join(" ");
         let slot = {
             let mut slots = self.app_tokens.0.lock().unwrap_or_else(|e| e.into_inner());
             if slots.len() > 1024 {
                 slots.clear();
             }
             slots
-                .entry((provider.to_owned(), scope.to_owned()))
+                .entry((provider.to_owned(), scope.clone()))
                 .or_default()
                 .clone()
         };
         let mut cached = slot.lock().await;
-        if let Some((token, until)) = &*cached {
-            if until - RENEW_BEFORE > unix_now() {
-                return Ok(token.clone());
+        if let Some((result, until)) = &*cached {
+            if *until > unix_now() {
+                return result.clone();
             }
         }
+        let result = self.request_app_token(provider, &scope).await;
+        let now = unix_now();
+        *cached = Some(match result {
+            Ok((token, until)) => {
+                // Renewed 30 s before it expires (or at half its life, if that is shorter).
+                let margin = RENEW_BEFORE.min(until.saturating_sub(now) / 2);
+                (Ok(token), until.saturating_sub(margin))
+            }
+            Err(error) => (Err(error), now.saturating_add(FAILED_FOR)),
+        });
+        cached
+            .as_ref()
+            .map(|(result, _)| result.clone())
+            .unwrap_or(Err(AuthError::LoginRequired))
+    }
+
+    async fn request_app_token(
+        &self,
+        provider: &str,
+        scope: &str,
+    ) -> Result<(AccessToken, i64), AuthError> {
         let client = self.provider(provider)?;
         let ready = client.ready(&self.http).await?;
         let mut form = vec![("grant_type", "client_credentials")];
@@ -56,11 +86,9 @@ impl RelyingParty {
         }
         let started = unix_now();
         let tokens = self.token_request(client, &ready, form).await?;
-        let token = AccessToken::new(tokens.access_token);
         // A token without a stated lifetime is reused for five minutes.
         let until = started.saturating_add(tokens.expires_in.unwrap_or(300));
-        *cached = Some((token.clone(), until));
-        Ok(token)
+        Ok((AccessToken::new(tokens.access_token), until))
     }
 }
 

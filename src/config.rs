@@ -221,8 +221,14 @@ pub struct ProviderConfig {
     /// Audiences a bearer token must name (one of them); default: the client id.
     #[serde(default)]
     pub audiences: Vec<String>,
-    /// Require `typ: at+jwt` in JWT access tokens (RFC 9068; default `false`, as many
-    /// providers do not set it).
+    /// Algorithms JWT access tokens may be signed with (asymmetric only). Default: the
+    /// asymmetric algorithms the provider advertises for ID tokens, plus RS256.
+    #[serde(default)]
+    pub access_token_signing_algs: Option<Vec<String>>,
+    /// Require `typ: at+jwt` in JWT access tokens (RFC 9068). Default `false`, as many
+    /// providers do not set it; but without configured `audiences` it is always required, so
+    /// that an ID token (whose audience is the client id too) is never taken for an access
+    /// token.
     #[serde(default)]
     pub require_access_token_typ: bool,
     /// Seconds an introspection result is reused at most (also never past the token's `exp`;
@@ -675,6 +681,17 @@ impl ProviderConfig {
                 &format!("{key}.jwks_refetch_interval"),
                 "must be at least 1 second (it rate-limits key-set fetches)",
             ));
+        }
+        for alg in self.access_token_signing_algs.iter().flatten() {
+            match crate::token::parse_alg(alg) {
+                Some(parsed) if !crate::token::is_symmetric(&parsed) => {}
+                _ => {
+                    return Err(invalid(
+                        &format!("{key}.access_token_signing_algs"),
+                        format!("`{alg}` is not a supported asymmetric signature algorithm"),
+                    ))
+                }
+            }
         }
         if self.introspection_cache_max_age > 86_400 {
             return Err(invalid(

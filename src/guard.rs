@@ -248,6 +248,13 @@ impl PendingVerdict {
         }
     }
 
+    /// Sets `verdict` even if another guard set one (a refused bearer token outranks a
+    /// login another guard would start).
+    pub fn replace(req: &Request<'_>, verdict: Verdict) {
+        let slot = req.local_cache(PendingVerdict::default);
+        *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(verdict);
+    }
+
     pub fn take(req: &Request<'_>) -> Option<Verdict> {
         req.local_cache(PendingVerdict::default)
             .0

@@ -302,11 +302,12 @@ fn check_alg(
     if alg.eq_ignore_ascii_case("none") {
         return Err(TokenError::Algorithm("`none` is never accepted".into()));
     }
-    let parsed =
-        parse_alg(alg).ok_or_else(|| TokenError::Algorithm(format!("`{alg}` is not supported")))?;
+    // `{alg:?}`: the value comes from the token, so it is quoted and escaped in messages.
+    let parsed = parse_alg(alg)
+        .ok_or_else(|| TokenError::Algorithm(format!("{alg:.32?} is not supported")))?;
     if !allowed_algs.contains(&parsed) {
         return Err(TokenError::Algorithm(format!(
-            "`{alg}` is not allowed for this provider"
+            "{alg:?} is not allowed for this provider"
         )));
     }
     if header.contains_key("crit") {

@@ -74,20 +74,27 @@ async fn missing_and_malformed_headers_get_401_never_a_redirect() {
     let (status, challenge, _) = api(&client, None).await;
     assert_eq!(status, Status::Unauthorized);
     assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="api""#));
-    for header in [
-        "Basic abc",
-        "Bearer",
-        "Bearer a b",
-        "Bearer <script>",
-        "bearer",
-    ] {
+    // Another scheme is no bearer token: 401 with a plain challenge.
+    let basic = client
+        .get("/api")
+        .header(Accept::HTML)
+        .header(Header::new("Authorization", "Basic abc"))
+        .dispatch()
+        .await;
+    assert_eq!(basic.status(), Status::Unauthorized);
+    assert_eq!(
+        basic.headers().get_one("WWW-Authenticate"),
+        Some(r#"Bearer realm="api""#)
+    );
+    // A malformed bearer header: 400 invalid_request (RFC 6750 3.1), never a redirect.
+    for header in ["Bearer", "Bearer a b", "Bearer <script>", "bearer"] {
         let response = client
             .get("/api")
             .header(Accept::HTML)
             .header(Header::new("Authorization", header))
             .dispatch()
             .await;
-        assert_eq!(response.status(), Status::Unauthorized, "{header}");
+        assert_eq!(response.status(), Status::BadRequest, "{header}");
         let challenge = response
             .headers()
             .get_one("WWW-Authenticate")
@@ -324,4 +331,64 @@ async fn client_credentials_tokens_are_cached_and_fetched_once() {
     assert_eq!(introspected["active"], true);
     assert_eq!(introspected["scope"], "reports");
     assert_eq!(introspected["sub"], provider.client_id());
+}
+
+#[get("/raw_id_token")]
+fn raw_id_token(user: rocket_openidconnect::OidcUser) -> String {
+    user.id_token().to_owned()
+}
+
+#[get("/whoami")]
+fn whoami(token: rocket_openidconnect::BearerToken) -> String {
+    token.subject().unwrap_or_default().to_owned()
+}
+
+#[rocket::async_test]
+async fn an_id_token_is_never_taken_for_an_access_token() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.jwt_access_tokens = true);
+    let rocket = rocket::custom(provider.app_figment())
+        .attach(OpenIdConnect::fairing())
+        .mount("/", routes![raw_id_token, whoami]);
+    let client = Client::tracked(rocket).await.unwrap();
+    assert_eq!(
+        provider.login(&client, "/raw_id_token").await.status,
+        Status::SeeOther
+    );
+    let id_token = client
+        .get("/raw_id_token")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
+    assert!(id_token.starts_with("eyJ"));
+    let response = client
+        .get("/whoami")
+        .header(Header::new("Authorization", format!("Bearer {id_token}")))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    // A real access token of the same provider is fine.
+    let token = provider.issue_access_token("svc", "");
+    let response = client
+        .get("/whoami")
+        .header(Header::new("Authorization", format!("Bearer {token}")))
+        .dispatch()
+        .await;
+    assert_eq!(response.into_string().await.unwrap(), "svc");
+}
+
+#[rocket::async_test]
+async fn sender_constrained_tokens_are_refused() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| {
+        b.jwt_access_tokens = true;
+        b.access_token_claims = Some(Arc::new(|c: &mut Map<String, Value>| {
+            c.insert("cnf".into(), serde_json::json!({"jkt": "abc"}));
+        }))
+    });
+    let client = client(&provider).await;
+    let token = provider.issue_access_token("s", "api");
+    assert_eq!(api(&client, Some(&token)).await.0, Status::Unauthorized);
 }
