@@ -174,6 +174,8 @@ pub(crate) struct RelyingParty {
     pub origin: String,
     /// Refreshes in progress, one per session.
     pub refreshes: crate::refresh::RefreshSlots,
+    /// Used `state`/`nonce` values and ended sessions.
+    pub used: crate::replay::OnceRecord,
     /// Introspection results of bearer tokens.
     pub introspections: crate::bearer::IntrospectionCache,
     /// Client-credentials tokens of the application, per provider and scope.
@@ -216,6 +218,7 @@ impl RelyingParty {
             secure: base.scheme() == "https",
             origin,
             refreshes: Default::default(),
+            used: Default::default(),
             introspections: Default::default(),
             app_tokens: Default::default(),
             config,
@@ -344,6 +347,16 @@ impl RelyingParty {
                 "the login took too long; please start again",
             ));
         }
+        // ... and used once: a replayed callback (with a copy of the pending-login cookie) is
+        // refused even if the provider would accept its code again.
+        let until = pending
+            .created_at
+            .saturating_add(self.config.login_timeout as i64);
+        if !self.used.first_use("state", &pending.state, now, until) {
+            return Err(AuthError::InvalidState(
+                "this login response was already used",
+            ));
+        }
         if via_post != pending.form_post {
             return Err(AuthError::InvalidCallback(
                 "the response came in another response mode than requested".into(),
@@ -406,6 +419,9 @@ impl RelyingParty {
         let claims = self
             .validate_id_token(client, &ready, &id_token, &context, now)
             .await?;
+        if !self.used.first_use("nonce", &pending.nonce, now, until) {
+            return Err(TokenError::Nonce("already used".into()).into());
+        }
         if let Some(expected) = &pending.silent_sub {
             if claims.subject() != expected {
                 return Err(AuthError::SubjectChanged);

@@ -292,7 +292,8 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         let mut session = match &cached.0 {
             Some(session)
                 if matches(session)
-                    && !idle_timeout.is_some_and(|t| session.is_idle(now, t as i64)) =>
+                    && !idle_timeout.is_some_and(|t| session.is_idle(now, t as i64))
+                    && !runtime.rp.used.contains("ended", session.sid(), now) =>
             {
                 session.clone()
             }

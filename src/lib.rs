@@ -62,6 +62,7 @@ mod logout;
 mod logout_routes;
 mod provider;
 mod refresh;
+mod replay;
 mod return_to;
 mod routes;
 mod session;

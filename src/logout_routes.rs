@@ -87,6 +87,15 @@ pub(crate) fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &Logout
         LogoutOutcome::Confirm => {}
         LogoutOutcome::Failed(_) => runtime.cookies.remove_pending_logout(jar),
         LogoutOutcome::Done | LogoutOutcome::Redirect { .. } => {
+            // Ended for this process: a copy of the cookie, or a response still in flight
+            // that sets it again, is no session any more.
+            let now = unix_now();
+            if let Some(session) = runtime.cookies.read_session(jar, now) {
+                runtime
+                    .rp
+                    .used
+                    .first_use("ended", session.sid(), now, session.expires_at());
+            }
             runtime.cookies.remove_session(jar);
             runtime.cookies.remove_all_pending(jar);
             match outcome {

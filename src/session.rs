@@ -44,6 +44,9 @@ pub struct UserSession {
 /// What is stored (encrypted) in the cookies.
 #[derive(Clone, Serialize, Deserialize)]
 struct SessionData {
+    /// A random id, new at every login: a logout records it as ended.
+    #[serde(default)]
+    sid: String,
     provider: String,
     issuer: String,
     client_id: String,
@@ -111,6 +114,7 @@ impl UserSession {
             .unwrap_or(s.now);
         UserSession {
             data: SessionData {
+                sid: crate::flow::random_token()[..22].to_owned(),
                 provider: s.provider,
                 issuer: s.issuer,
                 client_id: s.client_id,
@@ -126,6 +130,11 @@ impl UserSession {
             },
             claims: s.claims,
         }
+    }
+
+    /// The session's random id (new at every login).
+    pub(crate) fn sid(&self) -> &str {
+        &self.data.sid
     }
 
     /// The name of the provider the user logged in with.

@@ -483,3 +483,66 @@ async fn a_query_mode_response_posted_to_the_callback_is_refused() {
     assert_eq!(provider.hits().token, 0);
     assert_logged_out(&client, &provider).await;
 }
+
+#[rocket::async_test]
+async fn a_replayed_callback_never_creates_a_second_session_even_if_the_code_works_twice() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.reusable_codes = true);
+    let client = client(&provider).await;
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let pending: Vec<rocket::http::Cookie<'static>> = client
+        .cookies()
+        .iter()
+        .filter(|c| c.name().starts_with("oidc_session_login."))
+        .map(|c| c.clone().into_owned())
+        .collect();
+    assert_eq!(pending.len(), 1);
+    let callback = provider.authorize(&authorize_url).await;
+    assert_eq!(
+        provider.deliver(&client, &callback).await.status,
+        Status::SeeOther
+    );
+    client.get("/logout").dispatch().await;
+
+    // The attacker replays the callback with a copy of the pending-login cookie.
+    let local = callback
+        .trim_start_matches("http://127.0.0.1:8000")
+        .to_owned();
+    let replay = client
+        .get(local)
+        .header(Accept::HTML)
+        .cookies(pending)
+        .dispatch()
+        .await;
+    assert_eq!(replay.status(), Status::BadRequest);
+    let body = replay.into_string().await.unwrap();
+    assert!(body.contains("already used"), "{body}");
+    assert_logged_out(&client, &provider).await;
+}
+
+#[rocket::async_test]
+async fn a_copy_of_the_session_cookie_is_dead_after_logout() {
+    let provider = TestProvider::start().await;
+    let client = client(&provider).await;
+    assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
+    let copied: Vec<rocket::http::Cookie<'static>> = client
+        .cookies()
+        .iter()
+        .filter(|c| c.name().starts_with("oidc_session."))
+        .map(|c| c.clone().into_owned())
+        .collect();
+    assert!(!copied.is_empty());
+    client.get("/logout").dispatch().await;
+    let response = client
+        .get("/")
+        .header(Accept::HTML)
+        .cookies(copied)
+        .dispatch()
+        .await;
+    assert_eq!(
+        response.status(),
+        Status::SeeOther,
+        "the copied session is not accepted"
+    );
+}

@@ -18,8 +18,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::state::{
-    insert_bounded, lock, random, Account, AuthorizationRequest, IssuedToken, ProviderState,
-    RegisteredClient,
+    insert_bounded, lock, random, Account, AuthorizationRequest, IssuedCode, IssuedToken,
+    ProviderState, RegisteredClient,
 };
 use super::{Behaviour, TokenEndpoint};
 
@@ -346,7 +346,17 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
 }
 
 fn code_grant(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behaviour) -> TokenReply {
-    let issued = form.code.as_deref().and_then(|c| lock(&s.codes).remove(c));
+    let issued = form.code.as_deref().and_then(|c| {
+        let mut codes = lock(&s.codes);
+        if b.reusable_codes {
+            codes.get(c).map(|i| IssuedCode {
+                request: i.request.clone(),
+                account: i.account.clone(),
+            })
+        } else {
+            codes.remove(c)
+        }
+    });
     let Some(issued) = issued else {
         return token_error(Status::BadRequest, "invalid_grant");
     };

@@ -145,6 +145,8 @@ pub struct Behaviour {
     pub access_token_claims: Option<ClaimsTweak>,
     /// Whether the introspection endpoint answers 503.
     pub introspection_down: bool,
+    /// Codes can be redeemed more than once (a broken provider; default `false`).
+    pub reusable_codes: bool,
 }
 
 impl Default for Behaviour {
@@ -177,6 +179,7 @@ impl Default for Behaviour {
             access_token_typ: "at+jwt".into(),
             access_token_claims: None,
             introspection_down: false,
+            reusable_codes: false,
         }
     }
 }
