@@ -414,6 +414,47 @@ impl TestProvider {
             .access_token(&account, self.client_id(), scope, &behaviour)
     }
 
+    /// A signed ID token for `sub` with `nonce` and the current user's claims, as the token
+    /// endpoint would issue it to the default client (for benchmarks of ID-token validation).
+    #[doc(hidden)]
+    pub fn mint_id_token(&self, sub: &str, nonce: &str) -> String {
+        let behaviour = lock(&self.state.behaviour).clone();
+        let claims = lock(&self.state.user).1.clone();
+        self.state.id_token(
+            self.client_id(),
+            &(sub.to_owned(), claims),
+            Some(nonce),
+            &behaviour,
+        )
+    }
+
+    /// Validates `raw` like a login callback does (with this provider's current keys), and
+    /// returns whether it passed. For benchmarks.
+    #[doc(hidden)]
+    pub fn bench_validate_id_token(&self, raw: &str, nonce: &str) -> bool {
+        let keys: Vec<serde_json::Value> = lock(&self.state.keys).iter().map(|k| k.jwk()).collect();
+        let jwks: openidconnect::core::CoreJsonWebKeySet =
+            serde_json::from_value(json!({ "keys": keys })).expect("a key set");
+        let algs = [
+            openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        ];
+        let now = crate::flow::unix_now();
+        let expect = crate::token::Expectations {
+            issuer: self.issuer(),
+            client_id: self.client_id(),
+            client_secret: None,
+            allowed_algs: &algs,
+            nonce: crate::token::NonceCheck::Required(nonce),
+            issued_after: now - 60,
+            now,
+            skew: 60,
+            max_age: None,
+            acr_values: None,
+        };
+        crate::token::validate_id_token(raw, &jwks, &expect).is_ok()
+    }
+
     /// Revokes an access token: introspection then reports it inactive.
     pub fn revoke_access_token(&self, token: &str) {
         lock(&self.state.access_tokens).remove(token);

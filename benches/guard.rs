@@ -1,0 +1,131 @@
+//! Criterion benches: the guard on an authenticated request (against the same route without
+//! it), the login callback, a full login round trip, and ID-token validation (RS256, ES256).
+//!
+//! `cargo bench --bench guard` (release). `cargo test --benches` runs each once (CI smoke).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rocket::http::Accept;
+use rocket::local::asynchronous::Client;
+use rocket::{get, routes};
+use rocket_openidconnect::testing::{Alg, TestProvider};
+use rocket_openidconnect::{OidcUser, OpenIdConnect};
+use serde_json::json;
+
+#[get("/guarded")]
+fn guarded(user: OidcUser) -> &'static str {
+    let _ = user.claims().subject();
+    "ok"
+}
+
+#[get("/open")]
+fn open() -> &'static str {
+    "ok"
+}
+
+/// A realistic session: JWT access token (~1 KB), ID token (~1 KB), refresh token, userinfo.
+fn realistic(provider: &TestProvider) {
+    let groups: Vec<String> = (0..20)
+        .map(|i| format!("group-{i:02}-of-the-organisation"))
+        .collect();
+    provider.set_user(
+        "user-0123456789",
+        json!({
+            "name": "Ada Lovelace", "given_name": "Ada", "family_name": "Lovelace",
+            "email": "ada@example.com", "email_verified": true, "groups": groups,
+            "locale": "en-GB", "preferred_username": "ada",
+        }),
+    );
+    provider.configure(|b| b.jwt_access_tokens = true);
+}
+
+async fn app(provider: &TestProvider) -> Client {
+    let rocket = rocket::custom(provider.app_figment())
+        .attach(OpenIdConnect::fairing())
+        .mount("/", routes![guarded, open]);
+    Client::tracked(rocket).await.expect("the app launches")
+}
+
+fn benches(c: &mut Criterion) {
+    let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (provider, client) = runtime.block_on(async {
+        let provider = TestProvider::start().await;
+        realistic(&provider);
+        let client = app(&provider).await;
+        let login = provider.login(&client, "/guarded").await;
+        assert_eq!(login.status.code, 303, "{}", login.body);
+        (provider, client)
+    });
+    let cookie_bytes: usize = client
+        .cookies()
+        .iter()
+        .filter(|c| c.name().starts_with("oidc_session."))
+        .map(|c| c.name().len() + c.value().len())
+        .sum();
+    eprintln!("session cookies: {cookie_bytes} bytes");
+
+    let mut group = c.benchmark_group("request");
+    group.bench_function("guarded (OidcUser, session cookie)", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = client.get("/guarded").dispatch().await;
+            assert_eq!(response.status().code, 200);
+        })
+    });
+    group.bench_function("open (same route, no guard)", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = client.get("/open").dispatch().await;
+            assert_eq!(response.status().code, 200);
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("login");
+    group.sample_size(20);
+    group.bench_function(
+        "callback (code exchange, ID token, userinfo, session)",
+        |b| {
+            b.to_async(&runtime).iter_custom(|iterations| {
+                let (provider, client) = (&provider, &client);
+                async move {
+                    let mut total = std::time::Duration::ZERO;
+                    for _ in 0..iterations {
+                        client.get("/logout").dispatch().await;
+                        let start = client.get("/guarded").header(Accept::HTML).dispatch().await;
+                        let url = start.headers().get_one("Location").unwrap().to_owned();
+                        let callback = provider.authorize(&url).await;
+                        let began = std::time::Instant::now();
+                        let done = provider.deliver(client, &callback).await;
+                        total += began.elapsed();
+                        assert_eq!(done.status.code, 303);
+                    }
+                    total
+                }
+            })
+        },
+    );
+    group.bench_function("round trip (protected page to protected page)", |b| {
+        b.to_async(&runtime).iter(|| async {
+            client.get("/logout").dispatch().await;
+            let login = provider.login(&client, "/guarded").await;
+            assert_eq!(login.status.code, 303);
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("id_token");
+    for (name, alg) in [("RS256", Alg::Rs256), ("ES256", Alg::Es256)] {
+        let signer = runtime.block_on(TestProvider::start_with(alg));
+        realistic(&signer);
+        let token = signer.mint_id_token("user-0123456789", "nonce-1");
+        assert!(signer.bench_validate_id_token(&token, "nonce-1"));
+        group.bench_function(format!("validate {name}"), |b| {
+            b.iter(|| signer.bench_validate_id_token(&token, "nonce-1"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(guard, benches);
+criterion_main!(guard);
