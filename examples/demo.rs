@@ -83,6 +83,18 @@ async fn refresh(mut user: OidcUser, jar: &CookieJar<'_>) -> Result<Redirect, Au
     Ok(Redirect::to("/profile"))
 }
 
+/// For load runs (`benches/load.sh`): the same tiny answer without and with the guard.
+#[get("/ping")]
+fn ping() -> &'static str {
+    "pong"
+}
+
+/// See [`ping`].
+#[get("/ping/user")]
+fn ping_user(_user: OidcUser) -> &'static str {
+    "pong"
+}
+
 /// The demo application for `figment`, with the development provider when `figment`
 /// configures none (returned too: it stops when dropped).
 pub async fn demo(figment: Figment) -> (Rocket<Build>, Option<TestProvider>) {
@@ -106,7 +118,7 @@ pub async fn demo(figment: Figment) -> (Rocket<Build>, Option<TestProvider>) {
     }
     let rocket = rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![home, profile, refresh]);
+        .mount("/", routes![home, profile, refresh, ping, ping_user]);
     (rocket, provider)
 }
 

@@ -3,6 +3,9 @@
 //! Rocket's default `Strict` is not sent on the way back from the provider), `Path=/`, and
 //! `Secure` with the `__Host-` prefix when the application is served over https.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::time::{Duration, OffsetDateTime};
 
@@ -21,6 +24,47 @@ pub(crate) struct CookieSettings {
     secure: bool,
     permanent: bool,
     login_timeout: i64,
+    decoded: DecodedSessions,
+}
+
+/// Sessions recently decoded from their cookies, so that the next request with the very same
+/// cookies skips base64, AES-GCM and JSON (most of the guard's cost). An entry is found by the
+/// chunks' authentication tags and used only if every chunk is byte for byte the one that was
+/// decrypted and authenticated: a different cookie can never hit another's entry. Expiry,
+/// logout and inactivity are still checked on every request, by the guard.
+#[derive(Default)]
+struct DecodedSessions(Mutex<HashMap<String, DecodedEntry>>);
+
+/// The chunks as received (still encrypted) and the session they decode to.
+type DecodedEntry = (Vec<String>, Arc<UserSession>);
+
+/// At most this many decoded sessions are kept.
+const DECODED_CAPACITY: usize = 1024;
+
+impl DecodedSessions {
+    /// The lookup key: the last characters (the GCM tag) of each chunk.
+    fn key(raw: &[&str]) -> String {
+        raw.iter()
+            .map(|v| &v[v.len().saturating_sub(24)..])
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    fn get(&self, raw: &[&str]) -> Option<Arc<UserSession>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (chunks, session) = map.get(&Self::key(raw))?;
+        let same = chunks.len() == raw.len() && chunks.iter().zip(raw).all(|(a, b)| a == b);
+        same.then(|| session.clone())
+    }
+
+    fn insert(&self, raw: &[&str], session: Arc<UserSession>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= DECODED_CAPACITY {
+            map.clear();
+        }
+        let chunks = raw.iter().map(|v| (*v).to_owned()).collect();
+        map.insert(Self::key(raw), (chunks, session));
+    }
 }
 
 impl CookieSettings {
@@ -32,6 +76,7 @@ impl CookieSettings {
             secure,
             permanent: config.session_permanent,
             login_timeout: config.login_timeout as i64,
+            decoded: DecodedSessions::default(),
         }
     }
 
@@ -50,11 +95,29 @@ impl CookieSettings {
 
     /// The session in the request's cookies, if it is intact and not expired.
     pub fn read_session(&self, jar: &CookieJar<'_>, now: i64) -> Option<UserSession> {
+        self.read_shared_session(jar, now).map(Arc::unwrap_or_clone)
+    }
+
+    /// [`read_session`](Self::read_session), shared: cookies seen before are not decoded again.
+    pub fn read_shared_session(&self, jar: &CookieJar<'_>, now: i64) -> Option<Arc<UserSession>> {
+        let names: Vec<String> = (0..MAX_CHUNKS).map(|i| self.chunk_name(i)).collect();
+        let raw: Vec<&str> = names
+            .iter()
+            .map_while(|name| jar.get(name).map(|c| c.value()))
+            .collect();
+        if raw.is_empty() {
+            return None;
+        }
+        if let Some(session) = self.decoded.get(&raw) {
+            return Some(session).filter(|s| !s.is_expired(now));
+        }
         let json = decode_chunks(|i| {
-            jar.get_private(&self.chunk_name(i))
+            jar.get_private(names.get(i)?)
                 .map(|c| c.value().to_owned())
         })?;
-        UserSession::from_json(&json).filter(|s| !s.is_expired(now))
+        let session = Arc::new(UserSession::from_json(&json)?);
+        self.decoded.insert(&raw, session.clone());
+        Some(session).filter(|s| !s.is_expired(now))
     }
 
     /// Writes `session`, replacing any previous one (and its stale chunks). Returns `false` if

@@ -102,7 +102,7 @@ macro_rules! provider {
 /// }
 /// ```
 pub struct OidcUser<P: Provider = DefaultProvider> {
-    session: UserSession,
+    session: Arc<UserSession>,
     rp: Arc<RelyingParty>,
     cookies: Arc<CookieSettings>,
     _provider: PhantomData<fn() -> P>,
@@ -161,7 +161,7 @@ impl<P: Provider> OidcUser<P> {
                 if !self.cookies.write_session(jar, &next) {
                     return Err(AuthError::SessionTooLarge);
                 }
-                self.session = next;
+                self.session = Arc::new(next);
                 self.session
                     .access_token()
                     .cloned()
@@ -177,7 +177,7 @@ impl<P: Provider> OidcUser<P> {
 
     /// Takes the session out.
     pub fn into_session(self) -> UserSession {
-        self.session
+        Arc::unwrap_or_clone(self.session)
     }
 }
 
@@ -195,7 +195,7 @@ impl<P: Provider> std::fmt::Debug for OidcUser<P> {
 }
 
 /// The session found in this request's cookies, decrypted once per request.
-struct CachedSession(Option<UserSession>);
+struct CachedSession(Option<Arc<UserSession>>);
 
 /// Silent re-authentications are at least this many seconds apart.
 const MIN_SILENT_GAP: i64 = 3;
@@ -273,7 +273,9 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
             return Outcome::Error((Status::InternalServerError, AuthError::LoginRequired));
         };
         let cached = req
-            .local_cache(|| CachedSession(runtime.cookies.read_session(req.cookies(), unix_now())));
+.local_cache(|| {
+            CachedSession(runtime.cookies.read_shared_session(req.cookies(), unix_now()))
+        });
         // The session must be of this provider, as configured now (same issuer and client).
         let provider = runtime.rp.providers.get(P::NAME);
         let configured = provider.map(|p| &p.config);
@@ -281,9 +283,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
             provider.is_some_and(|p| {
                 // A registered client not known yet (its provider not reached since the start)
                 // is checked by issuer only.
-                let client_ok = p
-                    .known_client_id()
-                    .is_none_or(|id| id == session.client_id());
+                let client_ok = p.accepts_client_id(session.client_id());
                 session.provider() == P::NAME && session.issuer() == p.config.issuer() && client_ok
             })
         };
@@ -295,7 +295,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
                     && !idle_timeout.is_some_and(|t| session.is_idle(now, t as i64))
                     && !runtime.rp.used.contains("ended", session.sid(), now) =>
             {
-                session.clone()
+                Arc::clone(session)
             }
             _ => {
                 PendingVerdict::set(req, Verdict::Login(P::NAME));
@@ -305,8 +305,11 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
             }
         };
         // The inactivity timeout rolls: record the use (about once a minute).
-        if idle_timeout.is_some_and(|t| session.touch(now, t as i64)) {
-            runtime.cookies.write_session(req.cookies(), &session);
+        if let Some(timeout) = idle_timeout.map(|t| t as i64) {
+            if session.touch_due(now, timeout) {
+                Arc::make_mut(&mut session).touch(now, timeout);
+                runtime.cookies.write_session(req.cookies(), &session);
+            }
         }
         // A silent re-authentication when due: only for browser navigations, which can follow
         // the redirect; the fairing turns this response into it (see `SilentRefresh`).

@@ -4,6 +4,7 @@
 //! it again, is not accepted by this process any more).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
@@ -11,9 +12,10 @@ use sha2::{Digest, Sha256};
 /// At most this many values are remembered; beyond it the ones closest to expiry go.
 const CAPACITY: usize = 100_000;
 
-/// Values (hashed) until their expiry (Unix time).
+/// Values (hashed) until their expiry (Unix time). `recorded` lets the (frequent) lookup in an
+/// empty record skip the hash and the lock.
 #[derive(Default)]
-pub(crate) struct OnceRecord(Mutex<HashMap<[u8; 32], i64>>);
+pub(crate) struct OnceRecord(Mutex<HashMap<[u8; 32], i64>>, AtomicBool);
 
 impl OnceRecord {
     fn key(kind: &str, value: &str) -> [u8; 32] {
@@ -42,11 +44,15 @@ impl OnceRecord {
             }
         }
         map.insert(key, until);
+        self.1.store(true, Ordering::Release);
         true
     }
 
     /// Whether `value` is recorded and not expired.
     pub fn contains(&self, kind: &str, value: &str, now: i64) -> bool {
+        if !self.1.load(Ordering::Acquire) {
+            return false;
+        }
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&Self::key(kind, value))
             .is_some_and(|expiry| *expiry > now)

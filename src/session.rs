@@ -217,13 +217,18 @@ impl UserSession {
     /// back: at most once a minute (a quarter of the timeout when that is shorter), so that a
     /// busy user does not rewrite the cookie on every request.
     pub(crate) fn touch(&mut self, now: i64, timeout: i64) -> bool {
-        let step = (timeout / 4).clamp(1, 60);
-        if now.saturating_sub(self.data.last_seen) >= step {
+        if self.touch_due(now, timeout) {
             self.data.last_seen = now;
             true
         } else {
             false
         }
+    }
+
+    /// Whether [`touch`](Self::touch) would record this use.
+    pub(crate) fn touch_due(&self, now: i64, timeout: i64) -> bool {
+        let step = (timeout / 4).clamp(1, 60);
+        now.saturating_sub(self.data.last_seen) >= step
     }
 
     /// Makes the session end at `at` at the latest.

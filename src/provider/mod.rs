@@ -169,12 +169,15 @@ impl ProviderClient {
         );
     }
 
-    /// The client id to expect in sessions, without any network call: the configured one, or
-    /// the registered one once known.
-    pub fn known_client_id(&self) -> Option<String> {
-        self.config
-            .client_id
-            .clone()
-            .or_else(|| self.ready_now().map(|r| r.credentials.client_id.clone()))
+    /// Whether a session made for `client_id` belongs to this provider's client, without any
+    /// network call: the configured client, or the registered one once known (a registered
+    /// client not known yet is not checked).
+    pub fn accepts_client_id(&self, client_id: &str) -> bool {
+        match &self.config.client_id {
+            Some(configured) => configured == client_id,
+            None => self
+                .ready_now()
+                .is_none_or(|ready| ready.credentials.client_id == client_id),
+        }
     }
 }
