@@ -111,10 +111,7 @@ impl CookieSettings {
         if let Some(session) = self.decoded.get(&raw) {
             return Some(session).filter(|s| !s.is_expired(now));
         }
-        let json = decode_chunks(|i| {
-            jar.get_private(names.get(i)?)
-                .map(|c| c.value().to_owned())
-        })?;
+        let json = decode_chunks(|i| jar.get_private(names.get(i)?).map(|c| c.value().to_owned()))?;
         let session = Arc::new(UserSession::from_json(&json)?);
         self.decoded.insert(&raw, session.clone());
         Some(session).filter(|s| !s.is_expired(now))

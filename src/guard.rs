@@ -272,9 +272,12 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         let Some(runtime) = req.rocket().state::<OidcRuntime>() else {
             return Outcome::Error((Status::InternalServerError, AuthError::LoginRequired));
         };
-        let cached = req
-.local_cache(|| {
-            CachedSession(runtime.cookies.read_shared_session(req.cookies(), unix_now()))
+        let cached = req.local_cache(|| {
+            CachedSession(
+                runtime
+                    .cookies
+                    .read_shared_session(req.cookies(), unix_now()),
+            )
         });
         // The session must be of this provider, as configured now (same issuer and client).
         let provider = runtime.rp.providers.get(P::NAME);
