@@ -107,36 +107,42 @@ async fn rotated_and_unrotated_refresh_tokens_both_keep_working() {
     }
 }
 
-#[rocket::async_test]
-async fn a_refresh_for_another_subject_ends_the_session() {
+/// A forced refresh that the provider answers with `behaviour` ends the session with `status`
+/// and the error code `code`.
+async fn refresh_ends_session(
+    behaviour: impl FnOnce(&mut rocket_openidconnect::testing::Behaviour),
+    status: Status,
+    code: &str,
+) {
     let provider = TestProvider::start().await;
-    provider.configure(|b| b.refresh_sub = Some("mallory".into()));
+    provider.configure(behaviour);
     let client = client(&provider).await;
     logged_in(&provider, &client).await;
     let response = client.get("/token?force=true").dispatch().await;
-    assert_eq!(response.status(), Status::BadRequest);
-    assert!(response
-        .into_string()
-        .await
-        .unwrap()
-        .contains("subject_changed"));
+    assert_eq!(response.status(), status);
+    let body = response.into_string().await.unwrap();
+    assert!(body.contains(code), "{body}");
     assert_logged_out(&client, &provider).await;
 }
 
 #[rocket::async_test]
+async fn a_refresh_for_another_subject_ends_the_session() {
+    refresh_ends_session(
+        |b| b.refresh_sub = Some("mallory".into()),
+        Status::BadRequest,
+        "subject_changed",
+    )
+    .await;
+}
+
+#[rocket::async_test]
 async fn invalid_grant_ends_the_session_cleanly() {
-    let provider = TestProvider::start().await;
-    provider.configure(|b| b.refresh_error = Some("invalid_grant".into()));
-    let client = client(&provider).await;
-    logged_in(&provider, &client).await;
-    let response = client.get("/token?force=true").dispatch().await;
-    assert_eq!(response.status(), Status::Unauthorized);
-    assert!(response
-        .into_string()
-        .await
-        .unwrap()
-        .contains("session_ended"));
-    assert_logged_out(&client, &provider).await;
+    refresh_ends_session(
+        |b| b.refresh_error = Some("invalid_grant".into()),
+        Status::Unauthorized,
+        "session_ended",
+    )
+    .await;
 }
 
 #[rocket::async_test]

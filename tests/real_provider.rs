@@ -29,6 +29,17 @@ fn figment(issuer: &str, auth_method: &str) -> Figment {
         ))
 }
 
+/// The JSON body of `path` of the application.
+async fn page_json(client: &rocket::local::asynchronous::Client, path: &str) -> Value {
+    let body = client
+        .get(path.to_owned())
+        .dispatch()
+        .await
+        .into_string()
+        .await;
+    serde_json::from_str(&body.unwrap_or_default()).unwrap_or(Value::Null)
+}
+
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -240,16 +251,7 @@ async fn refresh_and_silent_reauthentication_with_a_real_provider() {
         "OP stderr: {}",
         op.stderr()
     );
-    let page: Value = serde_json::from_str(
-        &client
-            .get("/")
-            .dispatch()
-            .await
-            .into_string()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let page = page_json(&client, "/").await;
     let first = page["access_token"].as_str().unwrap().to_owned();
     assert!(userinfo_accepts(&op.issuer, &first).await);
 
@@ -361,16 +363,7 @@ async fn dynamic_registration_with_a_real_provider_survives_a_restart() {
             "round {round}; OP stderr: {}",
             op.stderr()
         );
-        let page: Value = serde_json::from_str(
-            &client
-                .get("/")
-                .dispatch()
-                .await
-                .into_string()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let page = page_json(&client, "/").await;
         assert_eq!(page["id_token"]["sub"], login);
         assert_eq!(page["userinfo"]["email"], format!("{login}@example.com"));
         // One registration, at the first start only.
