@@ -128,7 +128,7 @@ impl<'r, P: Provider> FromRequest<'r> for BearerToken<P> {
 
 impl<P: Provider> Sentinel for BearerToken<P> {
     fn abort(rocket: &Rocket<Ignite>) -> bool {
-        <OidcUser<P> as Sentinel>::abort(rocket)
+        crate::guard::launch_check(rocket, "BearerToken", Some(P::NAME))
     }
 }
 
@@ -218,6 +218,6 @@ impl<'r, P: Provider> FromRequest<'r> for OidcAccess<P> {
 
 impl<P: Provider> Sentinel for OidcAccess<P> {
     fn abort(rocket: &Rocket<Ignite>) -> bool {
-        <OidcUser<P> as Sentinel>::abort(rocket)
+        crate::guard::launch_check(rocket, "OidcAccess", Some(P::NAME))
     }
 }

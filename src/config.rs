@@ -682,16 +682,8 @@ impl ProviderConfig {
                 "must be at least 1 second (it rate-limits key-set fetches)",
             ));
         }
-        for alg in self.access_token_signing_algs.iter().flatten() {
-            match crate::token::parse_alg(alg) {
-                Some(parsed) if !crate::token::is_symmetric(&parsed) => {}
-                _ => {
-                    return Err(invalid(
-                        &format!("{key}.access_token_signing_algs"),
-                        format!("`{alg}` is not a supported asymmetric signature algorithm"),
-                    ))
-                }
-            }
+        if let Some(algs) = &self.access_token_signing_algs {
+            check_algs(&format!("{key}.access_token_signing_algs"), algs, None)?;
         }
         if self.introspection_cache_max_age > 86_400 {
             return Err(invalid(
@@ -727,29 +719,45 @@ impl ProviderConfig {
             }
         }
         if let Some(algs) = &self.id_token_signing_algs {
-            if algs.is_empty() {
-                return Err(invalid(
-                    &format!("{key}.id_token_signing_algs"),
-                    "must list at least one algorithm",
-                ));
-            }
-            for alg in algs {
-                let parsed = crate::token::parse_alg(alg).ok_or_else(|| {
-                    invalid(
-                        &format!("{key}.id_token_signing_algs"),
-                        format!("`{alg}` is not a supported signature algorithm"),
-                    )
-                })?;
-                if crate::token::is_symmetric(&parsed) && self.client_secret.is_none() {
-                    return Err(invalid(
-                        &format!("{key}.id_token_signing_algs"),
-                        format!("`{alg}` needs a client_secret"),
-                    ));
-                }
-            }
+            let secret = Some(self.client_secret.is_some());
+            check_algs(&format!("{key}.id_token_signing_algs"), algs, secret)?;
         }
         Ok(())
     }
+}
+
+/// A configured list of signature algorithms: not empty, every name supported, `none` never.
+/// HMAC algorithms only where `hmac_with_secret` is `Some` (ID tokens), and then only with a
+/// client secret; `None` means asymmetric only (access tokens).
+fn check_algs(
+    key: &str,
+    algs: &[String],
+    hmac_with_secret: Option<bool>,
+) -> Result<(), ConfigError> {
+    if algs.is_empty() {
+        return Err(invalid(key, "must list at least one algorithm"));
+    }
+    for alg in algs {
+        let parsed = crate::token::parse_alg(alg).ok_or_else(|| {
+            invalid(
+                key,
+                format!("`{alg}` is not a supported signature algorithm"),
+            )
+        })?;
+        match (crate::token::is_symmetric(&parsed), hmac_with_secret) {
+            (false, _) | (true, Some(true)) => {}
+            (true, Some(false)) => {
+                return Err(invalid(key, format!("`{alg}` needs a client_secret")))
+            }
+            (true, None) => {
+                return Err(invalid(
+                    key,
+                    format!("`{alg}` is not a supported asymmetric signature algorithm"),
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn invalid(key: &str, why: impl fmt::Display) -> ConfigError {

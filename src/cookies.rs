@@ -156,11 +156,7 @@ impl CookieSettings {
     }
 
     /// The name of the pending-login cookie of `state`.
-    pub fn pending_cookie_name(&self, state: &str) -> String {
-        self.pending_name(state)
-    }
-
-    fn pending_name(&self, state: &str) -> String {
+    pub fn pending_name(&self, state: &str) -> String {
         format!("{}{state}", self.pending_prefix)
     }
 

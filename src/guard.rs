@@ -330,7 +330,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
                 .await
             {
                 runtime.cookies.add_pending(req.cookies(), &start.pending);
-                let cookie = runtime.cookies.pending_cookie_name(&start.pending.state);
+                let cookie = runtime.cookies.pending_name(&start.pending.state);
                 SilentRefresh::set(req, start.authorization_url, cookie);
             }
         }
@@ -345,24 +345,29 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
 
 impl<P: Provider> Sentinel for OidcUser<P> {
     fn abort(rocket: &Rocket<Ignite>) -> bool {
-        match rocket.state::<OidcRuntime>() {
-            None => {
-                log::error!(
-                    "`OidcUser` is used in a route, but the OpenID Connect fairing is not \
-                     attached: add `.attach(OpenIdConnect::fairing())`"
-                );
-                true
-            }
-            Some(runtime) if !runtime.rp.providers.contains_key(P::NAME) => {
-                log::error!(
-                    "`OidcUser` is used with the provider `{0}`, which is not configured: add an \
-                     `[default.oidc.providers.{0}]` table",
-                    P::NAME
-                );
-                true
-            }
-            Some(_) => false,
+        launch_check(rocket, "OidcUser", Some(P::NAME))
+    }
+}
+
+/// The launch check of every guard of this crate (a `Sentinel`): the fairing must be attached
+/// and, for a provider's guard, the provider configured. Logs why it aborts.
+pub(crate) fn launch_check(rocket: &Rocket<Ignite>, guard: &str, provider: Option<&str>) -> bool {
+    match (rocket.state::<OidcRuntime>(), provider) {
+        (None, _) => {
+            log::error!(
+                "`{guard}` is used in a route, but the OpenID Connect fairing is not attached: \
+                 add `.attach(OpenIdConnect::fairing())`"
+            );
+            true
         }
+        (Some(runtime), Some(name)) if !runtime.rp.providers.contains_key(name) => {
+            log::error!(
+                "`{guard}` is used with the provider `{name}`, which is not configured: add an \
+                 `[default.oidc.providers.{name}]` table"
+            );
+            true
+        }
+        _ => false,
     }
 }
 

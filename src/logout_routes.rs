@@ -234,13 +234,6 @@ impl<'r> FromRequest<'r> for OidcLogout {
 
 impl Sentinel for OidcLogout {
     fn abort(rocket: &Rocket<Ignite>) -> bool {
-        let missing = rocket.state::<OidcRuntime>().is_none();
-        if missing {
-            log::error!(
-                "`OidcLogout` is used in a route, but the OpenID Connect fairing is not \
-                 attached: add `.attach(OpenIdConnect::fairing())`"
-            );
-        }
-        missing
+        crate::guard::launch_check(rocket, "OidcLogout", None)
     }
 }
