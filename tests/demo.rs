@@ -13,6 +13,21 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The body of a GET of `url`.
+async fn text(browser: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    browser.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// A GET of `url` as a browser navigation (HTML accepted).
+async fn navigate(browser: &reqwest::Client, url: impl reqwest::IntoUrl) -> reqwest::Response {
+    browser
+        .get(url)
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+}
+
 fn field<'a>(html: &'a str, name: &str) -> &'a str {
     let marker = format!("name=\"{name}\" value=\"");
     html.split(&marker)
@@ -58,23 +73,11 @@ async fn the_demo_logs_in_through_its_development_provider_and_out_again() {
     assert!(home.contains("You are not logged in"), "{home}");
 
     // The protected page sends the browser to the development provider's login page.
-    let profile = browser
-        .get(format!("{app}/profile"))
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let profile = navigate(&browser, format!("{app}/profile")).await;
     assert_eq!(profile.status(), 303);
     let authorize = location(&profile);
     assert!(authorize.starts_with(provider.issuer()), "{authorize}");
-    let login_page = browser
-        .get(&authorize)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login_page = text(&browser, &authorize).await;
     assert!(
         login_page.contains("never use it in production"),
         "{login_page}"
@@ -104,14 +107,7 @@ async fn the_demo_logs_in_through_its_development_provider_and_out_again() {
     assert_eq!(back.status(), 303);
     assert_eq!(location(&back), "/profile");
 
-    let page = browser
-        .get(format!("{app}/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text(&browser, format!("{app}/profile")).await;
     assert!(page.contains("Logged in as <b>grace</b>"), "{page}");
     assert!(
         page.contains("grace@example.com") && page.contains("Grace Hopper"),
@@ -130,31 +126,12 @@ async fn the_demo_logs_in_through_its_development_provider_and_out_again() {
     let back = browser.get(&end_session).send().await.unwrap();
     let returned = browser.get(location(&back)).send().await.unwrap();
     assert_eq!(returned.status(), 303);
-    let home = browser
-        .get(format!("{app}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text(&browser, format!("{app}/")).await;
     assert!(home.contains("You are not logged in"), "{home}");
 
     // The provider's own session ended too: the next login shows the login page again.
-    let profile = browser
-        .get(format!("{app}/profile"))
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    let again = browser
-        .get(location(&profile))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let profile = navigate(&browser, format!("{app}/profile")).await;
+    let again = text(&browser, location(&profile)).await;
     assert!(again.contains("<h1>Log in</h1>"), "{again}");
     shutdown.notify();
 }
