@@ -16,6 +16,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::ConfigError;
+use crate::front_channel::{ResponseMode, ResponseType};
 use crate::provider::ProviderMetadata;
 
 /// The whole `oidc` table.
@@ -174,6 +175,14 @@ pub struct ProviderConfig {
     /// Scopes to request; must contain `openid`. A list or a space-separated string.
     #[serde(default = "default_scope", deserialize_with = "deserialize_scope")]
     pub scope: Vec<String>,
+    /// What the authorization response carries: `code` (the default), `id_token`,
+    /// `id_token token`, `code id_token`, `code token` or `code id_token token`.
+    #[serde(default)]
+    pub response_type: ResponseType,
+    /// How it is delivered: `query`, `fragment` or `form_post`. Default: `query` for `code`,
+    /// `fragment` for the types that carry tokens (which must never be in a query).
+    #[serde(default)]
+    pub response_mode: Option<ResponseMode>,
     /// Extra authorization request parameters (for example `{ prompt = "login" }`).
     #[serde(default, deserialize_with = "deserialize_params")]
     pub auth_request_params: BTreeMap<String, String>,
@@ -584,6 +593,28 @@ impl ProviderConfig {
             .unwrap_or(ClientAuthMethod::ClientSecretBasic)
     }
 
+    /// The response mode used: the configured one, else the response type's default.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket::figment::{Figment, providers::{Format, Toml}};
+    /// use rocket_openidconnect::{OidcConfig, ResponseMode};
+    ///
+    /// let figment = Figment::from(Toml::string(r#"
+    ///     [oidc.providers.default]
+    ///     issuer = "https://op.example.com"
+    ///     client_id = "my-app"
+    ///     client_secret = "s3cret"
+    /// "#));
+    /// let config = OidcConfig::from_figment(&figment).unwrap();
+    /// assert_eq!(config.providers["default"].response_mode(), ResponseMode::Query);
+    /// ```
+    pub fn response_mode(&self) -> ResponseMode {
+        self.response_mode
+            .unwrap_or_else(|| self.response_type.default_mode())
+    }
+
     /// Whether http is acceptable for this provider's URLs: when explicitly allowed, or when the
     /// configured issuer itself is on loopback (a development provider). A remote provider's
     /// discovery document can never point the client at a plain-http endpoint.
@@ -622,8 +653,20 @@ impl ProviderConfig {
             self.issuer(),
             self.allow_insecure_http,
         )?;
+        if self.response_type != ResponseType::Code
+            && self.response_mode() == ResponseMode::Query
+        {
+            return Err(invalid(
+                &format!("{key}.response_mode"),
+                format!(
+                    "`query` cannot be used with response_type `{}`: tokens must never be in a \
+                     URL query (use `fragment` or `form_post`)",
+                    self.response_type
+                ),
+            ));
+        }
         if let Some(md) = &self.metadata {
-            if md.token_endpoint.is_none() {
+            if md.token_endpoint.is_none() && self.response_type.has_code() {
                 return Err(ConfigError::Missing(format!(
                     "{key}.metadata.token_endpoint"
                 )));
@@ -659,6 +702,8 @@ impl ProviderConfig {
             }
             (Some(_), None) => match (self.client_auth_method(), &self.client_secret) {
                 (ClientAuthMethod::None, _) => {}
+                // No token endpoint: the implicit flow authenticates no client.
+                _ if !self.response_type.has_code() => {}
                 (_, Some(secret)) if !secret.secret().is_empty() => {}
                 _ => {
                     return Err(ConfigError::Missing(format!(
@@ -819,7 +864,7 @@ pub(crate) fn check_url(value: &str, allow_http: bool) -> Result<Url, String> {
     Ok(url)
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

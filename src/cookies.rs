@@ -11,6 +11,7 @@ use rocket::time::{Duration, OffsetDateTime};
 
 use crate::config::OidcConfig;
 use crate::flow::{is_well_formed_state, PendingLogin};
+use crate::front_channel::ResponseMode;
 use crate::logout::PendingLogout;
 use crate::session::{decode_chunks, encode_chunks, UserSession, MAX_CHUNKS};
 
@@ -22,6 +23,8 @@ pub(crate) struct CookieSettings {
     session_name: String,
     pending_prefix: String,
     secure: bool,
+    /// Browsers accept `Secure` cookies from the application (https or loopback).
+    secure_context: bool,
     permanent: bool,
     login_timeout: i64,
     decoded: DecodedSessions,
@@ -68,12 +71,13 @@ impl DecodedSessions {
 }
 
 impl CookieSettings {
-    pub fn new(config: &OidcConfig, secure: bool) -> Self {
+    pub fn new(config: &OidcConfig, secure: bool, secure_context: bool) -> Self {
         let prefix = if secure { "__Host-" } else { "" };
         CookieSettings {
             session_name: format!("{prefix}{}", config.cookie_name),
             pending_prefix: format!("{prefix}{}_login.", config.cookie_name),
             secure,
+            secure_context,
             permanent: config.session_permanent,
             login_timeout: config.login_timeout as i64,
             decoded: DecodedSessions::default(),
@@ -155,6 +159,42 @@ impl CookieSettings {
         }
     }
 
+    /// A pending-login cookie. A `form_post` response is a cross-site POST, with which
+    /// browsers send only `SameSite=None` cookies, and those only when `Secure`: so it is
+    /// `SameSite=None; Secure` where browsers accept `Secure` cookies (https, or a loopback host
+    /// over plain http), and `Lax` like every other cookie elsewhere (such a login then fails:
+    /// the launch warns).
+    fn pending_cookie(&self, name: String, value: String, mode: ResponseMode) -> Cookie<'static> {
+        let mut cookie = self.cookie(name, value);
+        if mode == ResponseMode::FormPost && self.secure_context {
+            cookie.set_same_site(SameSite::None);
+            cookie.set_secure(true);
+        }
+        cookie
+    }
+
+    /// The pending logins in the request (decrypted), with their cookie names.
+    fn pending_logins(&self, jar: &CookieJar<'_>) -> Vec<(String, Option<PendingLogin>)> {
+        jar.iter()
+            .filter(|c| c.name().starts_with(&self.pending_prefix))
+            .map(|c| {
+                let name = c.name().to_owned();
+                let pending = jar
+                    .get_private(&name)
+                    .and_then(|c| serde_json::from_str::<PendingLogin>(c.value()).ok());
+                (name, pending)
+            })
+            .collect()
+    }
+
+    /// Whether a login is waiting for a response in the URL fragment (which only the relay
+    /// page can read).
+    pub fn expects_fragment(&self, jar: &CookieJar<'_>) -> bool {
+        self.pending_logins(jar)
+            .iter()
+            .any(|(_, p)| p.as_ref().map(|p| p.response_mode) == Some(ResponseMode::Fragment))
+    }
+
     /// The name of the pending-login cookie of `state`.
     pub fn pending_name(&self, state: &str) -> String {
         format!("{}{state}", self.pending_prefix)
@@ -162,29 +202,26 @@ impl CookieSettings {
 
     /// Remembers a started login; drops the oldest ones beyond [`MAX_PENDING`].
     pub fn add_pending(&self, jar: &CookieJar<'_>, pending: &PendingLogin) {
-        let mut existing: Vec<(i64, String)> = jar
-            .iter()
-            .filter(|c| c.name().starts_with(&self.pending_prefix))
-            .map(|c| {
-                let name = c.name().to_owned();
-                let created = jar
-                    .get_private(&name)
-                    .and_then(|c| serde_json::from_str::<PendingLogin>(c.value()).ok())
-                    .map_or(i64::MIN, |p| p.created_at);
-                (created, name)
+        let mut existing: Vec<(i64, String, ResponseMode)> = self
+            .pending_logins(jar)
+            .into_iter()
+            .map(|(name, p)| match p {
+                Some(p) => (p.created_at, name, p.response_mode),
+                None => (i64::MIN, name, ResponseMode::Query),
             })
             .collect();
         if existing.len() >= MAX_PENDING {
-            existing.sort();
+            existing.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
             let excess = existing.len() + 1 - MAX_PENDING;
-            for (_, name) in existing.drain(..excess) {
-                self.remove(jar, name);
+            for (_, name, mode) in existing.drain(..excess) {
+                jar.remove(self.pending_cookie(name, String::new(), mode));
             }
         }
         let Ok(value) = serde_json::to_string(pending) else {
             return;
         };
-        let mut cookie = self.cookie(self.pending_name(&pending.state), value);
+        let name = self.pending_name(&pending.state);
+        let mut cookie = self.pending_cookie(name, value, pending.response_mode);
         cookie.set_expires(
             OffsetDateTime::from_unix_timestamp(
                 pending.created_at.saturating_add(self.login_timeout),
@@ -201,19 +238,21 @@ impl CookieSettings {
         }
         let name = self.pending_name(state);
         let cookie = jar.get_private(&name);
-        self.remove(jar, name);
-        serde_json::from_str(cookie?.value()).ok()
+        let pending: Option<PendingLogin> = cookie
+            .as_ref()
+            .and_then(|c| serde_json::from_str(c.value()).ok());
+        if jar.get(&name).is_some() {
+            let mode = pending.as_ref().map_or(ResponseMode::Query, |p| p.response_mode);
+            jar.remove(self.pending_cookie(name, String::new(), mode));
+        }
+        pending
     }
 
     /// Removes every pending login.
     pub fn remove_all_pending(&self, jar: &CookieJar<'_>) {
-        let names: Vec<String> = jar
-            .iter()
-            .filter(|c| c.name().starts_with(&self.pending_prefix))
-            .map(|c| c.name().to_owned())
-            .collect();
-        for name in names {
-            self.remove(jar, name);
+        for (name, pending) in self.pending_logins(jar) {
+            let mode = pending.map_or(ResponseMode::Query, |p| p.response_mode);
+            jar.remove(self.pending_cookie(name, String::new(), mode));
         }
     }
 

@@ -128,6 +128,10 @@ pub enum TokenError {
     /// `acr_values` were requested and `acr` is missing or not one of them.
     #[error("ID token authentication context class is not one requested")]
     AuthContext,
+    /// A hash of a value returned with the ID token (`c_hash` of the code, `at_hash` of the
+    /// access token, `s_hash` of the state) is wrong, or missing where required.
+    #[error("ID token `{0}` is missing or does not match")]
+    Hash(&'static str),
 }
 
 /// A failed login or callback: what the error view receives.

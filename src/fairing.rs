@@ -152,7 +152,16 @@ impl Fairing for OpenIdConnect {
                 provider.name
             );
         }
-        let cookies = CookieSettings::new(&rp.config, rp.secure);
+        for (name, provider) in &rp.config.providers {
+            if provider.response_mode() == crate::ResponseMode::FormPost && !rp.secure_context {
+                log::warn!(
+                    "OpenID Connect: provider `{name}` uses response_mode `form_post`, which \
+                     needs a `SameSite=None; Secure` cookie that browsers refuse over plain http \
+                     on {base_url}: logins will fail until the application is served over https"
+                );
+            }
+        }
+        let cookies = CookieSettings::new(&rp.config, rp.secure, rp.secure_context);
         let logout_path = rp.config.logout_path.clone();
         let redirect_paths = rp.redirect_paths();
         let login_path = rp.config.login_path.clone();

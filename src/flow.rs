@@ -21,7 +21,10 @@ use crate::http::{invalid, HttpClient};
 use crate::provider::{ClientCredentials, ProviderClient, ReadyProvider};
 use crate::return_to::safe_return_path;
 use crate::session::{NewSession, UserSession};
-use crate::token::{allowed_algs, validate_id_token, Claims, Expectations, NonceCheck};
+use crate::front_channel::{ResponseMode, ResponseType};
+use crate::token::{
+    allowed_algs, validate_id_token, Claims, Expectations, HashCheck, NonceCheck,
+};
 
 /// The current Unix time in seconds.
 pub(crate) fn unix_now() -> i64 {
@@ -51,9 +54,12 @@ pub(crate) fn is_well_formed_state(state: &str) -> bool {
 /// state, so several tabs can log in at once.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct PendingLogin {
-    /// The response comes as a POST (`response_mode=form_post`); otherwise in the query.
+    /// What the response carries.
     #[serde(default)]
-    pub form_post: bool,
+    pub response_type: ResponseType,
+    /// How the response comes back.
+    #[serde(default)]
+    pub response_mode: ResponseMode,
     pub state: String,
     pub nonce: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +76,20 @@ pub(crate) struct PendingLogin {
     /// The `acr_values` sent: the ID token's `acr` must be one of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr_values: Option<String>,
+}
+
+impl PendingLogin {
+    /// What the ID tokens of this login are checked against, with `hashes` of the values that
+    /// came with them.
+    fn id_token_context<'a>(&'a self, hashes: &'a [HashCheck<'a>]) -> IdTokenContext<'a> {
+        IdTokenContext {
+            nonce: NonceCheck::Required(&self.nonce),
+            issued_after: self.created_at,
+            max_age: self.max_age,
+            acr_values: self.acr_values.as_deref(),
+            hashes,
+        }
+    }
 }
 
 /// What the authorization request asked for that the ID token must reflect.
@@ -93,8 +113,12 @@ pub(crate) struct CallbackParams {
     pub error: Option<String>,
     pub error_description: Option<String>,
     pub iss: Option<String>,
-    /// A token was delivered in the front channel although the code flow was used.
-    pub unexpected_token: bool,
+    /// An ID token in the front channel (implicit and hybrid flows).
+    pub id_token: Option<String>,
+    /// An access token in the front channel, with its type and lifetime.
+    pub access_token: Option<String>,
+    pub token_type: Option<String>,
+    pub expires_in: Option<String>,
 }
 
 /// Largest callback query or body accepted.
@@ -130,26 +154,56 @@ pub(crate) fn parse_params<const N: usize>(
 impl CallbackParams {
     /// Parses an authorization response (query or form body); see [`parse_params`].
     pub fn parse(input: &str) -> Result<Self, AuthError> {
-        let [state, code, error, error_description, iss, id_token, access_token] = parse_params(
-            input,
-            [
-                "state",
-                "code",
-                "error",
-                "error_description",
-                "iss",
-                "id_token",
-                "access_token",
-            ],
-        )?;
+        let [state, code, error, error_description, iss, id_token, access_token, token_type, expires_in] =
+            parse_params(
+                input,
+                [
+                    "state",
+                    "code",
+                    "error",
+                    "error_description",
+                    "iss",
+                    "id_token",
+                    "access_token",
+                    "token_type",
+                    "expires_in",
+                ],
+            )?;
         Ok(CallbackParams {
             state,
             code,
             error,
             error_description,
             iss,
-            unexpected_token: id_token.is_some() || access_token.is_some(),
+            id_token,
+            access_token,
+            token_type,
+            expires_in,
         })
+    }
+
+    /// Checks that the response carries exactly what `response_type` asks for: a code flow
+    /// never accepts tokens in the front channel, an implicit flow never a code.
+    fn check_parts(&self, response_type: ResponseType) -> Result<(), AuthError> {
+        let parts = [
+            ("code", self.code.is_some(), response_type.has_code()),
+            ("id_token", self.id_token.is_some(), response_type.has_id_token()),
+            ("access_token", self.access_token.is_some(), response_type.has_access_token()),
+        ];
+        for (name, present, expected) in parts {
+            if present && !expected {
+                return Err(AuthError::InvalidCallback(format!(
+                    "`{name}` in the authorization response, which response_type \
+                     `{response_type}` does not return"
+                )));
+            }
+            if !present && expected {
+                return Err(AuthError::InvalidCallback(format!(
+                    "no `{name}` in the response"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -170,6 +224,9 @@ pub(crate) struct RelyingParty {
     pub base_path: String,
     /// Whether `base_url` is https.
     pub secure: bool,
+    /// Whether browsers accept `Secure` cookies from `base_url`: https, or a loopback host
+    /// (a secure context even over plain http).
+    pub secure_context: bool,
     /// The origin of `base_url` (`https://host:port`).
     pub origin: String,
     /// Refreshes in progress, one per session.
@@ -216,6 +273,7 @@ impl RelyingParty {
             .collect();
         Ok(RelyingParty {
             secure: base.scheme() == "https",
+            secure_context: base.scheme() == "https" || crate::config::is_loopback(&base),
             origin,
             refreshes: Default::default(),
             used: Default::default(),
@@ -269,16 +327,34 @@ impl RelyingParty {
         let mut requested = Requested::default();
         let mut url = url::Url::parse(&ready.metadata.authorization_endpoint)
             .map_err(|_| invalid("discovery endpoint", "authorization_endpoint is not a URL"))?;
+        let response_type = config.response_type;
+        let response_mode = config.response_mode();
+        if !ready.metadata.response_types_supported.is_empty()
+            && !ready
+                .metadata
+                .response_types_supported
+                .iter()
+                .any(|t| response_type.matches(t))
+        {
+            return Err(invalid(
+                "discovery endpoint",
+                format!("the provider does not offer response_type `{response_type}`"),
+            )
+            .into());
+        }
         let pkce_verifier = {
             let mut query = url.query_pairs_mut();
             query
-                .append_pair("response_type", "code")
+                .append_pair("response_type", response_type.as_str())
                 .append_pair("client_id", &ready.credentials.client_id)
                 .append_pair("redirect_uri", &client.redirect_uri)
                 .append_pair("scope", &config.scope.join(" "))
                 .append_pair("state", &state)
                 .append_pair("nonce", &nonce);
-            let verifier = config.pkce.then(|| {
+            if response_mode != response_type.default_mode() {
+                query.append_pair("response_mode", response_mode.as_str());
+            }
+            let verifier = (config.pkce && response_type.has_code()).then(|| {
                 let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
                 query
                     .append_pair("code_challenge", challenge.as_str())
@@ -309,7 +385,8 @@ impl RelyingParty {
         Ok(LoginStart {
             authorization_url: url.into(),
             pending: PendingLogin {
-                form_post: false,
+                response_type,
+                response_mode,
                 state,
                 nonce,
                 pkce_verifier,
@@ -357,7 +434,7 @@ impl RelyingParty {
                 "this login response was already used",
             ));
         }
-        if via_post != pending.form_post {
+        if via_post != pending.response_mode.is_post() {
             return Err(AuthError::InvalidCallback(
                 "the response came in another response mode than requested".into(),
             ));
@@ -391,34 +468,94 @@ impl RelyingParty {
                     .map(|d| sanitize(d, 300)),
             });
         }
-        // 5. The code flow delivers a code and nothing else.
-        if params.unexpected_token {
-            return Err(AuthError::InvalidCallback(
-                "tokens in the authorization response of a code flow".into(),
-            ));
+        // 5. Exactly the parts the response type asks for: a code flow never takes tokens
+        //    from the front channel, an implicit flow never a code.
+        params.check_parts(pending.response_type)?;
+        if params.code.as_deref() == Some("") {
+            return Err(AuthError::InvalidCallback("the code is empty".into()));
         }
-        let code = params
-            .code
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| AuthError::InvalidCallback("no code in the response".into()))?;
-        // 6. The code exchange.
-        let tokens = self.exchange_code(client, &ready, code, &pending).await?;
-        // 7. The ID token, completely.
-        let id_token = tokens.id_token.ok_or_else(|| {
-            AuthError::IdToken(TokenError::Malformed(
-                "no id_token in the token response".into(),
-            ))
-        })?;
-        let context = IdTokenContext {
-            nonce: NonceCheck::Required(&pending.nonce),
-            issued_after: pending.created_at,
-            max_age: pending.max_age,
-            acr_values: pending.acr_values.as_deref(),
+        // 6. An ID token in the front channel (implicit, hybrid): validated completely before
+        //    the code is used, and bound to the code and access token that came with it.
+        let front = match &params.id_token {
+            Some(raw) => {
+                let mut hashes = vec![HashCheck {
+                    claim: "s_hash",
+                    value: &pending.state,
+                    required: false,
+                }];
+                if let Some(code) = &params.code {
+                    hashes.push(HashCheck {
+                        claim: "c_hash",
+                        value: code,
+                        required: true,
+                    });
+                }
+                if let Some(access_token) = &params.access_token {
+                    hashes.push(HashCheck {
+                        claim: "at_hash",
+                        value: access_token,
+                        required: true,
+                    });
+                }
+                let claims = self
+                    .validate_id_token(client, &ready, raw, &pending.id_token_context(&hashes), now)
+                    .await?;
+                Some((raw.clone(), claims))
+            }
+            None => None,
         };
-        let claims = self
-            .validate_id_token(client, &ready, &id_token, &context, now)
-            .await?;
+        let front_access = match &params.access_token {
+            Some(token) => Some(front_channel_access_token(token, &params)?),
+            None => None,
+        };
+        // 7. The code exchange, and the ID token of the token endpoint, completely; in a hybrid
+        //    flow it is about the same user from the same issuer as the front channel's.
+        let (id_token, claims, access, refresh_token) = match params.code.as_deref() {
+            Some(code) => {
+                let tokens = self.exchange_code(client, &ready, code, &pending).await?;
+                let at_hash = [HashCheck {
+                    claim: "at_hash",
+                    value: &tokens.access_token,
+                    required: false,
+                }];
+                let (id_token, claims) = match (tokens.id_token, front) {
+                    (Some(raw), front) => {
+                        let claims = self
+                            .validate_id_token(client, &ready, &raw, &pending.id_token_context(&at_hash), now)
+                            .await?;
+                        if let Some((_, first)) = &front {
+                            if claims.subject() != first.subject()
+                                || claims.issuer() != first.issuer()
+                            {
+                                return Err(TokenError::Malformed(
+                                    "the token endpoint's ID token is about another user or \
+                                     issuer than the authorization response's"
+                                        .into(),
+                                )
+                                .into());
+                            }
+                        }
+                        (raw, claims)
+                    }
+                    // Hybrid: the token endpoint may leave the ID token out.
+                    (None, Some(front)) => front,
+                    (None, None) => {
+                        return Err(TokenError::Malformed(
+                            "no id_token in the token response".into(),
+                        )
+                        .into())
+                    }
+                };
+                let access = Some((tokens.access_token, tokens.expires_in));
+                (id_token, claims, access, tokens.refresh_token)
+            }
+            None => {
+                let (id_token, claims) = front.ok_or_else(|| {
+                    AuthError::InvalidCallback("no `id_token` in the response".into())
+                })?;
+                (id_token, claims, front_access, None)
+            }
+        };
         if !self.used.first_use("nonce", &pending.nonce, now, until) {
             return Err(TokenError::Nonce("already used".into()).into());
         }
@@ -427,19 +564,24 @@ impl RelyingParty {
                 return Err(AuthError::SubjectChanged);
             }
         }
-        // 8. Userinfo, whose subject must be the ID token's.
-        let userinfo = self
-            .fetch_userinfo(client, &ready, &tokens.access_token, claims.subject())
-            .await?;
+        // 8. Userinfo (with an access token), whose subject must be the ID token's.
+        let userinfo = match &access {
+            Some((access_token, _)) => {
+                self.fetch_userinfo(client, &ready, access_token, claims.subject())
+                    .await?
+            }
+            None => None,
+        };
+        let (access_token, expires_in) = access.unzip();
         Ok(UserSession::new(NewSession {
             provider: pending.provider,
             issuer: issuer.to_owned(),
             client_id: ready.credentials.client_id.clone(),
             id_token,
             claims,
-            access_token: Some(AccessToken::new(tokens.access_token)),
-            expires_in: tokens.expires_in,
-            refresh_token: tokens.refresh_token.map(RefreshToken::new),
+            access_token: access_token.map(AccessToken::new),
+            expires_in: expires_in.flatten(),
+            refresh_token: refresh_token.map(RefreshToken::new),
             userinfo,
             now,
             lifetime: self.config.session_lifetime as i64,
@@ -542,6 +684,7 @@ impl RelyingParty {
             skew: self.config.clock_skew as i64,
             max_age: context.max_age,
             acr_values: context.acr_values,
+            hashes: context.hashes,
         };
         let keys = ready.keys.current(&self.http).await;
         match validate_id_token(id_token, &keys, &expect) {
@@ -644,6 +787,30 @@ pub(crate) struct IdTokenContext<'a> {
     pub max_age: Option<i64>,
     /// The `acr_values` of the login request (none for a refresh).
     pub acr_values: Option<&'a str>,
+    /// Values returned with the token that it must bind by hash.
+    pub hashes: &'a [HashCheck<'a>],
+}
+
+/// An access token from the front channel (implicit flow): a Bearer token, with an optional
+/// lifetime, checked like a token endpoint's.
+fn front_channel_access_token(
+    token: &str,
+    params: &CallbackParams,
+) -> Result<(String, Option<i64>), AuthError> {
+    let mut object = Map::new();
+    object.insert("access_token".into(), token.into());
+    if let Some(token_type) = &params.token_type {
+        object.insert("token_type".into(), token_type.as_str().into());
+    }
+    if let Some(expires_in) = &params.expires_in {
+        object.insert("expires_in".into(), expires_in.as_str().into());
+    }
+    // A bad front-channel response is a bad request (400), not a bad token endpoint (502).
+    let parsed = TokenResponse::parse(&object).map_err(|error| match error {
+        AuthError::TokenResponse(why) => AuthError::InvalidCallback(why),
+        other => other,
+    })?;
+    Ok((parsed.access_token, parsed.expires_in))
 }
 
 /// `Authorization: Basic` with the id and secret form-urlencoded first (RFC 6749 2.3.1).
@@ -707,7 +874,7 @@ mod tests {
         assert_eq!(p.state.as_deref(), Some("s"));
         assert_eq!(p.code.as_deref(), Some("c"));
         assert_eq!(p.iss.as_deref(), Some("https://op"));
-        assert!(!p.unexpected_token);
+        assert!(p.check_parts(ResponseType::Code).is_ok());
         for dup in [
             "state=a&state=b",
             "code=a&code=b",
@@ -722,11 +889,11 @@ mod tests {
                 "{dup}"
             );
         }
-        assert!(
-            CallbackParams::parse("id_token=x&state=s")
-                .unwrap()
-                .unexpected_token
-        );
+        let implicit = CallbackParams::parse("id_token=x&state=s").unwrap();
+        assert!(implicit.check_parts(ResponseType::Code).is_err());
+        assert!(implicit.check_parts(ResponseType::IdToken).is_ok());
+        assert!(implicit.check_parts(ResponseType::IdTokenToken).is_err());
+        assert!(implicit.check_parts(ResponseType::CodeIdToken).is_err());
         assert!(CallbackParams::parse(&"a".repeat(MAX_CALLBACK_LEN + 1)).is_err());
     }
 

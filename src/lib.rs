@@ -56,6 +56,7 @@ mod cookies;
 mod error;
 mod fairing;
 mod flow;
+mod front_channel;
 mod guard;
 mod http;
 mod logout;
@@ -80,6 +81,7 @@ pub use config::{
 };
 pub use error::{AuthError, ConfigError, ProviderError, TokenError};
 pub use fairing::OpenIdConnect;
+pub use front_channel::{ResponseMode, ResponseType};
 pub use guard::{DefaultProvider, OidcUser, Provider};
 pub use logout_routes::OidcLogout;
 pub use provider::ProviderMetadata;

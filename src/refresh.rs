@@ -116,6 +116,7 @@ impl RelyingParty {
                     issued_after: started,
                     max_age: None,
                     acr_values: None,
+                    hashes: &[],
                 };
                 let claims = self
                     .validate_id_token(client, &ready, &raw, &context, unix_now())

@@ -106,10 +106,13 @@ pub(crate) enum AuthResponse {
     Redirect(String),
     Error(AuthError),
     Page(Status, String),
+    /// The fragment relay page, with its own `Content-Security-Policy`.
+    Relay(String, &'static str),
 }
 
 impl<'r> Responder<'r, 'static> for AuthResponse {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let mut csp = "frame-ancestors 'none'";
         let mut response = match self {
             AuthResponse::Redirect(location) => Response::build()
                 .status(Status::SeeOther)
@@ -135,12 +138,19 @@ impl<'r> Responder<'r, 'static> for AuthResponse {
                 .header(ContentType::HTML)
                 .sized_body(html.len(), Cursor::new(html))
                 .finalize(),
+            AuthResponse::Relay(html, policy) => {
+                csp = policy;
+                Response::build()
+                    .header(ContentType::HTML)
+                    .sized_body(html.len(), Cursor::new(html))
+                    .finalize()
+            }
         };
         response.set_raw_header("Cache-Control", "no-store");
         response.set_raw_header("Pragma", "no-cache");
         response.set_raw_header("Referrer-Policy", "no-referrer");
         response.set_raw_header("X-Frame-Options", "DENY");
-        response.set_raw_header("Content-Security-Policy", "frame-ancestors 'none'");
+        response.set_raw_header("Content-Security-Policy", csp);
         Ok(response)
     }
 }
@@ -179,6 +189,13 @@ async fn callback_get(
     runtime: &State<OidcRuntime>,
 ) -> AuthResponse {
     let query = uri.query().map(|q| q.as_str()).unwrap_or_default();
+    // A response in the fragment reaches us as a GET without parameters: the relay page reads
+    // the fragment in the browser and POSTs it here.
+    if query.is_empty() && runtime.cookies.expects_fragment(jar) {
+        let action = format!("{}{}", runtime.rp.base_path, route.uri.base());
+        let (html, csp) = crate::front_channel::relay_page(&action);
+        return AuthResponse::Relay(html, csp);
+    }
     handle_callback(runtime, jar, query, route.uri.base(), false).await
 }
 

@@ -97,6 +97,8 @@ pub(crate) struct Expectations<'a> {
     pub max_age: Option<i64>,
     /// The `acr_values` sent, if any: `acr` must then be one of them.
     pub acr_values: Option<&'a str>,
+    /// Values returned with the token that it must bind by hash (front channel).
+    pub hashes: &'a [HashCheck<'a>],
 }
 
 /// Parses an algorithm name like `RS256`.
@@ -224,6 +226,21 @@ fn check_claims(
             _ => return Err(TokenError::AuthContext),
         }
     }
+    // Hashes of what came with the token (Core 3.2.2.10, 3.3.2.11): required ones present,
+    // present ones right (also when not required).
+    for check in expect.hashes {
+        match claims.get(check.claim) {
+            None if check.required => return Err(TokenError::Hash(check.claim)),
+            None => {}
+            Some(value) => {
+                let expected = left_half_hash(&alg, check.value);
+                let got = value.as_str().unwrap_or_default();
+                if !bool::from(got.as_bytes().ct_eq(expected.as_bytes())) {
+                    return Err(TokenError::Hash(check.claim));
+                }
+            }
+        }
+    }
     // nonce, in constant time.
     let nonce = claims.get("nonce");
     match (expect.nonce, nonce) {
@@ -237,6 +254,32 @@ fn check_claims(
         (NonceCheck::IfPresent(_), None) => {}
     }
     Ok(alg)
+}
+
+/// A value returned together with an ID token that the token must bind by its hash claim.
+#[derive(Clone, Copy)]
+pub(crate) struct HashCheck<'a> {
+    /// `c_hash`, `at_hash` or `s_hash`.
+    pub claim: &'static str,
+    /// The code, access token or state as received.
+    pub value: &'a str,
+    /// The claim must be present.
+    pub required: bool,
+}
+
+/// base64url of the left half of the hash of `value`, with the hash of the token's `alg`
+/// (SHA-256 for `*256`, SHA-384 for `*384`, SHA-512 for `*512` and Ed25519).
+pub(crate) fn left_half_hash(alg: &CoreJwsSigningAlgorithm, value: &str) -> String {
+    use sha2::{Digest, Sha256, Sha384, Sha512};
+    let name = alg_name(alg);
+    let digest: Vec<u8> = if name.ends_with("384") {
+        Sha384::digest(value.as_bytes()).to_vec()
+    } else if name.ends_with("512") || name == "EdDSA" {
+        Sha512::digest(value.as_bytes()).to_vec()
+    } else {
+        Sha256::digest(value.as_bytes()).to_vec()
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
 /// Verifies the signature of a compact JWS with the provider's keys: `alg` must be one of
@@ -424,6 +467,7 @@ mod tests {
             skew: 60,
             max_age: None,
             acr_values: None,
+            hashes: &[],
         }
     }
 

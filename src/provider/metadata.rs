@@ -58,6 +58,9 @@ pub struct ProviderMetadata {
     /// RFC 9207: the provider adds `iss` to every authorization response.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// The response types the provider offers (any order of words; empty: not advertised).
+    #[serde(default)]
+    pub response_types_supported: Vec<String>,
 }
 
 impl ProviderMetadata {

@@ -131,10 +131,13 @@ async fn register(
     body.insert("redirect_uris".into(), vec![uris.redirect_uri].into());
     body.entry("post_logout_redirect_uris")
         .or_insert_with(|| vec![uris.post_logout_redirect_uri].into());
-    body.insert("response_types".into(), vec!["code"].into());
+    body.insert(
+        "response_types".into(),
+        vec![config.response_type.as_str()].into(),
+    );
     body.insert(
         "grant_types".into(),
-        vec!["authorization_code", "refresh_token"].into(),
+        config.response_type.grant_types().into(),
     );
     body.entry("application_type").or_insert("web".into());
     body.entry("token_endpoint_auth_method")

@@ -18,8 +18,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::state::{
-    insert_bounded, lock, random, Account, AuthorizationRequest, IssuedCode, IssuedToken,
-    ProviderState, RegisteredClient,
+    insert_bounded, lock, random, Account, AuthorizationRequest, FrontChannel, IssuedCode,
+    IssuedToken, ProviderState, RegisteredClient,
 };
 use super::{Behaviour, TokenEndpoint};
 
@@ -76,7 +76,11 @@ fn discovery(op: Op) -> Json<Value> {
         "jwks_uri": format!("{base}/jwks"),
         "registration_endpoint": format!("{base}/register"),
         "introspection_endpoint": format!("{base}/introspect"),
-        "response_types_supported": ["code"],
+        "response_types_supported": [
+            "code", "id_token", "id_token token", "code id_token", "code token",
+            "code id_token token"
+        ],
+        "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
@@ -102,6 +106,7 @@ struct AuthorizeParams {
     client_id: String,
     redirect_uri: String,
     response_type: String,
+    response_mode: Option<String>,
     state: Option<String>,
     nonce: Option<String>,
     code_challenge: Option<String>,
@@ -110,11 +115,35 @@ struct AuthorizeParams {
     scope: Option<String>,
 }
 
-/// A redirect, or the login page.
+/// A redirect, the login page, or a `form_post` page.
 #[derive(Responder)]
 enum AuthorizeReply {
     Redirect(Box<Redirect>),
     Page(RawHtml<String>),
+}
+
+impl From<FrontChannel> for AuthorizeReply {
+    fn from(response: FrontChannel) -> Self {
+        match response {
+            FrontChannel::Redirect(url) => AuthorizeReply::Redirect(Box::new(Redirect::to(url))),
+            FrontChannel::FormPost(html) => AuthorizeReply::Page(RawHtml(html)),
+        }
+    }
+}
+
+/// The words of a response type, sorted, if it is one of OpenID Connect's.
+fn response_type_words(response_type: &str) -> Option<Vec<String>> {
+    let mut words: Vec<String> = response_type.split(' ').map(str::to_owned).collect();
+    words.sort();
+    let known = [
+        "code",
+        "id_token",
+        "id_token token",
+        "code id_token",
+        "code token",
+        "code id_token token",
+    ];
+    known.contains(&words.join(" ").as_str()).then_some(words)
 }
 
 #[get("/authorize?<params..>")]
@@ -131,8 +160,25 @@ fn authorize(
     if !client.redirect_uris.contains(&params.redirect_uri) {
         return Err((Status::BadRequest, "unregistered redirect_uri"));
     }
-    if params.response_type != "code" {
-        return Err((Status::BadRequest, "unsupported response_type"));
+    let response_type = response_type_words(&params.response_type)
+        .ok_or((Status::BadRequest, "unsupported response_type"))?;
+    let default_mode = if response_type == ["code"] {
+        "query"
+    } else {
+        "fragment"
+    };
+    let response_mode = params
+        .response_mode
+        .unwrap_or_else(|| default_mode.to_owned());
+    match response_mode.as_str() {
+        "query" if response_type != ["code"] => {
+            return Err((Status::BadRequest, "tokens are never sent in the query"))
+        }
+        "query" | "fragment" | "form_post" => {}
+        _ => return Err((Status::BadRequest, "unsupported response_mode")),
+    }
+    if response_type.iter().any(|w| w == "id_token") && params.nonce.is_none() {
+        return Err((Status::BadRequest, "nonce is required for ID tokens"));
     }
     if params.code_challenge.is_some() && params.code_challenge_method.as_deref() != Some("S256") {
         return Err((Status::BadRequest, "only S256 PKCE is supported"));
@@ -140,6 +186,8 @@ fn authorize(
     let request = AuthorizationRequest {
         client_id: params.client_id,
         redirect_uri: params.redirect_uri,
+        response_type,
+        response_mode,
         state: params.state,
         nonce: params.nonce,
         code_challenge: params.code_challenge,
@@ -147,18 +195,18 @@ fn authorize(
     };
     let behaviour = s.behaviour();
     let prompt = params.prompt.as_deref().unwrap_or_default();
-    let redirect = |url: String| Ok(AuthorizeReply::Redirect(Box::new(Redirect::to(url))));
+    let redirect = |response: FrontChannel| Ok(AuthorizeReply::from(response));
     if prompt == "none" {
         if let Some(error) = &behaviour.prompt_none_error {
-            return redirect(s.error_redirect(&request, error));
+            return redirect(s.error_response(&request, error));
         }
     }
     if let Some(error) = &behaviour.authorization_error {
-        return redirect(s.error_redirect(&request, error));
+        return redirect(s.error_response(&request, error));
     }
     if !s.interactive {
         let account = lock(&s.user).clone();
-        return redirect(s.issue_code(request, account));
+        return redirect(s.authorization_response(request, account));
     }
     // Interactive: the provider's own session logs in without asking, unless told otherwise.
     let session = jar
@@ -166,9 +214,9 @@ fn authorize(
         .and_then(|c| lock(&s.sessions).get(c.value()).cloned());
     match (session, prompt) {
         (Some(account), p) if p != "login" && p != "consent" => {
-            redirect(s.issue_code(request, account))
+            redirect(s.authorization_response(request, account))
         }
-        (None, "none") => redirect(s.error_redirect(&request, "login_required")),
+        (None, "none") => redirect(s.error_response(&request, "login_required")),
         _ => {
             let id = random(16);
             insert_bounded(&s.waiting, id.clone(), request);
@@ -216,7 +264,7 @@ struct LoginForm {
 }
 
 #[post("/login", data = "<form>")]
-fn login(op: Op, form: Form<LoginForm>, jar: &CookieJar<'_>) -> Result<Redirect, Refusal> {
+fn login(op: Op, form: Form<LoginForm>, jar: &CookieJar<'_>) -> Result<AuthorizeReply, Refusal> {
     let s = &op.0;
     let request = lock(&s.waiting).remove(&form.request).ok_or((
         Status::BadRequest,
@@ -240,7 +288,7 @@ fn login(op: Op, form: Form<LoginForm>, jar: &CookieJar<'_>) -> Result<Redirect,
             .http_only(true)
             .expires(None::<rocket::time::OffsetDateTime>),
     );
-    Ok(Redirect::to(s.issue_code(request, account)))
+    Ok(s.authorization_response(request, account).into())
 }
 
 #[derive(FromForm)]
@@ -371,7 +419,11 @@ fn code_grant(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behavi
             return token_error(Status::BadRequest, "invalid_grant");
         }
     }
-    let id_token = s.id_token(client_id, &issued.account, request.nonce.as_deref(), b);
+    let mut named = issued.account.clone();
+    if let Some(sub) = &b.token_endpoint_sub {
+        named.0 = sub.clone();
+    }
+    let id_token = s.id_token(client_id, &named, request.nonce.as_deref(), b);
     let grant = (client_id, request.scope.as_str());
     let body = s.token_body(&issued.account, grant, Some(id_token), b.refresh_token, b);
     TokenReply::Json((Status::Ok, Json(body)))

@@ -147,6 +147,9 @@ pub struct Behaviour {
     pub introspection_down: bool,
     /// Codes can be redeemed more than once (a broken provider; default `false`).
     pub reusable_codes: bool,
+    /// If set, the ID token of the token endpoint names this subject (a hybrid flow whose two
+    /// ID tokens disagree).
+    pub token_endpoint_sub: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -180,6 +183,7 @@ impl Default for Behaviour {
             access_token_claims: None,
             introspection_down: false,
             reusable_codes: false,
+            token_endpoint_sub: None,
         }
     }
 }
@@ -451,6 +455,7 @@ impl TestProvider {
             skew: 60,
             max_age: None,
             acr_values: None,
+            hashes: &[],
         };
         crate::token::validate_id_token(raw, &jwks, &expect).is_ok()
     }
@@ -536,8 +541,10 @@ impl TestProvider {
         }
     }
 
-    /// Calls the authorization endpoint like a browser and returns where it redirects to (the
-    /// application's callback URL with `code` and `state`, or an error).
+    /// Calls the authorization endpoint like a browser and returns where it sends the browser
+    /// back to: the application's callback URL with the response in the query or the fragment,
+    /// or, for a `form_post` response, `POST <callback URL>`, a newline and the form body.
+    /// [`deliver`](Self::deliver) takes any of the three.
     pub async fn authorize(&self, authorize_url: &str) -> String {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -548,17 +555,37 @@ impl TestProvider {
             .send()
             .await
             .expect("authorization endpoint");
-        response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .expect("the authorization endpoint redirects")
+        if let Some(location) = response.headers().get("location") {
+            return location.to_str().expect("a Location").to_owned();
+        }
+        let page = response.text().await.expect("a form_post page");
+        let (action, body) = read_form_post(&page).expect("a redirect or a form_post page");
+        format!("POST {action}\n{body}")
     }
 
-    /// Sends a callback URL (as returned by [`authorize`](Self::authorize)) to the
-    /// application.
+    /// Sends an authorization response (as returned by [`authorize`](Self::authorize)) to the
+    /// application like a browser: a GET with the query; for a response in the fragment, the
+    /// GET (which must answer with the relay page), then the relay page's POST of the
+    /// fragment; for `form_post`, the POST.
     pub async fn deliver(&self, client: &Client, callback_url: &str) -> LoginAttempt {
+        if let Some((action, body)) = callback_url
+            .strip_prefix("POST ")
+            .and_then(|rest| rest.split_once('\n'))
+        {
+            return post_form(client, local_path(action), body.to_owned()).await;
+        }
+        if let Some((page_url, fragment)) = callback_url.split_once('#') {
+            let relay = client
+                .get(local_path(page_url))
+                .header(Accept::HTML)
+                .dispatch()
+                .await;
+            let page = LoginAttempt::read(relay).await;
+            let Some(action) = relay_action(&page.body) else {
+                return page;
+            };
+            return post_form(client, action, fragment.to_owned()).await;
+        }
         let local = url::Url::parse(callback_url)
             .map(|u| {
                 format!(
@@ -571,6 +598,55 @@ impl TestProvider {
         let response = client.get(local).header(Accept::HTML).dispatch().await;
         LoginAttempt::read(response).await
     }
+}
+
+/// The path and query of `url` (what a local client requests).
+fn local_path(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| {
+            format!(
+                "{}{}",
+                u.path(),
+                u.query().map(|q| format!("?{q}")).unwrap_or_default()
+            )
+        })
+        .unwrap_or_else(|_| url.to_owned())
+}
+
+/// A form POST to the application, as a browser submits it.
+async fn post_form(client: &Client, path: String, body: String) -> LoginAttempt {
+    let response = client
+        .post(path)
+        .header(rocket::http::ContentType::Form)
+        .header(Accept::HTML)
+        .body(body)
+        .dispatch()
+        .await;
+    LoginAttempt::read(response).await
+}
+
+/// The `data-action` of the application's fragment relay page, if `page` is one.
+fn relay_action(page: &str) -> Option<String> {
+    let start = page.find("id=\"relay\"")?;
+    let rest = &page[start..];
+    let value = rest.split("data-action=\"").nth(1)?.split('"').next()?;
+    Some(html_escape::decode_html_entities(value).into_owned())
+}
+
+/// The action and the form-encoded fields of a `form_post` page.
+fn read_form_post(page: &str) -> Option<(String, String)> {
+    let attribute = |tag: &str, name: &str| -> Option<String> {
+        let value = tag.split(&format!("{name}=\"")).nth(1)?.split('"').next()?;
+        Some(html_escape::decode_html_entities(value).into_owned())
+    };
+    let form = page.split("<form").nth(1)?;
+    let action = attribute(form.split('>').next()?, "action")?;
+    let mut body = url::form_urlencoded::Serializer::new(String::new());
+    for input in form.split("<input").skip(1) {
+        let tag = input.split('>').next()?;
+        body.append_pair(&attribute(tag, "name")?, &attribute(tag, "value")?);
+    }
+    Some((action, body.finish()))
 }
 
 impl LoginAttempt {

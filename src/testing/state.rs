@@ -60,10 +60,49 @@ pub(super) struct RegisteredClient {
 pub(super) struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,
+    /// The words of `response_type` (sorted).
+    pub response_type: Vec<String>,
+    /// `query`, `fragment` or `form_post`.
+    pub response_mode: String,
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub scope: String,
+}
+
+/// An authorization response on its way to the client: a redirect (query or fragment), or an
+/// auto-submitting form (`form_post`).
+pub(super) enum FrontChannel {
+    Redirect(String),
+    FormPost(String),
+}
+
+/// base64url of the left half of SHA-256 (`c_hash`, `at_hash` of RS256/ES256 tokens).
+fn half_sha256(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(value.as_bytes())[..16])
+}
+
+/// The `form_post` page (OAuth 2.0 Form Post Response Mode): a form of hidden fields that
+/// submits itself to the client's redirect URI.
+fn form_post_page(action: &str, params: &[(String, String)]) -> String {
+    let fields: String = params
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                html_escape::encode_double_quoted_attribute(name),
+                html_escape::encode_double_quoted_attribute(value)
+            )
+        })
+        .collect();
+    format!(
+        "<!DOCTYPE html><html><head><title>Submitting</title></head>\
+         <body onload=\"document.forms[0].submit()\">\
+         <form method=\"post\" action=\"{}\">{fields}\
+         <noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
+        html_escape::encode_double_quoted_attribute(action)
+    )
 }
 
 /// What an access token stands for.
@@ -155,43 +194,85 @@ impl ProviderState {
         lock(&self.clients).get(client_id).cloned()
     }
 
-    /// Issues a code for `request` and `account`, and the redirect back to the client.
-    pub fn issue_code(&self, request: AuthorizationRequest, account: Account) -> String {
-        let code = random(24);
-        let mut target = url::Url::parse(&request.redirect_uri).expect("a checked redirect URI");
-        target.query_pairs_mut().append_pair("code", &code);
-        self.finish_redirect(&mut target, request.state.as_deref());
-        insert_bounded(&self.codes, code, IssuedCode { request, account });
-        target.into()
-    }
-
-    /// The redirect back to the client with an `error`.
-    pub fn error_redirect(&self, request: &AuthorizationRequest, error: &str) -> String {
-        let mut target = url::Url::parse(&request.redirect_uri).expect("a checked redirect URI");
-        target
-            .query_pairs_mut()
-            .append_pair("error", error)
-            .append_pair(
-                "error_description",
-                "<script>alert('the provider said no')</script>",
+    /// Authenticates `account` for `request`: the response its `response_type` asks for (a
+    /// code, an ID token bound to the code and access token by `c_hash`/`at_hash`, an access
+    /// token), delivered back to the client in its response mode.
+    pub fn authorization_response(
+        &self,
+        request: AuthorizationRequest,
+        account: Account,
+    ) -> FrontChannel {
+        let behaviour = self.behaviour();
+        let wants = |word: &str| request.response_type.iter().any(|w| w == word);
+        let mut params: Vec<(String, String)> = Vec::new();
+        let mut hashes = Map::new();
+        let code = wants("code").then(|| random(24));
+        if let Some(code) = &code {
+            hashes.insert("c_hash".into(), half_sha256(code).into());
+            params.push(("code".into(), code.clone()));
+        }
+        if wants("token") {
+            let token = self.access_token(&account, &request.client_id, &request.scope, &behaviour);
+            hashes.insert("at_hash".into(), half_sha256(&token).into());
+            params.push(("access_token".into(), token));
+            params.push(("token_type".into(), behaviour.token_type.clone()));
+            if let Some(expires_in) = behaviour.expires_in {
+                params.push(("expires_in".into(), expires_in.to_string()));
+            }
+        }
+        if wants("id_token") {
+            let id_token = self.id_token_with(
+                &request.client_id,
+                &account,
+                request.nonce.as_deref(),
+                hashes,
+                &behaviour,
             );
-        self.finish_redirect(&mut target, request.state.as_deref());
-        target.into()
+            params.push(("id_token".into(), id_token));
+        }
+        let delivery = self.deliver(&request, params);
+        if let Some(code) = code {
+            insert_bounded(&self.codes, code, IssuedCode { request, account });
+        }
+        delivery
     }
 
-    fn finish_redirect(&self, target: &mut url::Url, state: Option<&str>) {
-        let mut query = target.query_pairs_mut();
-        if let Some(state) = state {
-            query.append_pair("state", state);
+    /// The response back to the client with an `error`.
+    pub fn error_response(&self, request: &AuthorizationRequest, error: &str) -> FrontChannel {
+        let params = vec![
+            ("error".to_owned(), error.to_owned()),
+            (
+                "error_description".to_owned(),
+                "<script>alert('the provider said no')</script>".to_owned(),
+            ),
+        ];
+        self.deliver(request, params)
+    }
+
+    /// Adds `state` and `iss` to `params` and delivers them in the request's response mode.
+    fn deliver(&self, request: &AuthorizationRequest, mut params: Vec<(String, String)>) -> FrontChannel {
+        if let Some(state) = &request.state {
+            params.push(("state".into(), state.clone()));
         }
         match &self.behaviour().iss_parameter {
-            super::IssParameter::Correct => {
-                query.append_pair("iss", self.issuer());
-            }
-            super::IssParameter::Value(v) => {
-                query.append_pair("iss", v);
-            }
+            super::IssParameter::Correct => params.push(("iss".into(), self.issuer().to_owned())),
+            super::IssParameter::Value(v) => params.push(("iss".into(), v.clone())),
             super::IssParameter::Omit => {}
+        }
+        let mut target = url::Url::parse(&request.redirect_uri).expect("a checked redirect URI");
+        match request.response_mode.as_str() {
+            "form_post" => FrontChannel::FormPost(form_post_page(target.as_str(), &params)),
+            "fragment" => {
+                let fragment = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&params)
+                    .finish();
+                target.set_fragment(Some(&fragment));
+                FrontChannel::Redirect(target.into())
+            }
+            _ => {
+                target.query_pairs_mut().extend_pairs(&params);
+                FrontChannel::Redirect(target.into())
+            }
         }
     }
 
@@ -274,8 +355,20 @@ impl ProviderState {
         nonce: Option<&str>,
         behaviour: &Behaviour,
     ) -> String {
+        self.id_token_with(client_id, account, nonce, Map::new(), behaviour)
+    }
+
+    /// An ID token with extra claims (`c_hash`, `at_hash`) before the behaviour's tweak.
+    pub fn id_token_with(
+        &self,
+        client_id: &str,
+        account: &Account,
+        nonce: Option<&str>,
+        extra: Map<String, Value>,
+        behaviour: &Behaviour,
+    ) -> String {
         let now = unix_now();
-        let mut claims = Map::new();
+        let mut claims = extra;
         claims.insert("iss".into(), self.issuer().into());
         claims.insert("sub".into(), account.0.clone().into());
         claims.insert("aud".into(), client_id.into());

@@ -13,6 +13,9 @@
 //   OP_VERBOSE=1               keep oidc-provider's dev WARNING/NOTICE lines
 //   OP_KEEP_RUNNING=1          do not exit on stdin EOF (for the demo)
 //   ACCESS_TOKEN_TTL           access token lifetime in seconds (default 3600)
+//   RESPONSE_TYPES             comma separated response types of the client (default code),
+//                              e.g. `code,id_token,id_token token,code id_token,code token,
+//                              code id_token token`; the OP supports these and `code`
 //
 // Prints exactly one stdout line `OP_READY http://127.0.0.1:<port>` once
 // listening. Exits on stdin EOF, SIGTERM and SIGINT.
@@ -43,13 +46,20 @@ if (!clientId || redirectUris.length === 0) {
   process.exit(2);
 }
 const authMethod = env.TOKEN_ENDPOINT_AUTH_METHOD || 'client_secret_basic';
+const responseTypes = list(env.RESPONSE_TYPES);
+if (responseTypes.length === 0) responseTypes.push('code');
+// A response type returning an ID token or access token from the authorization endpoint
+// (implicit or hybrid) needs the `implicit` grant type. oidc-provider would add it to the
+// client by itself, but only after its redirect URI checks; listing it keeps them honest.
+const implicit = responseTypes.some((type) => /(^| )(id_token|token)( |$)/.test(type));
 
 const client = {
   client_id: clientId,
   redirect_uris: redirectUris,
   post_logout_redirect_uris: list(env.POST_LOGOUT_REDIRECT_URIS),
-  response_types: ['code'],
-  grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  response_types: responseTypes,
+  grant_types: ['authorization_code', 'refresh_token', 'client_credentials',
+    ...(implicit ? ['implicit'] : [])],
   token_endpoint_auth_method: authMethod,
 };
 if (authMethod !== 'none') client.client_secret = env.CLIENT_SECRET;
@@ -100,8 +110,11 @@ const provider = new Provider(issuer, {
     email: ['email', 'email_verified'],
   },
   scopes: ['openid', 'offline_access', 'profile', 'email'],
-  responseTypes: ['code'],
-  pkce: { required: () => true }, // only S256 exists in oidc-provider 9
+  // `code` always stays available (the default for dynamically registered clients).
+  responseTypes: [...new Set(['code', ...responseTypes])],
+  // Only S256 exists in oidc-provider 9. It consults `required` only when response_type
+  // contains `code`, so pure implicit requests (id_token, id_token token) need no PKCE.
+  pkce: { required: () => true },
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
@@ -163,6 +176,22 @@ for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_
 provider.on('registration_create.success', (_ctx, client) => {
   console.error(`OP registration_create.success ${client.clientId}`);
 });
+
+// oidc-provider refuses implicit/hybrid web clients whose redirect URIs use http or
+// localhost (as OpenID Connect Dynamic Client Registration 1.0 requires). The test RP is
+// exactly that, so skip those two checks, and only them, for the static client: this is
+// oidc-provider's own development recipe ("Allowing HTTP and/or localhost for implicit
+// response type web clients"). `application_type: 'native'` would also be accepted, but it
+// changes behaviour: consent on every authorization (prompt=none fails) and loopback
+// redirect URIs matching any port.
+if (implicit) {
+  const { invalidate } = provider.Client.Schema.prototype;
+  provider.Client.Schema.prototype.invalidate = function devInvalidate(message, code) {
+    if (this.client_id === clientId
+      && (code === 'implicit-force-https' || code === 'implicit-forbid-localhost')) return;
+    invalidate.call(this, message, code);
+  };
+}
 
 // Static clients are validated lazily; fail now rather than at the first request.
 try {
