@@ -653,9 +653,7 @@ impl ProviderConfig {
             self.issuer(),
             self.allow_insecure_http,
         )?;
-        if self.response_type != ResponseType::Code
-            && self.response_mode() == ResponseMode::Query
-        {
+        if self.response_type != ResponseType::Code && self.response_mode() == ResponseMode::Query {
             return Err(invalid(
                 &format!("{key}.response_mode"),
                 format!(

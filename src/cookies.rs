@@ -242,7 +242,9 @@ impl CookieSettings {
             .as_ref()
             .and_then(|c| serde_json::from_str(c.value()).ok());
         if jar.get(&name).is_some() {
-            let mode = pending.as_ref().map_or(ResponseMode::Query, |p| p.response_mode);
+            let mode = pending
+                .as_ref()
+                .map_or(ResponseMode::Query, |p| p.response_mode);
             jar.remove(self.pending_cookie(name, String::new(), mode));
         }
         pending

@@ -17,14 +17,12 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{ClientAuthMethod, OidcConfig, UserinfoMethod};
 use crate::error::{AuthError, ProviderError, TokenError};
+use crate::front_channel::{ResponseMode, ResponseType};
 use crate::http::{invalid, HttpClient};
 use crate::provider::{ClientCredentials, ProviderClient, ReadyProvider};
 use crate::return_to::safe_return_path;
 use crate::session::{NewSession, UserSession};
-use crate::front_channel::{ResponseMode, ResponseType};
-use crate::token::{
-    allowed_algs, validate_id_token, Claims, Expectations, HashCheck, NonceCheck,
-};
+use crate::token::{allowed_algs, validate_id_token, Claims, Expectations, HashCheck, NonceCheck};
 
 /// The current Unix time in seconds.
 pub(crate) fn unix_now() -> i64 {
@@ -187,8 +185,16 @@ impl CallbackParams {
     fn check_parts(&self, response_type: ResponseType) -> Result<(), AuthError> {
         let parts = [
             ("code", self.code.is_some(), response_type.has_code()),
-            ("id_token", self.id_token.is_some(), response_type.has_id_token()),
-            ("access_token", self.access_token.is_some(), response_type.has_access_token()),
+            (
+                "id_token",
+                self.id_token.is_some(),
+                response_type.has_id_token(),
+            ),
+            (
+                "access_token",
+                self.access_token.is_some(),
+                response_type.has_access_token(),
+            ),
         ];
         for (name, present, expected) in parts {
             if present && !expected {
@@ -448,11 +454,14 @@ impl RelyingParty {
         let ready = client.ready(&self.http).await?;
         let issuer = ready.metadata.issuer.as_str();
         // 3. RFC 9207: the response names the issuer it comes from. It is required when the
-        //    provider says it sends it, and when providers share the callback path (mix-up).
-        let iss_required = ready
+        //    provider says it sends it, and when providers share the callback path (mix-up);
+        //    except in a response with an ID token, whose `iss` claim says it instead (RFC 9207
+        //    2.4) and is checked (with the signature) before anything else is used.
+        let iss_required = (ready
             .metadata
             .authorization_response_iss_parameter_supported
-            || client.shares_redirect_path;
+            || client.shares_redirect_path)
+            && (params.id_token.is_none() || params.error.is_some());
         match params.iss.as_deref() {
             Some(iss) if iss != issuer => return Err(AuthError::IssuerMismatch),
             None if iss_required => return Err(AuthError::IssuerMismatch),
@@ -521,7 +530,13 @@ impl RelyingParty {
                 let (id_token, claims) = match (tokens.id_token, front) {
                     (Some(raw), front) => {
                         let claims = self
-                            .validate_id_token(client, &ready, &raw, &pending.id_token_context(&at_hash), now)
+                            .validate_id_token(
+                                client,
+                                &ready,
+                                &raw,
+                                &pending.id_token_context(&at_hash),
+                                now,
+                            )
                             .await?;
                         if let Some((_, first)) = &front {
                             if claims.subject() != first.subject()

@@ -258,7 +258,14 @@ mod tests {
             assert!(parsed.matches(input));
             assert_eq!(ResponseType::try_from(parsed.to_string()), Ok(parsed));
         }
-        for bad in ["", "token", "code code", "none", "code id_token token x", "CODE"] {
+        for bad in [
+            "",
+            "token",
+            "code code",
+            "none",
+            "code id_token token x",
+            "CODE",
+        ] {
             assert!(ResponseType::try_from(bad.to_owned()).is_err(), "{bad}");
         }
     }
@@ -266,7 +273,14 @@ mod tests {
     #[test]
     fn parts_and_default_modes_follow_the_specifications() {
         use ResponseType::*;
-        let all = [Code, IdToken, IdTokenToken, CodeIdToken, CodeToken, CodeIdTokenToken];
+        let all = [
+            Code,
+            IdToken,
+            IdTokenToken,
+            CodeIdToken,
+            CodeToken,
+            CodeIdTokenToken,
+        ];
         for rt in all {
             let words: Vec<&str> = rt.as_str().split(' ').collect();
             assert_eq!(rt.has_code(), words.contains(&"code"), "{rt}");

@@ -89,7 +89,11 @@ fn tweak_claims(
 }
 
 async fn page(client: &Client, path: &str) -> (Status, Value) {
-    let response = client.get(path.to_owned()).header(Accept::HTML).dispatch().await;
+    let response = client
+        .get(path.to_owned())
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
     let status = response.status();
     let body = response.into_string().await.unwrap_or_default();
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
@@ -116,7 +120,11 @@ async fn every_response_type_logs_in_in_its_default_mode_and_with_form_post() {
             assert!(login.session_created, "{case}");
             // The code (and only the code) goes to the token endpoint.
             let exchanged = provider.hits().token - before.token;
-            assert_eq!(exchanged, usize::from(response_type.contains("code")), "{case}");
+            assert_eq!(
+                exchanged,
+                usize::from(response_type.contains("code")),
+                "{case}"
+            );
 
             let (status, body) = page(&client, "/").await;
             assert_eq!(status, Status::Ok, "{case}");
@@ -124,7 +132,11 @@ async fn every_response_type_logs_in_in_its_default_mode_and_with_form_post() {
             let has_access_token = response_type != "id_token";
             assert_eq!(body["access_token"].is_string(), has_access_token, "{case}");
             // Userinfo needs an access token.
-            let userinfo = if has_access_token { json!("Alice") } else { Value::Null };
+            let userinfo = if has_access_token {
+                json!("Alice")
+            } else {
+                Value::Null
+            };
             assert_eq!(body["userinfo"]["name"], userinfo, "{case}: {body}");
         }
     }
@@ -139,7 +151,11 @@ async fn the_pending_login_cookie_is_samesite_none_only_for_form_post() {
         // http on a loopback host: browsers take `Secure` cookies from it.
         ("form_post", SameSite::None, true),
     ] {
-        let response_type = if mode == "query" { "code" } else { "code id_token" };
+        let response_type = if mode == "query" {
+            "code"
+        } else {
+            "code id_token"
+        };
         let client = app(&provider, response_type, Some(mode)).await;
         let start = client.get("/").header(Accept::HTML).dispatch().await;
         let pending = start
@@ -159,7 +175,11 @@ async fn the_pending_login_cookie_is_samesite_none_only_for_form_post() {
         .merge(("oidc.providers.default.response_mode", "form_post"));
     let client = client_with(figment).await;
     let start = client.get("/").header(Accept::HTML).dispatch().await;
-    let pending = start.cookies().iter().find(|c| c.name().contains("_login.")).cloned();
+    let pending = start
+        .cookies()
+        .iter()
+        .find(|c| c.name().contains("_login."))
+        .cloned();
     assert_eq!(pending.and_then(|c| c.same_site()), Some(SameSite::Lax));
 }
 
@@ -177,7 +197,11 @@ async fn the_relay_page_posts_the_fragment_to_the_configured_callback_and_runs_n
     assert!(response.starts_with("https://app.example/prefix/op/callback#"));
 
     // The browser's GET carries no fragment: the page relays it.
-    let relay = client.get("/op/callback").header(Accept::HTML).dispatch().await;
+    let relay = client
+        .get("/op/callback")
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
     assert_eq!(relay.status(), Status::Ok);
     let header = |name: &str| relay.headers().get_one(name).unwrap_or_default().to_owned();
     let csp = header("Content-Security-Policy");
@@ -189,10 +213,16 @@ async fn the_relay_page_posts_the_fragment_to_the_configured_callback_and_runs_n
     assert_eq!(header("Referrer-Policy"), "no-referrer");
     let html = relay.into_string().await.unwrap();
     // The callback under the mount prefix, not a hard-coded path (Flask-pyoidc F4 a).
-    assert!(html.contains("data-action=\"/prefix/op/callback\""), "{html}");
+    assert!(
+        html.contains("data-action=\"/prefix/op/callback\""),
+        "{html}"
+    );
     assert!(html.contains("<noscript>"));
     assert!(!html.contains("src="), "no external resources: {html}");
-    assert!(html.contains("history.replaceState"), "the fragment is removed");
+    assert!(
+        html.contains("history.replaceState"),
+        "the fragment is removed"
+    );
 
     // What its script does: POST the fragment (the local client has no prefix).
     let body = response.split_once('#').unwrap().1.to_owned();
@@ -211,7 +241,11 @@ async fn without_a_pending_fragment_login_the_callback_serves_no_relay_page() {
     let provider = TestProvider::start().await;
     let client = app(&provider, "code", None).await;
     client.get("/").header(Accept::HTML).dispatch().await;
-    let response = client.get("/redirect_uri").header(Accept::HTML).dispatch().await;
+    let response = client
+        .get("/redirect_uri")
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
     assert_eq!(response.status(), Status::BadRequest);
     assert!(!response.into_string().await.unwrap().contains("<script>"));
 }
@@ -241,19 +275,30 @@ fn unchanged(response: String) -> String {
 async fn i33_wrong_c_hash_is_refused_before_the_code_is_used() {
     let (provider, attempt) = refused(
         "code id_token",
-        |p| tweak_claims(p, |c| drop(c.insert("c_hash".into(), "AAAAAAAAAAAAAAAAAAAAAA".into()))),
+        |p| {
+            tweak_claims(p, |c| {
+                drop(c.insert("c_hash".into(), "AAAAAAAAAAAAAAAAAAAAAA".into()))
+            })
+        },
         unchanged,
     )
     .await;
     assert!(attempt.body.contains("c_hash"), "{}", attempt.body);
-    assert_eq!(provider.hits().token, 0, "the code was sent to the token endpoint");
+    assert_eq!(
+        provider.hits().token,
+        0,
+        "the code was sent to the token endpoint"
+    );
 }
 
 #[rocket::async_test]
 async fn i33_missing_c_hash_is_refused() {
-    let (provider, attempt) =
-        refused("code id_token token", |p| tweak_claims(p, |c| drop(c.remove("c_hash"))), unchanged)
-            .await;
+    let (provider, attempt) = refused(
+        "code id_token token",
+        |p| tweak_claims(p, |c| drop(c.remove("c_hash"))),
+        unchanged,
+    )
+    .await;
     assert!(attempt.body.contains("c_hash"), "{}", attempt.body);
     assert_eq!(provider.hits().token, 0);
 }
@@ -261,9 +306,11 @@ async fn i33_missing_c_hash_is_refused() {
 #[rocket::async_test]
 async fn i33_a_code_swapped_for_another_is_refused_by_its_c_hash() {
     // The ID token is genuine; the code next to it is not the one it was issued with.
-    let (provider, _) = refused("code id_token", |_| {}, |r| {
-        with_param(&r, "code", Some("an-injected-code"))
-    })
+    let (provider, _) = refused(
+        "code id_token",
+        |_| {},
+        |r| with_param(&r, "code", Some("an-injected-code")),
+    )
     .await;
     assert_eq!(provider.hits().token, 0);
 }
@@ -272,7 +319,11 @@ async fn i33_a_code_swapped_for_another_is_refused_by_its_c_hash() {
 async fn i34_wrong_at_hash_is_refused_and_userinfo_never_called() {
     let (provider, attempt) = refused(
         "id_token token",
-        |p| tweak_claims(p, |c| drop(c.insert("at_hash".into(), "AAAAAAAAAAAAAAAAAAAAAA".into()))),
+        |p| {
+            tweak_claims(p, |c| {
+                drop(c.insert("at_hash".into(), "AAAAAAAAAAAAAAAAAAAAAA".into()))
+            })
+        },
         unchanged,
     )
     .await;
@@ -282,25 +333,34 @@ async fn i34_wrong_at_hash_is_refused_and_userinfo_never_called() {
 
 #[rocket::async_test]
 async fn i34_missing_at_hash_in_id_token_token_is_refused() {
-    let (provider, attempt) =
-        refused("id_token token", |p| tweak_claims(p, |c| drop(c.remove("at_hash"))), unchanged)
-            .await;
+    let (provider, attempt) = refused(
+        "id_token token",
+        |p| tweak_claims(p, |c| drop(c.remove("at_hash"))),
+        unchanged,
+    )
+    .await;
     assert!(attempt.body.contains("at_hash"), "{}", attempt.body);
     assert_eq!(provider.hits().userinfo, 0);
 }
 
 #[rocket::async_test]
 async fn i34_an_access_token_swapped_for_another_is_refused_by_its_at_hash() {
-    refused("id_token token", |_| {}, |r| {
-        with_param(&r, "access_token", Some("an-attackers-access-token"))
-    })
+    refused(
+        "id_token token",
+        |_| {},
+        |r| with_param(&r, "access_token", Some("an-attackers-access-token")),
+    )
     .await;
 }
 
 #[rocket::async_test]
 async fn i15_missing_nonce_is_refused() {
-    let (_, attempt) =
-        refused("id_token", |p| tweak_claims(p, |c| drop(c.remove("nonce"))), unchanged).await;
+    let (_, attempt) = refused(
+        "id_token",
+        |p| tweak_claims(p, |c| drop(c.remove("nonce"))),
+        unchanged,
+    )
+    .await;
     assert!(attempt.body.contains("nonce"), "{}", attempt.body);
 }
 
@@ -324,13 +384,22 @@ async fn i16_an_id_token_of_another_login_is_refused() {
 
 #[rocket::async_test]
 async fn i18_alg_none_in_the_front_channel_is_refused() {
-    refused("id_token", |p| p.configure(|b| b.signing = Signing::None), unchanged).await;
+    refused(
+        "id_token",
+        |p| p.configure(|b| b.signing = Signing::None),
+        unchanged,
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn i22_bad_signature_in_the_front_channel_is_refused() {
-    refused("code id_token", |p| p.configure(|b| b.signing = Signing::BadSignature), unchanged)
-        .await;
+    refused(
+        "code id_token",
+        |p| p.configure(|b| b.signing = Signing::BadSignature),
+        unchanged,
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -349,10 +418,20 @@ async fn i36_hybrid_id_tokens_about_different_users_are_refused() {
 #[rocket::async_test]
 async fn a15_parts_the_response_type_does_not_return_are_refused() {
     // A code in an implicit response; no code in a hybrid one; no ID token in an implicit one.
-    refused("id_token token", |_| {}, |r| with_param(&r, "code", None) + "&code=abc").await;
+    refused(
+        "id_token token",
+        |_| {},
+        |r| with_param(&r, "code", None) + "&code=abc",
+    )
+    .await;
     refused("code id_token", |_| {}, |r| with_param(&r, "code", None)).await;
     refused("id_token", |_| {}, |r| with_param(&r, "id_token", None)).await;
-    refused("id_token token", |_| {}, |r| with_param(&r, "token_type", Some("mac"))).await;
+    refused(
+        "id_token token",
+        |_| {},
+        |r| with_param(&r, "token_type", Some("mac")),
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -369,7 +448,11 @@ async fn form_post_with_a_wrong_state_is_refused() {
     let state = param(&response, "state").unwrap();
     let mut forged = state.clone().into_bytes();
     forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
-    let forged = with_param(&response, "state", Some(std::str::from_utf8(&forged).unwrap()));
+    let forged = with_param(
+        &response,
+        "state",
+        Some(std::str::from_utf8(&forged).unwrap()),
+    );
     let attempt = provider.deliver(&client, &forged).await;
     assert_rejected(&attempt, 400, &provider);
     assert!(attempt.body.contains("invalid_state"), "{}", attempt.body);
@@ -384,7 +467,10 @@ async fn a_form_post_response_replayed_is_refused() {
     let provider = TestProvider::start().await;
     let client = app(&provider, "id_token token", Some("form_post")).await;
     let response = provider_response(&provider, &client).await;
-    assert_eq!(provider.deliver(&client, &response).await.status, Status::SeeOther);
+    assert_eq!(
+        provider.deliver(&client, &response).await.status,
+        Status::SeeOther
+    );
     client.get("/logout").dispatch().await;
     let replay = provider.deliver(&client, &response).await;
     assert_rejected(&replay, 400, &provider);
@@ -401,7 +487,10 @@ async fn query_mode_for_a_response_type_with_tokens_is_a_configuration_error() {
         .err()
         .expect("refused")
         .to_string();
-    assert!(error.contains("oidc.providers.default.response_mode"), "{error}");
+    assert!(
+        error.contains("oidc.providers.default.response_mode"),
+        "{error}"
+    );
     let figment = provider
         .app_figment()
         .merge(("oidc.providers.default.response_type", "token"));
@@ -410,4 +499,29 @@ async fn query_mode_for_a_response_type_with_tokens_is_a_configuration_error() {
         .expect("refused")
         .to_string();
     assert!(error.contains("response_type"), "{error}");
+}
+
+#[rocket::async_test]
+async fn with_an_id_token_the_issuer_is_its_iss_claim_and_a_wrong_iss_parameter_is_refused() {
+    use rocket_openidconnect::testing::IssParameter;
+    // RFC 9207 2.4: a response with an ID token may leave `iss` out (oidc-provider does).
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.iss_parameter = IssParameter::Omit);
+    let client = app(&provider, "code id_token", None).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    // Without an ID token (`code token`), the advertised `iss` stays required (A9)...
+    let client = app(&provider, "code token", None).await;
+    let attempt = provider.login(&client, "/").await;
+    assert_rejected(&attempt, 400, &provider);
+    assert!(attempt.body.contains("issuer_mismatch"), "{}", attempt.body);
+    // ...and a wrong one is refused even next to a valid ID token (A8).
+    let (provider, attempt) = refused(
+        "code id_token",
+        |p| p.configure(|b| b.iss_parameter = IssParameter::Value("https://evil.example".into())),
+        unchanged,
+    )
+    .await;
+    assert!(attempt.body.contains("issuer_mismatch"), "{}", attempt.body);
+    assert_eq!(provider.hits().token, 0);
 }

@@ -250,7 +250,11 @@ impl ProviderState {
     }
 
     /// Adds `state` and `iss` to `params` and delivers them in the request's response mode.
-    fn deliver(&self, request: &AuthorizationRequest, mut params: Vec<(String, String)>) -> FrontChannel {
+    fn deliver(
+        &self,
+        request: &AuthorizationRequest,
+        mut params: Vec<(String, String)>,
+    ) -> FrontChannel {
         if let Some(state) = &request.state {
             params.push(("state".into(), state.clone()));
         }
