@@ -484,8 +484,7 @@ async fn query_mode_for_a_response_type_with_tokens_is_a_configuration_error() {
         .merge(("oidc.providers.default.response_type", "id_token"))
         .merge(("oidc.providers.default.response_mode", "query"));
     let error = rocket_openidconnect::OidcConfig::from_figment(&figment)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         error.contains("oidc.providers.default.response_mode"),
@@ -495,8 +494,7 @@ async fn query_mode_for_a_response_type_with_tokens_is_a_configuration_error() {
         .app_figment()
         .merge(("oidc.providers.default.response_type", "token"));
     let error = rocket_openidconnect::OidcConfig::from_figment(&figment)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(error.contains("response_type"), "{error}");
 }
