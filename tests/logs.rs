@@ -76,6 +76,40 @@ async fn logs_never_contain_tokens_codes_or_secrets() {
     });
     assert_ne!(provider.login(&client, "/").await.status, Status::SeeOther);
 
+    // The front channel: tokens in the fragment, relayed by POST; a success and a refusal.
+    provider.configure(|b| b.userinfo_sub = None);
+    let implicit = support::client_with(
+        provider
+            .app_figment()
+            .merge(("oidc.providers.default.response_type", "id_token token")),
+    )
+    .await;
+    let start = implicit.get("/").header(Accept::HTML).dispatch().await;
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = provider.authorize(&authorize_url).await;
+    let fragment = callback.split_once('#').expect("a fragment").1.to_owned();
+    for (name, value) in url::form_urlencoded::parse(fragment.as_bytes()) {
+        if name == "access_token" {
+            secrets.push(value.into_owned());
+        }
+    }
+    assert_eq!(
+        provider.deliver(&implicit, &callback).await.status,
+        Status::SeeOther
+    );
+    implicit.get("/logout").dispatch().await;
+    provider.configure(|b| {
+        b.id_token_claims = Some(std::sync::Arc::new(
+            |c: &mut serde_json::Map<String, Value>| {
+                c.insert("at_hash".into(), "wrong".into());
+            },
+        ))
+    });
+    assert_ne!(
+        provider.login(&implicit, "/").await.status,
+        Status::SeeOther
+    );
+
     let records = RECORDS.lock().unwrap().clone();
     assert!(
         records
@@ -87,6 +121,7 @@ async fn logs_never_contain_tokens_codes_or_secrets() {
         records.iter().any(|r| r.contains("signature")),
         "{records:?}"
     );
+    assert!(records.iter().any(|r| r.contains("at_hash")), "{records:?}");
     for record in &records {
         assert!(!record.contains("eyJ"), "a JWT in the log: {record}");
         for secret in &secrets {
