@@ -182,7 +182,7 @@ impl CallbackParams {
 
     /// Checks that the response carries exactly what `response_type` asks for: a code flow
     /// never accepts tokens in the front channel, an implicit flow never a code.
-    fn check_parts(&self, response_type: ResponseType) -> Result<(), AuthError> {
+    pub(crate) fn check_parts(&self, response_type: ResponseType) -> Result<(), AuthError> {
         let parts = [
             ("code", self.code.is_some(), response_type.has_code()),
             (

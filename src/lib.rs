@@ -57,6 +57,9 @@ mod error;
 mod fairing;
 mod flow;
 mod front_channel;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod http;
 mod logout;

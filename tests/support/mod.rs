@@ -43,3 +43,28 @@ pub fn assert_rejected(attempt: &LoginAttempt, status: u16, provider: &TestProvi
         attempt.body
     );
 }
+
+/// Serves the example app on a free loopback port (a real server, for real HTTP clients and
+/// browsers) and returns the port.
+pub async fn serve(figment: Figment) -> u16 {
+    let (tx, rx) = rocket::tokio::sync::oneshot::channel::<u16>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let figment = figment
+        .merge(("address", "127.0.0.1"))
+        .merge(("port", 0))
+        .merge(("log_level", "off"))
+        .merge(("shutdown.ctrlc", false));
+    let rocket = example_app::app(figment)
+        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+            let port = rocket.config().port;
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(port);
+            }
+            Box::pin(async {})
+        }))
+        .ignite()
+        .await
+        .expect("the example app ignites");
+    rocket::tokio::spawn(rocket.launch());
+    rx.await.expect("the example app lifts off")
+}
