@@ -265,13 +265,10 @@ impl RelyingParty {
                 algs.push(rs256);
             }
         }
-        let keys = ready.keys.current(&self.http).await;
-        let (header, claims) = match verify_jws(token, &keys, &algs) {
+        let check = |keys: &_| verify_jws(token, keys, &algs);
+        let (header, claims) = match ready.keys.check_with(&self.http, check).await? {
             Err(TokenError::UnknownKey(_) | TokenError::Signature) => {
-                match ready.keys.refetch(&self.http, &keys).await? {
-                    Some(fresh) => verify_jws(token, &fresh, &algs)?,
-                    None => return Err(BearerError::Invalid("no key verifies the token".into())),
-                }
+                return Err(BearerError::Invalid("no key verifies the token".into()))
             }
             other => other?,
         };

@@ -53,6 +53,14 @@ pub struct OidcConfig {
     /// Path of the logout route. Default `/logout`.
     #[serde(default = "default_logout_path")]
     pub logout_path: String,
+    /// Path where providers POST logout tokens (OpenID Connect Back-Channel Logout 1.0).
+    /// Default `/backchannel_logout`.
+    #[serde(default = "default_backchannel_logout_path")]
+    pub backchannel_logout_path: String,
+    /// Path providers load in a hidden frame to end a session (OpenID Connect Front-Channel
+    /// Logout 1.0). Default `/frontchannel_logout`.
+    #[serde(default = "default_frontchannel_logout_path")]
+    pub frontchannel_logout_path: String,
     /// `true` (default): the session cookie outlives the browser for `session_lifetime`;
     /// `false`: a browser-session cookie. The server enforces `session_lifetime` either way.
     #[serde(default = "default_true")]
@@ -254,6 +262,12 @@ pub struct ProviderConfig {
 
 fn default_redirect_path() -> String {
     "/redirect_uri".into()
+}
+fn default_backchannel_logout_path() -> String {
+    "/backchannel_logout".into()
+}
+fn default_frontchannel_logout_path() -> String {
+    "/frontchannel_logout".into()
 }
 fn default_logout_path() -> String {
     "/logout".into()
@@ -470,6 +484,32 @@ impl OidcConfig {
                 "oidc.logout_path",
                 "must differ from oidc.redirect_path",
             ));
+        }
+        for (key, path) in [
+            (
+                "oidc.backchannel_logout_path",
+                &self.backchannel_logout_path,
+            ),
+            (
+                "oidc.frontchannel_logout_path",
+                &self.frontchannel_logout_path,
+            ),
+        ] {
+            check_path(key, path)?;
+            let others = [
+                Some(&self.redirect_path),
+                Some(&self.logout_path),
+                self.login_path.as_ref(),
+            ];
+            if others.into_iter().flatten().any(|other| other == path)
+                || self.backchannel_logout_path == self.frontchannel_logout_path
+            {
+                return Err(invalid(
+                    key,
+                    "must differ from the other paths of oidc (redirect, logout, login and the \
+                     other logout channel)",
+                ));
+            }
         }
         if self.session_lifetime == 0 {
             return Err(invalid(

@@ -134,6 +134,15 @@ pub enum TokenError {
     Hash(&'static str),
 }
 
+/// The store of shared state (one-time values, ended sessions) failed.
+#[derive(Debug, Error, Clone)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be reached or did not answer in time.
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(String),
+}
+
 /// A failed login or callback: what the error view receives.
 #[derive(Debug, Error, Clone)]
 #[non_exhaustive]
@@ -189,6 +198,9 @@ pub enum AuthError {
     /// A provider endpoint failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The store of shared state failed (shown as 503).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl AuthError {
@@ -201,6 +213,7 @@ impl AuthError {
             }
             AuthError::SessionTooLarge => 500,
             AuthError::Provider(e) if e.is_unreachable() => 503,
+            AuthError::Store(_) => 503,
             AuthError::Provider(_) | AuthError::TokenResponse(_) => 502,
             _ => 400,
         }
@@ -225,6 +238,7 @@ impl AuthError {
             AuthError::SessionTooLarge => "session_too_large",
             AuthError::Provider(e) if e.is_unreachable() => "temporarily_unavailable",
             AuthError::Provider(_) => "provider_error",
+            AuthError::Store(_) => "temporarily_unavailable",
         }
     }
 

@@ -165,6 +165,10 @@ impl Fairing for OpenIdConnect {
         let logout_path = rp.config.logout_path.clone();
         let redirect_paths = rp.redirect_paths();
         let login_path = rp.config.login_path.clone();
+        let channel_paths = (
+            rp.config.backchannel_logout_path.clone(),
+            rp.config.frontchannel_logout_path.clone(),
+        );
         let runtime = OidcRuntime {
             rp: Arc::new(rp),
             cookies: Arc::new(cookies),
@@ -173,6 +177,16 @@ impl Fairing for OpenIdConnect {
         let mut rocket = rocket
             .manage(runtime)
             .mount(logout_path, crate::logout_routes::logout_routes());
+        let (backchannel, frontchannel) = channel_paths;
+        rocket = rocket
+            .mount(
+                backchannel,
+                crate::provider_logout_routes::backchannel_routes(),
+            )
+            .mount(
+                frontchannel,
+                crate::provider_logout_routes::frontchannel_routes(),
+            );
         for path in redirect_paths {
             rocket = rocket.mount(path, routes::callback_routes());
         }

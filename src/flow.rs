@@ -237,8 +237,8 @@ pub(crate) struct RelyingParty {
     pub origin: String,
     /// Refreshes in progress, one per session.
     pub refreshes: crate::refresh::RefreshSlots,
-    /// Used `state`/`nonce` values and ended sessions.
-    pub used: crate::replay::OnceRecord,
+    /// Used `state`/`nonce`/`jti` values and ended sessions.
+    pub records: crate::replay::Records,
     /// Introspection results of bearer tokens.
     pub introspections: crate::bearer::IntrospectionCache,
     /// Client-credentials tokens of the application, per provider and scope.
@@ -273,6 +273,10 @@ impl RelyingParty {
                     format!("{origin}{base_path}{path}"),
                     shared,
                     post_logout,
+                    (
+                        format!("{origin}{base_path}{}", config.backchannel_logout_path),
+                        format!("{origin}{base_path}{}", config.frontchannel_logout_path),
+                    ),
                 );
                 (name.clone(), client)
             })
@@ -282,7 +286,10 @@ impl RelyingParty {
             secure_context: base.scheme() == "https" || crate::config::is_loopback(&base),
             origin,
             refreshes: Default::default(),
-            used: Default::default(),
+            records: crate::replay::Records::new(
+                std::sync::Arc::new(crate::store::MemoryStore::default()),
+                true,
+            ),
             introspections: Default::default(),
             app_tokens: Default::default(),
             config,
@@ -435,7 +442,11 @@ impl RelyingParty {
         let until = pending
             .created_at
             .saturating_add(self.config.login_timeout as i64);
-        if !self.used.first_use("state", &pending.state, now, until) {
+        if !self
+            .records
+            .first_use("state", &pending.state, until)
+            .await?
+        {
             return Err(AuthError::InvalidState(
                 "this login response was already used",
             ));
@@ -571,7 +582,11 @@ impl RelyingParty {
                 (id_token, claims, front_access, None)
             }
         };
-        if !self.used.first_use("nonce", &pending.nonce, now, until) {
+        if !self
+            .records
+            .first_use("nonce", &pending.nonce, until)
+            .await?
+        {
             return Err(TokenError::Nonce("already used".into()).into());
         }
         if let Some(expected) = &pending.silent_sub {
@@ -701,17 +716,8 @@ impl RelyingParty {
             acr_values: context.acr_values,
             hashes: context.hashes,
         };
-        let keys = ready.keys.current(&self.http).await;
-        match validate_id_token(id_token, &keys, &expect) {
-            Err(error @ (TokenError::UnknownKey(_) | TokenError::Signature)) => {
-                // The provider may have rotated its keys: look once more (rate-limited).
-                match ready.keys.refetch(&self.http, &keys).await? {
-                    Some(fresh) => Ok(validate_id_token(id_token, &fresh, &expect)?),
-                    None => Err(error.into()),
-                }
-            }
-            other => Ok(other?),
-        }
+        let check = |keys: &_| validate_id_token(id_token, keys, &expect);
+        Ok(ready.keys.check_with(&self.http, check).await??)
     }
 
     async fn fetch_userinfo(

@@ -292,11 +292,21 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         };
         let now = unix_now();
         let idle_timeout = runtime.rp.config.session_inactivity_timeout;
+        let ended = match &cached.0 {
+            Some(session) => match runtime.rp.records.is_ended(session).await {
+                Ok(ended) => ended,
+                Err(error) => {
+                    log::warn!("OpenID Connect: {error}");
+                    return Outcome::Error((Status::ServiceUnavailable, error.into()));
+                }
+            },
+            None => false,
+        };
         let mut session = match &cached.0 {
             Some(session)
                 if matches(session)
                     && !idle_timeout.is_some_and(|t| session.is_idle(now, t as i64))
-                    && !runtime.rp.used.contains("ended", session.sid(), now) =>
+                    && !ended =>
             {
                 Arc::clone(session)
             }

@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod backchannel;
 mod bearer;
 mod bearer_guard;
 mod client_credentials;
@@ -65,11 +66,13 @@ mod http;
 mod logout;
 mod logout_routes;
 mod provider;
+mod provider_logout_routes;
 mod refresh;
 mod replay;
 mod return_to;
 mod routes;
 mod session;
+mod store;
 mod token;
 
 #[cfg(feature = "testing")]
@@ -82,7 +85,7 @@ pub use config::{
     AccessTokenValidation, ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig,
     SilentRefreshFailure, UserinfoMethod,
 };
-pub use error::{AuthError, ConfigError, ProviderError, TokenError};
+pub use error::{AuthError, ConfigError, ProviderError, StoreError, TokenError};
 pub use fairing::OpenIdConnect;
 pub use front_channel::{ResponseMode, ResponseType};
 pub use guard::{DefaultProvider, OidcUser, Provider};

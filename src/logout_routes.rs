@@ -10,6 +10,7 @@ use crate::fairing::OidcRuntime;
 use crate::flow::unix_now;
 use crate::guard::{PendingVerdict, Verdict};
 use crate::logout::{LogoutParams, LogoutStep, PendingLogout};
+use crate::replay::EndedBy;
 use crate::routes::AuthResponse;
 
 /// What a request to a logout route leads to.
@@ -82,7 +83,7 @@ pub(crate) async fn run_logout(
 /// redirect to the provider remembers its state); a confirmation changes nothing; a refused
 /// request only forgets a pending logout: a logout is complete (local, revocation, provider)
 /// or does not happen.
-pub(crate) fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &LogoutOutcome) {
+pub(crate) async fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &LogoutOutcome) {
     match outcome {
         LogoutOutcome::Confirm => {}
         LogoutOutcome::Failed(_) => runtime.cookies.remove_pending_logout(jar),
@@ -91,10 +92,12 @@ pub(crate) fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &Logout
             // that sets it again, is no session any more.
             let now = unix_now();
             if let Some(session) = runtime.cookies.read_session(jar, now) {
-                runtime
-                    .rp
-                    .used
-                    .first_use("ended", session.sid(), now, session.expires_at());
+                let records = &runtime.rp.records;
+                let (sid, until) = (session.sid(), session.expires_at());
+                let ended = records.end(session.provider(), EndedBy::Session, sid, now, until);
+                if let Err(error) = ended.await {
+                    log::warn!("OpenID Connect: the logout could not be recorded: {error}");
+                }
             }
             runtime.cookies.remove_session(jar);
             runtime.cookies.remove_all_pending(jar);
@@ -164,27 +167,31 @@ impl<'r> FromRequest<'r> for LogoutRequest {
     }
 }
 
-fn logout(request: LogoutRequest, jar: &CookieJar<'_>, runtime: &OidcRuntime) -> AuthResponse {
-    apply(runtime, jar, &request.0);
+async fn logout(
+    request: LogoutRequest,
+    jar: &CookieJar<'_>,
+    runtime: &OidcRuntime,
+) -> AuthResponse {
+    apply(runtime, jar, &request.0).await;
     respond(runtime, request.0)
 }
 
 #[get("/")]
-fn logout_get(
+async fn logout_get(
     request: LogoutRequest,
     jar: &CookieJar<'_>,
     runtime: &State<OidcRuntime>,
 ) -> AuthResponse {
-    logout(request, jar, runtime)
+    logout(request, jar, runtime).await
 }
 
 #[post("/")]
-fn logout_post(
+async fn logout_post(
     request: LogoutRequest,
     jar: &CookieJar<'_>,
     runtime: &State<OidcRuntime>,
 ) -> AuthResponse {
-    logout(request, jar, runtime)
+    logout(request, jar, runtime).await
 }
 
 /// A guard for the application's own logout routes (there may be several). It removes the
@@ -220,7 +227,7 @@ impl<'r> FromRequest<'r> for OidcLogout {
         let route_path = req.uri().path().to_string();
         match run_logout(runtime, req, &route_path).await {
             LogoutOutcome::Done => {
-                apply(runtime, req.cookies(), &LogoutOutcome::Done);
+                apply(runtime, req.cookies(), &LogoutOutcome::Done).await;
                 Outcome::Success(OidcLogout)
             }
             other => {

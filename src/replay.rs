@@ -1,82 +1,98 @@
-//! One-time records kept in memory: `state` and `nonce` values already used (a replayed
-//! callback never creates a second session, even if the provider accepts a code twice), and
-//! sessions ended by a logout (a copy of their cookie, or a response still in flight that sets
-//! it again, is not accepted by this process any more).
+//! One-time records, kept in the [`Store`]: `state` and `nonce` values already used (a
+//! replayed callback never creates a second session, even if the provider accepts a code
+//! twice), logout tokens already used, and sessions that have ended (by a logout of this
+//! application, or of the provider: back-channel and front-channel logout), so that a copy of
+//! their cookie is no session any more.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
+use crate::error::StoreError;
+use crate::session::UserSession;
+use crate::store::{key, Store};
 
-/// At most this many values are remembered; beyond it the ones closest to expiry go.
-const CAPACITY: usize = 100_000;
+/// What identifies the sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndedBy {
+    /// One session of this application (its own random id).
+    Session,
+    /// Every session of a user (`sub`) at a provider.
+    Subject,
+    /// Every session that came from one session at the provider (its `sid` claim).
+    ProviderSession,
+}
 
-/// Values (hashed) until their expiry (Unix time). `recorded` lets the (frequent) lookup in an
-/// empty record skip the hash and the lock.
-#[derive(Default)]
-pub(crate) struct OnceRecord(Mutex<HashMap<[u8; 32], i64>>, AtomicBool);
-
-impl OnceRecord {
-    fn key(kind: &str, value: &str) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(kind.as_bytes());
-        hasher.update([0]);
-        hasher.update(value.as_bytes());
-        hasher.finalize().into()
-    }
-
-    /// Records `value` until `until`; `false` if it was recorded already (a replay).
-    pub fn first_use(&self, kind: &str, value: &str, now: i64, until: i64) -> bool {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let key = Self::key(kind, value);
-        if map.get(&key).is_some_and(|expiry| *expiry > now) {
-            return false;
+impl EndedBy {
+    fn kind(self) -> &'static str {
+        match self {
+            EndedBy::Session => "ended-session",
+            EndedBy::Subject => "ended-sub",
+            EndedBy::ProviderSession => "ended-sid",
         }
-        if map.len() >= CAPACITY {
-            map.retain(|_, expiry| *expiry > now);
-            if map.len() >= CAPACITY {
-                // Keep the longer-lived half.
-                let mut expiries: Vec<i64> = map.values().copied().collect();
-                expiries.sort_unstable();
-                let cut = expiries[expiries.len() / 2];
-                map.retain(|_, expiry| *expiry > cut);
-            }
-        }
-        map.insert(key, until);
-        self.1.store(true, Ordering::Release);
-        true
-    }
-
-    /// Whether `value` is recorded and not expired.
-    pub fn contains(&self, kind: &str, value: &str, now: i64) -> bool {
-        if !self.1.load(Ordering::Acquire) {
-            return false;
-        }
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&Self::key(kind, value))
-            .is_some_and(|expiry| *expiry > now)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The records, over a store.
+pub(crate) struct Records {
+    store: Arc<dyn Store>,
+    /// Whether the store is this process's own and nothing has ended yet: then no session can
+    /// have ended, and the check on every request costs nothing.
+    local_and_empty: AtomicBool,
+}
 
-    #[test]
-    fn a_value_is_used_once_until_it_expires() {
-        let record = OnceRecord::default();
-        assert!(record.first_use("state", "a", 100, 200));
-        assert!(!record.first_use("state", "a", 150, 200));
-        assert!(
-            record.first_use("nonce", "a", 150, 200),
-            "kinds are separate"
-        );
-        assert!(record.contains("state", "a", 199));
-        assert!(!record.contains("state", "a", 200));
-        assert!(
-            record.first_use("state", "a", 201, 300),
-            "expired: usable again"
-        );
+impl Records {
+    pub fn new(store: Arc<dyn Store>, local: bool) -> Self {
+        Records {
+            store,
+            local_and_empty: AtomicBool::new(local),
+        }
+    }
+
+    /// Records `value` (of `kind`) as used until `until`; `false` if it was used already.
+    pub async fn first_use(&self, kind: &str, value: &str, until: i64) -> Result<bool, StoreError> {
+        self.store
+            .insert_new(&key(kind, &[value]), b"", until)
+            .await
+    }
+
+    /// Records that the sessions of `provider` identified by `value` that started at or before
+    /// `at` have ended; kept until `until` (when they would have expired anyway).
+    pub async fn end(
+        &self,
+        provider: &str,
+        by: EndedBy,
+        value: &str,
+        at: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.local_and_empty.store(false, Ordering::Release);
+        let key = key(by.kind(), &[provider, value]);
+        self.store.put(&key, at.to_string().as_bytes(), until).await
+    }
+
+    /// Whether `session` has ended: by its own id, its user or its provider session.
+    pub async fn is_ended(&self, session: &UserSession) -> Result<bool, StoreError> {
+        if self.local_and_empty.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let provider = session.provider();
+        let mut keys = vec![
+            key(EndedBy::Session.kind(), &[provider, session.sid()]),
+            key(
+                EndedBy::Subject.kind(),
+                &[provider, session.claims().subject()],
+            ),
+        ];
+        if let Some(sid) = session.provider_sid() {
+            keys.push(key(EndedBy::ProviderSession.kind(), &[provider, sid]));
+        }
+        let started = session.started_at();
+        let ends = self.store.get_many(&keys).await?;
+        Ok(ends.into_iter().flatten().any(|at| {
+            std::str::from_utf8(&at)
+                .ok()
+                .and_then(|at| at.parse::<i64>().ok())
+                .is_some_and(|at| at >= started)
+        }))
     }
 }

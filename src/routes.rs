@@ -391,7 +391,7 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
                 return Ok(crate::bearer_guard::bearer_response(&error));
             }
             (Some(runtime), Some(Verdict::Logout(outcome))) => {
-                logout_routes::apply(runtime, req.cookies(), &outcome);
+                logout_routes::apply(runtime, req.cookies(), &outcome).await;
                 logout_routes::respond(runtime, outcome)
             }
             _ => AuthResponse::Page(

@@ -65,6 +65,14 @@ struct SessionData {
     /// When the session was last used (for the inactivity timeout), to the minute.
     #[serde(default)]
     last_seen: i64,
+    /// When this session started (its login, interactive or silent; refreshes keep it): a
+    /// logout of the provider ends the sessions that started before it.
+    #[serde(default)]
+    started: i64,
+    /// The provider's session id (`sid` of the login's ID token), kept across refreshes whose
+    /// ID tokens may leave it out: a logout of that provider session ends this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provider_sid: Option<String>,
 }
 
 impl std::fmt::Debug for UserSession {
@@ -127,6 +135,8 @@ impl UserSession {
                 last_session_refresh: s.now,
                 expires_at: s.now.saturating_add(s.lifetime),
                 last_seen: s.now,
+                started: s.now,
+                provider_sid: s.claims.str("sid").map(str::to_owned),
             },
             claims: s.claims,
         }
@@ -135,6 +145,16 @@ impl UserSession {
     /// The session's random id (new at every login).
     pub(crate) fn sid(&self) -> &str {
         &self.data.sid
+    }
+
+    /// The provider's session id (`sid`) of the login, if it gave one.
+    pub(crate) fn provider_sid(&self) -> Option<&str> {
+        self.data.provider_sid.as_deref()
+    }
+
+    /// When the session started (Unix time): its login, interactive or silent.
+    pub(crate) fn started_at(&self) -> i64 {
+        self.data.started
     }
 
     /// The name of the provider the user logged in with.

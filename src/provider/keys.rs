@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::CoreJsonWebKeySet;
 
-use crate::error::ProviderError;
+use crate::error::{ProviderError, TokenError};
 use crate::http::{invalid, HttpClient};
 
 const ENDPOINT: &str = "key set endpoint (jwks_uri)";
@@ -101,6 +101,31 @@ impl KeyStore {
         self.store(fresh.clone(), Instant::now());
         log::info!("refetched the key set from {}", self.jwks_uri);
         Ok(Some(fresh))
+    }
+}
+
+impl KeyStore {
+    /// Runs `check` (a signature check) with the current keys; if it fails for want of a key
+    /// (an unknown `kid`, or a signature that does not verify: the provider may have rotated
+    /// its keys), once more with a newer key set, if [`refetch`](Self::refetch) gives one. The
+    /// outer error is a failed fetch.
+    pub async fn check_with<T>(
+        &self,
+        http: &HttpClient,
+        check: impl Fn(&CoreJsonWebKeySet) -> Result<T, TokenError>,
+    ) -> Result<Result<T, TokenError>, ProviderError> {
+        let keys = self.current(http).await;
+        let first = check(&keys);
+        if !matches!(
+            first,
+            Err(TokenError::UnknownKey(_) | TokenError::Signature)
+        ) {
+            return Ok(first);
+        }
+        Ok(match self.refetch(http, &keys).await? {
+            Some(fresh) => check(&fresh),
+            None => first,
+        })
     }
 }
 

@@ -38,6 +38,9 @@ pub(crate) struct ProviderClient {
     pub shares_redirect_path: bool,
     /// The default post-logout redirect URI (registered with a dynamic registration).
     pub post_logout_redirect_uri: String,
+    /// Where the provider may end sessions: back-channel and front-channel logout URIs
+    /// (registered with a dynamic registration).
+    pub logout_channel_uris: (String, String),
     /// A registered client the provider refused: not to be reused from the store (another
     /// instance may have stored a newer one meanwhile, which is).
     refused_client: Mutex<Option<String>>,
@@ -55,6 +58,7 @@ impl ProviderClient {
         redirect_uri: String,
         shares_redirect_path: bool,
         post_logout_redirect_uri: String,
+        logout_channel_uris: (String, String),
     ) -> Self {
         ProviderClient {
             name,
@@ -63,6 +67,7 @@ impl ProviderClient {
             redirect_uri,
             shares_redirect_path,
             post_logout_redirect_uri,
+            logout_channel_uris,
             refused_client: Mutex::new(None),
             ready: RwLock::new(None),
             last_failure: Mutex::new(None),
@@ -139,6 +144,8 @@ impl ProviderClient {
         let uris = registration::ClientUris {
             redirect_uri: &self.redirect_uri,
             post_logout_redirect_uri: &self.post_logout_redirect_uri,
+            backchannel_logout_uri: &self.logout_channel_uris.0,
+            frontchannel_logout_uri: &self.logout_channel_uris.1,
         };
         let refused = self
             .refused_client

@@ -76,6 +76,8 @@ fn method_name(method: ClientAuthMethod) -> &'static str {
 pub(crate) struct ClientUris<'a> {
     pub redirect_uri: &'a str,
     pub post_logout_redirect_uri: &'a str,
+    pub backchannel_logout_uri: &'a str,
+    pub frontchannel_logout_uri: &'a str,
 }
 
 /// The credentials for `config`: the configured ones, or a registration (from the store when
@@ -140,6 +142,17 @@ async fn register(
         config.response_type.grant_types().into(),
     );
     body.entry("application_type").or_insert("web".into());
+    // The provider may end sessions through either logout channel (with the session id).
+    for (name, uri) in [
+        ("backchannel_logout_uri", uris.backchannel_logout_uri),
+        ("frontchannel_logout_uri", uris.frontchannel_logout_uri),
+    ] {
+        body.entry(name).or_insert(uri.into());
+    }
+    body.entry("backchannel_logout_session_required")
+        .or_insert(true.into());
+    body.entry("frontchannel_logout_session_required")
+        .or_insert(true.into());
     body.entry("token_endpoint_auth_method")
         .or_insert(method_name(config.client_auth_method()).into());
     let mut request = http

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use rocket::form::Form;
-use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
+use rocket::http::{ContentType, Cookie, CookieJar, Header, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::content::RawHtml;
 use rocket::response::{Redirect, Responder};
@@ -21,7 +21,7 @@ use super::state::{
     insert_bounded, lock, random, Account, AuthorizationRequest, FrontChannel, IssuedCode,
     IssuedToken, ProviderState, RegisteredClient,
 };
-use super::{Behaviour, TokenEndpoint};
+use super::{Behaviour, TokenEndpoint, UserinfoEndpoint};
 
 /// The provider's session cookie (interactive mode).
 const SESSION_COOKIE: &str = "dev_op_session";
@@ -95,10 +95,22 @@ fn discovery(op: Op) -> Json<Value> {
 }
 
 #[get("/jwks")]
-fn jwks(op: Op) -> Json<Value> {
+fn jwks(op: Op) -> (Status, Json<Value>) {
     op.0.counters.jwks.fetch_add(1, Ordering::SeqCst);
-    let keys = lock(&op.0.keys);
-    Json(json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() }))
+    let behaviour = op.0.behaviour();
+    if behaviour.jwks_status != 200 {
+        let status =
+            Status::from_code(behaviour.jwks_status).unwrap_or(Status::InternalServerError);
+        return (status, Json(json!({ "error": "unavailable" })));
+    }
+    let mut document = {
+        let keys = lock(&op.0.keys);
+        json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() })
+    };
+    if let Some(tweak) = &behaviour.jwks_document {
+        tweak(&mut document);
+    }
+    (Status::Ok, Json(document))
 }
 
 #[derive(FromForm)]
@@ -341,11 +353,20 @@ fn authenticated_client(
     (client.secret == secret).then_some(id)
 }
 
-/// A JSON or raw response with a status.
+/// A JSON or raw response with a status, or a redirect.
 #[derive(Responder)]
 enum TokenReply {
     Json((Status, Json<Value>)),
     Raw((Status, (ContentType, String))),
+    Redirect(Box<Redirect>),
+}
+
+/// A successful token response, changed as the behaviour says.
+fn token_success(mut body: Value, b: &Behaviour) -> TokenReply {
+    if let (Some(tweak), Value::Object(map)) = (&b.token_response, &mut body) {
+        tweak(map);
+    }
+    TokenReply::Json((Status::Ok, Json(body)))
 }
 
 fn token_error(status: Status, error: &str) -> TokenReply {
@@ -367,6 +388,10 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
             return TokenReply::Raw((Status::Ok, (ContentType::HTML, body)));
         }
         TokenEndpoint::InvalidGrant => return token_error(Status::BadRequest, "invalid_grant"),
+        TokenEndpoint::Json(body) => return TokenReply::Json((Status::Ok, Json(body.clone()))),
+        TokenEndpoint::Redirect(url) => {
+            return TokenReply::Redirect(Box::new(Redirect::temporary(url.clone())))
+        }
         TokenEndpoint::Delay(d) => rocket::tokio::time::sleep(*d).await,
         TokenEndpoint::Normal => {}
     }
@@ -426,7 +451,7 @@ fn code_grant(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behavi
     let id_token = s.id_token(client_id, &named, request.nonce.as_deref(), b);
     let grant = (client_id, request.scope.as_str());
     let body = s.token_body(&issued.account, grant, Some(id_token), b.refresh_token, b);
-    TokenReply::Json((Status::Ok, Json(body)))
+    token_success(body, b)
 }
 
 /// The refresh-token grant.
@@ -461,7 +486,7 @@ fn refresh(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behaviour
         b.rotate_refresh_token,
         b,
     );
-    TokenReply::Json((Status::Ok, Json(body)))
+    token_success(body, b)
 }
 
 /// The bearer token of a userinfo request.
@@ -480,9 +505,32 @@ impl<'r> FromRequest<'r> for Bearer {
     }
 }
 
-fn userinfo(op: &Op, bearer: Bearer) -> (Status, Json<Value>) {
+/// A userinfo answer: JSON, a raw body, or a Bearer challenge (RFC 6750 3.1).
+#[derive(Responder)]
+enum UserinfoReply {
+    Json((Status, Json<Value>)),
+    Raw((Status, (ContentType, String))),
+    #[response(status = 401, content_type = "json")]
+    Challenge(String, Header<'static>),
+}
+
+fn userinfo(op: &Op, bearer: Bearer) -> UserinfoReply {
     let s = &op.0;
     s.counters.userinfo.fetch_add(1, Ordering::SeqCst);
+    let behaviour = s.behaviour();
+    match &behaviour.userinfo {
+        UserinfoEndpoint::Normal => {}
+        UserinfoEndpoint::Body { content_type, body } => {
+            let content_type =
+                ContentType::parse_flexible(content_type).unwrap_or(ContentType::Plain);
+            return UserinfoReply::Raw((Status::Ok, (content_type, body.clone())));
+        }
+        UserinfoEndpoint::InvalidToken => {
+            let challenge = Header::new("WWW-Authenticate", r#"Bearer error="invalid_token""#);
+            let body = json!({ "error": "invalid_token" }).to_string();
+            return UserinfoReply::Challenge(body, challenge);
+        }
+    }
     let account = bearer
         .0
         .and_then(|t| lock(&s.access_tokens).get(&t).cloned());
@@ -491,23 +539,23 @@ fn userinfo(op: &Op, bearer: Bearer) -> (Status, Json<Value>) {
         ..
     }) = account
     else {
-        return (
+        return UserinfoReply::Json((
             Status::Unauthorized,
             Json(json!({ "error": "invalid_token" })),
-        );
+        ));
     };
-    let sub = s.behaviour().userinfo_sub.unwrap_or(sub);
+    let sub = behaviour.userinfo_sub.unwrap_or(sub);
     claims.insert("sub".into(), sub.into());
-    (Status::Ok, Json(Value::Object(claims)))
+    UserinfoReply::Json((Status::Ok, Json(Value::Object(claims))))
 }
 
 #[get("/userinfo")]
-fn userinfo_get(op: Op, bearer: Bearer) -> (Status, Json<Value>) {
+fn userinfo_get(op: Op, bearer: Bearer) -> UserinfoReply {
     userinfo(&op, bearer)
 }
 
 #[post("/userinfo")]
-fn userinfo_post(op: Op, bearer: Bearer) -> (Status, Json<Value>) {
+fn userinfo_post(op: Op, bearer: Bearer) -> UserinfoReply {
     userinfo(&op, bearer)
 }
 

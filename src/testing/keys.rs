@@ -148,6 +148,8 @@ pub(crate) fn make_jwt(
     };
     header.entry("alg").or_insert(alg.into());
     header.entry("typ").or_insert("JWT".into());
+    // A `null` in the given header removes the member (e.g. an untyped token).
+    header.retain(|_, value| !value.is_null());
     match signing {
         Signing::Valid | Signing::BadSignature => {
             header.entry("kid").or_insert(key.kid().into());

@@ -57,6 +57,7 @@ pub use keys::{Alg, Signing};
 use state::{lock, random, ProviderState};
 
 type ClaimsTweak = Arc<dyn Fn(&mut Map<String, Value>) + Send + Sync>;
+type DocumentTweak = Arc<dyn Fn(&mut Value) + Send + Sync>;
 
 /// What the token endpoint does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +73,29 @@ pub enum TokenEndpoint {
     InvalidGrant,
     /// Waits this long before answering properly.
     Delay(Duration),
+    /// Answers 200 with this JSON value as the body (for example an array instead of an
+    /// object).
+    Json(Value),
+    /// Answers `307 Temporary Redirect` to this URL (which a client must not follow with its
+    /// credentials).
+    Redirect(String),
+}
+
+/// What the userinfo endpoint does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserinfoEndpoint {
+    /// Answers properly (the default).
+    Normal,
+    /// Answers 200 with this content type and body (a JSON array, HTML, a signed JWT...).
+    Body {
+        /// The `Content-Type`, e.g. `application/jwt`.
+        content_type: String,
+        /// The body.
+        body: String,
+    },
+    /// Answers 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
+    InvalidToken,
 }
 
 /// The `iss` parameter of authorization responses (RFC 9207).
@@ -150,6 +174,20 @@ pub struct Behaviour {
     /// If set, the ID token of the token endpoint names this subject (a hybrid flow whose two
     /// ID tokens disagree).
     pub token_endpoint_sub: Option<String>,
+    /// Changes the header of the next ID tokens just before they are signed (e.g. adds `crit`
+    /// or another `typ`).
+    pub id_token_header: Option<ClaimsTweak>,
+    /// Changes the JSON object of successful token responses (code and refresh grants) just
+    /// before it is sent (e.g. removes `id_token`).
+    pub token_response: Option<ClaimsTweak>,
+    /// What the userinfo endpoint does.
+    pub userinfo: UserinfoEndpoint,
+    /// The status the key-set endpoint answers with (default 200; others come with an error
+    /// body).
+    pub jwks_status: u16,
+    /// Changes the key-set document just before it is served (e.g. marks the keys `use: enc`,
+    /// or replaces the whole document).
+    pub jwks_document: Option<DocumentTweak>,
 }
 
 impl Default for Behaviour {
@@ -184,6 +222,11 @@ impl Default for Behaviour {
             introspection_down: false,
             reusable_codes: false,
             token_endpoint_sub: None,
+            id_token_header: None,
+            token_response: None,
+            userinfo: UserinfoEndpoint::Normal,
+            jwks_status: 200,
+            jwks_document: None,
         }
     }
 }
@@ -429,6 +472,40 @@ impl TestProvider {
             &(sub.to_owned(), claims),
             Some(nonce),
             &behaviour,
+        )
+    }
+
+    /// A logout token (OpenID Connect Back-Channel Logout 1.0) from this provider for the
+    /// default client: `iss`, `aud`, `iat`, `exp` (in 2 minutes), a fresh `jti`, the logout
+    /// event and `typ: logout+jwt`, signed as the behaviour says (`signing`). Add `sub` or
+    /// `sid` (and anything else) with `change`; `header` members replace the defaults (`null`
+    /// removes one).
+    pub fn logout_token(
+        &self,
+        header: Map<String, Value>,
+        change: impl FnOnce(&mut Map<String, Value>),
+    ) -> String {
+        let behaviour = lock(&self.state.behaviour).clone();
+        let now = crate::flow::unix_now();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), self.issuer().into());
+        claims.insert("aud".into(), self.client_id().into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("exp".into(), (now + 120).into());
+        claims.insert("jti".into(), random(16).into());
+        claims.insert(
+            "events".into(),
+            json!({ "http://schemas.openid.net/event/backchannel-logout": {} }),
+        );
+        change(&mut claims);
+        let mut full_header = Map::new();
+        full_header.insert("typ".into(), "logout+jwt".into());
+        full_header.extend(header);
+        keys::make_jwt(
+            &self.state.current_key(),
+            &behaviour.signing,
+            full_header,
+            &claims,
         )
     }
 

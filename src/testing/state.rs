@@ -383,11 +383,17 @@ impl ProviderState {
         if let Some(nonce) = nonce {
             claims.insert("auth_time".into(), now.into());
             claims.insert("nonce".into(), nonce.into());
+            // A new provider session per login (Back-Channel Logout's `sid`).
+            claims.insert("sid".into(), random(16).into());
         }
         claims.extend(account.1.clone());
         if let Some(tweak) = &behaviour.id_token_claims {
             tweak(&mut claims);
         }
-        make_jwt(&self.current_key(), &behaviour.signing, Map::new(), &claims)
+        let mut header = Map::new();
+        if let Some(tweak) = &behaviour.id_token_header {
+            tweak(&mut header);
+        }
+        make_jwt(&self.current_key(), &behaviour.signing, header, &claims)
     }
 }

@@ -8,6 +8,7 @@ use rocket::figment::Figment;
 use rocket::http::{Accept, Status};
 use rocket::local::asynchronous::Client;
 use rocket_openidconnect::testing::{LoginAttempt, TestProvider};
+use serde_json::Value;
 
 /// The example app, configured for `provider`, as a cookie-keeping client.
 pub async fn client(provider: &TestProvider) -> Client {
@@ -67,4 +68,57 @@ pub async fn serve(figment: Figment) -> u16 {
         .expect("the example app ignites");
     rocket::tokio::spawn(rocket.launch());
     rx.await.expect("the example app lifts off")
+}
+
+/// A browser of its own (cookie store, no automatic redirects) logged in through `provider`
+/// at the app served on `port` (see [`serve`]); returns it with the ID token's claims.
+pub async fn browser_logged_in(provider: &TestProvider, port: u16) -> (reqwest::Client, Value) {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let app = format!("http://127.0.0.1:{port}");
+    let start = browser
+        .get(format!("{app}/"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let callback = provider.authorize(&authorize).await;
+    let callback = url::Url::parse(&callback).unwrap();
+    let done = browser
+        .get(format!(
+            "{app}{}?{}",
+            callback.path(),
+            callback.query().unwrap_or_default()
+        ))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        done.status(),
+        303,
+        "{}",
+        done.text().await.unwrap_or_default()
+    );
+    let claims = browser_page(&browser, port).await.expect("logged in")["id_token"].clone();
+    (browser, claims)
+}
+
+/// The example app's protected page as `browser` sees it: its JSON, or `None` for a 401.
+pub async fn browser_page(browser: &reqwest::Client, port: u16) -> Option<Value> {
+    let page = browser
+        .get(format!("http://127.0.0.1:{port}/"))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    match page.status().as_u16() {
+        200 => Some(serde_json::from_str(&page.text().await.unwrap()).unwrap()),
+        401 => None,
+        other => panic!("unexpected {other}"),
+    }
 }

@@ -1,0 +1,147 @@
+//! Where the state that several requests (and, with a shared store, several instances) must
+//! agree on lives: one-time values (`state`, `nonce`, logout-token `jti`) and the record of
+//! ended sessions. Keys are hashes of the values, never the values themselves.
+//!
+//! [`MemoryStore`] is the default: one process. A shared store (Redis) implements the same
+//! trait.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::StoreError;
+
+/// A key-value store with expiry (Unix time, seconds).
+#[rocket::async_trait]
+pub(crate) trait Store: Send + Sync + 'static {
+    /// Stores `value` under `key` until `expires_at`, unless the key is there already (not
+    /// expired): then `false` and nothing changes.
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores `value` under `key` until `expires_at`, replacing any value.
+    async fn put(&self, key: &str, value: &[u8], expires_at: i64) -> Result<(), StoreError>;
+
+    /// The values of `keys` (in order), where present and not expired.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+}
+
+/// The store key of a value of some kind: `kind:` and the SHA-256 of the parts (so that no
+/// token or identifier is stored in the clear, and parts cannot run into each other).
+pub(crate) fn key(kind: &str, parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{kind}:{hex}")
+}
+
+/// At most this many entries are kept in memory; beyond it the ones closest to expiry go.
+const CAPACITY: usize = 100_000;
+
+/// The in-process store.
+#[derive(Default)]
+pub(crate) struct MemoryStore(Mutex<HashMap<String, (Vec<u8>, i64)>>);
+
+impl MemoryStore {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, i64)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes room for one more entry: drops the expired ones, then the shorter-lived half.
+    fn make_room(map: &mut HashMap<String, (Vec<u8>, i64)>, now: i64) {
+        if map.len() < CAPACITY {
+            return;
+        }
+        map.retain(|_, (_, expiry)| *expiry > now);
+        if map.len() >= CAPACITY {
+            let mut expiries: Vec<i64> = map.values().map(|(_, e)| *e).collect();
+            expiries.sort_unstable();
+            let cut = expiries[expiries.len() / 2];
+            map.retain(|_, (_, expiry)| *expiry > cut);
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl Store for MemoryStore {
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let now = crate::flow::unix_now();
+        let mut map = self.entries();
+        if map.get(key).is_some_and(|(_, expiry)| *expiry > now) {
+            return Ok(false);
+        }
+        Self::make_room(&mut map, now);
+        map.insert(key.to_owned(), (value.to_vec(), expires_at));
+        Ok(true)
+    }
+
+    async fn put(&self, key: &str, value: &[u8], expires_at: i64) -> Result<(), StoreError> {
+        let now = crate::flow::unix_now();
+        let mut map = self.entries();
+        Self::make_room(&mut map, now);
+        map.insert(key.to_owned(), (value.to_vec(), expires_at));
+        Ok(())
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let now = crate::flow::unix_now();
+        let map = self.entries();
+        Ok(keys
+            .iter()
+            .map(|k| {
+                map.get(k)
+                    .filter(|(_, expiry)| *expiry > now)
+                    .map(|(v, _)| v.clone())
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rocket::async_test]
+    async fn values_are_inserted_once_until_they_expire() {
+        let store = MemoryStore::default();
+        let now = crate::flow::unix_now();
+        let k = key("state", &["a"]);
+        assert!(store.insert_new(&k, b"1", now + 60).await.unwrap());
+        assert!(!store.insert_new(&k, b"2", now + 60).await.unwrap());
+        assert_eq!(
+            store.get_many(std::slice::from_ref(&k)).await.unwrap(),
+            [Some(b"1".to_vec())]
+        );
+        store.put(&k, b"3", now - 1).await.unwrap();
+        assert_eq!(
+            store.get_many(std::slice::from_ref(&k)).await.unwrap(),
+            [None],
+            "expired"
+        );
+        assert!(
+            store.insert_new(&k, b"4", now + 60).await.unwrap(),
+            "expired: new again"
+        );
+    }
+
+    #[test]
+    fn keys_hash_their_parts_unambiguously() {
+        assert_ne!(key("k", &["ab", "c"]), key("k", &["a", "bc"]));
+        assert_ne!(key("k", &["a"]), key("j", &["a"]));
+        assert!(!key("k", &["secret-token"]).contains("secret"));
+    }
+}
