@@ -32,7 +32,8 @@ impl RelyingParty {
     /// client, recent, with the back-channel logout event, a `sub` or `sid`, no `nonce`, a
     /// `jti` never seen before, and not typed as anything but a logout token.
     pub async fn validate_logout_token(&self, raw: &str) -> Result<LogoutEvent, AuthError> {
-        let (header, claims) = decode_parts(raw)?;
+        let skew = self.config.clock_skew as i64;
+        let (header, claims) = parse_logout_token(raw, unix_now(), skew)?;
         let issuer = claims
             .get("iss")
             .and_then(Value::as_str)
@@ -73,8 +74,6 @@ impl RelyingParty {
             &ready.metadata.id_token_signing_alg_values_supported,
         );
         let alg = check_alg(&header, &algs)?;
-        check_typ(&header)?;
-        check_logout_claims(&claims, unix_now(), self.config.clock_skew as i64)?;
         // The signature (with one key-set refetch for a rotated key).
         let secret = ready.credentials.client_secret.as_ref();
         let check = |keys: &_| verify_signature(raw, &header, &alg, keys, secret);
@@ -128,6 +127,20 @@ impl RelyingParty {
         );
         Ok(())
     }
+}
+
+/// Decodes a logout token and checks its form and claims (everything but the issuer, the
+/// audience, the algorithm and the signature, which need the provider): claims are checked
+/// first, so that a token that is wrong anyway never causes a key-set fetch.
+pub(crate) fn parse_logout_token(
+    raw: &str,
+    now: i64,
+    skew: i64,
+) -> Result<(JsonObject, JsonObject), TokenError> {
+    let (header, claims) = decode_parts(raw)?;
+    check_typ(&header)?;
+    check_logout_claims(&claims, now, skew)?;
+    Ok((header, claims))
 }
 
 /// `typ` absent, `JWT`, or `logout+jwt` (section 2.4 and 4.1: explicit typing protects against

@@ -92,6 +92,14 @@ pub fn jwt(input: &[u8]) {
     );
 }
 
+/// A logout token's form and claims (back-channel logout); the rest is the `jwt` target's.
+pub fn logout_token(input: &[u8]) {
+    let Ok(raw) = std::str::from_utf8(input) else {
+        return;
+    };
+    let _ = crate::backchannel::parse_logout_token(raw, 1_700_000_000, 60);
+}
+
 /// The return-path validator: whatever it accepts stays on the application's origin when a
 /// browser resolves it, also after up to three rounds of percent-decoding.
 pub fn return_path(input: &[u8]) {
