@@ -462,3 +462,53 @@ async fn api_tokens_of_a_real_provider_by_jwt_and_by_introspection() {
     let (status, _) = call_api(&client, &opaque).await;
     assert_eq!(status, Status::Unauthorized);
 }
+
+#[rocket::async_test]
+async fn a_logout_at_the_real_provider_ends_the_session_by_back_channel() {
+    // The application serves real HTTP: the provider POSTs the logout token to it.
+    let port = support::free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let callback = format!("{app}/redirect_uri");
+    let backchannel = format!("{app}/backchannel_logout");
+    let op = real_op::RealOp::start_with_env(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[&callback],
+        &[],
+        "client_secret_basic",
+        &[("BACKCHANNEL_LOGOUT_URI", &backchannel)],
+    )
+    .await;
+    let figment = figment(&op.issuer, "client_secret_basic").merge(("oidc.base_url", &app));
+    support::serve_on(figment, port).await;
+
+    // Log in through the provider's pages: a browser with its own cookies for each site.
+    let app_browser = browser();
+    let op_browser = browser();
+    let start = app_browser
+        .get(format!("{app}/"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let back = real_op::dev_login(&op_browser, &authorize, "alice", &callback).await;
+    let done = app_browser
+        .get(&back)
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert!(support::browser_page(&app_browser, port).await.is_some());
+
+    // The user logs out at the provider itself (not through the application): the provider
+    // tells the application by back channel, and the session is gone.
+    end_provider_session(&op_browser, &op.issuer).await;
+    assert!(
+        op.stderr().contains("OP backchannel.success"),
+        "no back-channel logout was delivered: {}",
+        op.stderr()
+    );
+    assert!(support::browser_page(&app_browser, port).await.is_none());
+}

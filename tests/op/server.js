@@ -13,6 +13,7 @@
 //   OP_VERBOSE=1               keep oidc-provider's dev WARNING/NOTICE lines
 //   OP_KEEP_RUNNING=1          do not exit on stdin EOF (for the demo)
 //   ACCESS_TOKEN_TTL           access token lifetime in seconds (default 3600)
+//   BACKCHANNEL_LOGOUT_URI     the client's back-channel logout URI (optional; with sid)
 //   RESPONSE_TYPES             comma separated response types of the client (default code),
 //                              e.g. `code,id_token,id_token token,code id_token,code token,
 //                              code id_token token`; the OP supports these and `code`
@@ -63,6 +64,10 @@ const client = {
   token_endpoint_auth_method: authMethod,
 };
 if (authMethod !== 'none') client.client_secret = env.CLIENT_SECRET;
+if (env.BACKCHANNEL_LOGOUT_URI) {
+  client.backchannel_logout_uri = env.BACKCHANNEL_LOGOUT_URI;
+  client.backchannel_logout_session_required = true;
+}
 
 // Stop when the parent goes away (stdin EOF) or asks us to. OP_KEEP_RUNNING=1 (the demo)
 // ignores stdin.
@@ -118,6 +123,9 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    // Ending a session at the provider POSTs logout tokens to the clients that have a
+    // back-channel logout URI (OpenID Connect Back-Channel Logout 1.0).
+    backchannelLogout: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
     userinfo: { enabled: true },
@@ -156,6 +164,13 @@ const provider = new Provider(issuer, {
     Session: 24 * hour,
     Grant: 24 * hour,
   },
+  // Outgoing requests (back-channel logout tokens) go to the relying party on loopback,
+  // which oidc-provider's SSRF protection refuses ("special-use IP address"): this test OP
+  // drops that protection. Never do this in a real provider.
+  async fetch(url, options) {
+    const { dispatcher: _ssrfProtection, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   // Plain JSON errors in the browser-facing endpoints are easier to read in test output.
   async renderError(ctx, out) {
     ctx.type = 'json';
@@ -166,11 +181,17 @@ const provider = new Provider(issuer, {
 // Errors go to stderr (the Rust harness collects it for failure messages).
 for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error',
   'userinfo.error', 'introspection.error', 'revocation.error', 'jwks.error', 'discovery.error',
-  'registration_create.error']) {
+  'registration_create.error', 'backchannel.error']) {
   provider.on(event, (_ctx, err) => {
-    console.error(`OP ${event}: ${err?.message}${err?.error_description ? ` (${err.error_description})` : ''}`);
+    const cause = err?.cause ? ` [${err.cause.code || err.cause.message}]` : '';
+    console.error(`OP ${event}: ${err?.message}${err?.error_description ? ` (${err.error_description})` : ''}${cause}`);
   });
 }
+
+// Each back-channel logout delivered, so that tests can see it.
+provider.on('backchannel.success', (_ctx, client) => {
+  console.error(`OP backchannel.success ${client.clientId}`);
+});
 
 // Each dynamic registration, so that tests can count them.
 provider.on('registration_create.success', (_ctx, client) => {

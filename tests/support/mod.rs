@@ -48,11 +48,24 @@ pub fn assert_rejected(attempt: &LoginAttempt, status: u16, provider: &TestProvi
 /// Serves the example app on a free loopback port (a real server, for real HTTP clients and
 /// browsers) and returns the port.
 pub async fn serve(figment: Figment) -> u16 {
+    serve_on(figment, 0).await
+}
+
+/// A port no one listens on now (for a server that needs its own URL before it starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// [`serve`] on `port` (0: a free one).
+pub async fn serve_on(figment: Figment, port: u16) -> u16 {
     let (tx, rx) = rocket::tokio::sync::oneshot::channel::<u16>();
     let tx = std::sync::Mutex::new(Some(tx));
     let figment = figment
         .merge(("address", "127.0.0.1"))
-        .merge(("port", 0))
+        .merge(("port", port))
         .merge(("log_level", "off"))
         .merge(("shutdown.ctrlc", false));
     let rocket = example_app::app(figment)
