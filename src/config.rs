@@ -95,6 +95,12 @@ pub struct OidcConfig {
     /// added.
     #[serde(default = "default_cookie_name")]
     pub cookie_name: String,
+    /// A Redis (or Valkey) server shared by every instance of the application (feature
+    /// `redis`): `redis://host:6379/0`, `rediss://` for TLS. Used `state`/`nonce` values,
+    /// logout tokens and ended sessions are kept there, so that a login may complete on any
+    /// instance and a logout on one ends the session on all. Default: in this process only.
+    #[serde(default)]
+    pub redis_url: Option<String>,
     /// The providers, by name. A guard `OidcUser<P>` uses the provider named `P::NAME`
     /// (`default` for a plain `OidcUser`).
     #[serde(default)]
@@ -484,6 +490,23 @@ impl OidcConfig {
                 "oidc.logout_path",
                 "must differ from oidc.redirect_path",
             ));
+        }
+        if let Some(url) = &self.redis_url {
+            if !cfg!(feature = "redis") {
+                return Err(invalid(
+                    "oidc.redis_url",
+                    "needs the `redis` feature of rocket_openidconnect",
+                ));
+            }
+            match Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "unix" | "redis+unix") => {}
+                _ => {
+                    return Err(invalid(
+                        "oidc.redis_url",
+                        "must be a redis://, rediss:// or unix:// URL",
+                    ))
+                }
+            }
         }
         for (key, path) in [
             (

@@ -286,10 +286,7 @@ impl RelyingParty {
             secure_context: base.scheme() == "https" || crate::config::is_loopback(&base),
             origin,
             refreshes: Default::default(),
-            records: crate::replay::Records::new(
-                std::sync::Arc::new(crate::store::MemoryStore::default()),
-                true,
-            ),
+            records: records_for(&config)?,
             introspections: Default::default(),
             app_tokens: Default::default(),
             config,
@@ -810,6 +807,26 @@ pub(crate) struct IdTokenContext<'a> {
     pub acr_values: Option<&'a str>,
     /// Values returned with the token that it must bind by hash.
     pub hashes: &'a [HashCheck<'a>],
+}
+
+/// The one-time records, in Redis when `redis_url` is configured, else in this process.
+fn records_for(config: &OidcConfig) -> Result<crate::replay::Records, String> {
+    use crate::replay::Records;
+    match &config.redis_url {
+        #[cfg(feature = "redis")]
+        Some(url) => {
+            let timeout = Duration::from_secs(config.http_timeout.min(5));
+            let store = crate::redis_store::RedisStore::new(url, timeout)
+                .map_err(|e| format!("oidc.redis_url: {e}"))?;
+            Ok(Records::new(std::sync::Arc::new(store), false))
+        }
+        #[cfg(not(feature = "redis"))]
+        Some(_) => Err("oidc.redis_url: needs the `redis` feature".into()),
+        None => Ok(Records::new(
+            std::sync::Arc::new(crate::store::MemoryStore::default()),
+            true,
+        )),
+    }
 }
 
 /// An access token from the front channel (implicit flow): a Bearer token, with an optional

@@ -67,6 +67,8 @@ mod logout;
 mod logout_routes;
 mod provider;
 mod provider_logout_routes;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod refresh;
 mod replay;
 mod return_to;

@@ -1,0 +1,303 @@
+//! Several instances of the application sharing a real Redis (`redis-server`, started on a free
+//! loopback port): a login completes on any instance, a session is used on any instance, a
+//! provider's logout reaches one instance and ends the session on all, a replayed callback is
+//! refused by every instance; and Redis going down gives 503 on protected routes (public ones
+//! keep working) until it is back.
+
+#[path = "support/real_op.rs"]
+mod real_op;
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+use rocket::figment::Figment;
+use rocket_openidconnect::testing::TestProvider;
+use serde_json::{json, Map};
+use tokio::process::{Child, Command};
+
+/// A `redis-server` on `port`, without persistence, killed on drop.
+struct Redis {
+    port: u16,
+    _child: Child,
+}
+
+impl Redis {
+    async fn start(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect(
+                "redis-server is needed (Debian package redis-server; `bash .ci/test` installs it)",
+            );
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Redis {
+                    port,
+                    _child: child,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+/// The example app's configuration for one instance: the provider's, a shared secret key (the
+/// cookies of one instance are read by the others) and the shared Redis.
+fn instance(provider: &TestProvider, secret_key: &str, redis_url: &str) -> Figment {
+    provider
+        .app_figment()
+        .merge(("secret_key", secret_key))
+        .merge(("oidc.redis_url", redis_url))
+        .merge(("oidc.http_timeout", 1))
+}
+
+const SECRET_KEY: &str =
+    "GIlLiBWeDA0JCRqy4gbyD+4fjB5Eq9ajakg69W7Op5/2/vFVwVadLP/2h4L3CNxAHNqv1Qs6+QL2lWQakz/jQw==";
+
+#[rocket::async_test]
+async fn two_instances_share_logins_sessions_logouts_and_replay_records() {
+    let redis = Redis::start(support::free_port()).await;
+    let provider = TestProvider::start().await;
+    provider.set_user("alice", json!({}));
+    let a = support::serve(instance(&provider, SECRET_KEY, &redis.url())).await;
+    let b = support::serve(instance(&provider, SECRET_KEY, &redis.url())).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // The login starts on A, and the provider's answer lands on B.
+    let start = http
+        .get(format!("http://127.0.0.1:{a}/"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    let pending: Vec<String> = start
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
+    let callback = url::Url::parse(&provider.authorize(&authorize).await).unwrap();
+    let callback_on = |port: u16| {
+        format!(
+            "http://127.0.0.1:{port}{}?{}",
+            callback.path(),
+            callback.query().unwrap()
+        )
+    };
+    let done = http
+        .get(callback_on(b))
+        .header(COOKIE, pending.join("; "))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let session: Vec<String> = done
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .filter(|c| c.starts_with("oidc_session.") && !c.ends_with('='))
+        .collect();
+    assert!(!session.is_empty());
+
+    // The same callback with the same pending-login cookie, replayed on A: refused.
+    let replay = http
+        .get(callback_on(a))
+        .header(COOKIE, pending.join("; "))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    assert!(replay
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("oidc_session.0=")));
+
+    // The session works on both instances.
+    let page = |port: u16| {
+        let http = http.clone();
+        let cookies = session.join("; ");
+        async move {
+            http.get(format!("http://127.0.0.1:{port}/"))
+                .header(ACCEPT, "application/json")
+                .header(COOKIE, cookies)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!((page(a).await, page(b).await), (200, 200));
+
+    // The provider ends the user's sessions through B: gone on A too.
+    let token = provider.logout_token(Map::new(), |c| drop(c.insert("sub".into(), "alice".into())));
+
+    let logout = http
+        .post(format!("http://127.0.0.1:{b}/backchannel_logout"))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 200);
+    assert_eq!((page(a).await, page(b).await), (401, 401));
+    // The same logout token, replayed on A: refused (its `jti` is recorded in Redis).
+    let replayed = http
+        .post(format!("http://127.0.0.1:{a}/backchannel_logout"))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 400);
+}
+
+#[rocket::async_test]
+async fn redis_down_means_503_on_protected_routes_public_ones_work_and_it_recovers() {
+    let port = support::free_port();
+    let redis = Redis::start(port).await;
+    let provider = TestProvider::start().await;
+    let app = support::serve(instance(&provider, SECRET_KEY, &redis.url())).await;
+    let (browser, _) = support::browser_logged_in(&provider, app).await;
+    let get = |path: &'static str| {
+        let browser = browser.clone();
+        async move {
+            browser
+                .get(format!("http://127.0.0.1:{app}{path}"))
+                .header(ACCEPT, "application/json")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(get("/").await, 200);
+
+    drop(redis);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Never a silent login or logout: the session cannot be checked, so 503.
+    assert_eq!(get("/").await, 503);
+    assert_eq!(get("/public").await, 200);
+
+    let _redis = Redis::start(port).await;
+    let mut status = 0;
+    for _ in 0..50 {
+        status = get("/").await;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "no recovery after Redis came back");
+}
+
+#[rocket::async_test]
+async fn a_logout_at_the_real_provider_reaches_one_instance_and_ends_the_session_on_both() {
+    let redis = Redis::start(support::free_port()).await;
+    let (a, b) = (support::free_port(), support::free_port());
+    let callback = format!("http://127.0.0.1:{a}/redirect_uri");
+    let backchannel = format!("http://127.0.0.1:{b}/backchannel_logout");
+    let op = real_op::RealOp::start_with_env(
+        "rocket-redis",
+        "redis-secret-5b1c",
+        &[&callback],
+        &[],
+        "client_secret_basic",
+        &[("BACKCHANNEL_LOGOUT_URI", &backchannel)],
+    )
+    .await;
+    let figment = |port: u16| {
+        Figment::from(rocket::Config::debug_default())
+            .merge(("secret_key", SECRET_KEY))
+            .merge(("oidc.base_url", format!("http://127.0.0.1:{a}")))
+            .merge(("oidc.redis_url", redis.url()))
+            .merge((
+                "oidc.providers.default",
+                json!({
+                    "issuer": op.issuer,
+                    "client_id": "rocket-redis",
+                    "client_secret": "redis-secret-5b1c",
+                }),
+            ))
+            .merge(("port", port))
+    };
+    support::serve_on(figment(a), a).await;
+    support::serve_on(figment(b), b).await;
+
+    // Log in on A through the provider's pages.
+    let browser = || {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    let (app_browser, op_browser) = (browser(), browser());
+    let start = app_browser
+        .get(format!("http://127.0.0.1:{a}/"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
+    let back = real_op::dev_login(&op_browser, &authorize, "alice", &callback).await;
+    let done = app_browser
+        .get(&back)
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert!(support::browser_page(&app_browser, a).await.is_some());
+    assert!(support::browser_page(&app_browser, b).await.is_some());
+
+    // The user logs out at the provider; its logout token goes to B; A ends the session too.
+    let page = op_browser
+        .get(format!("{}/session/end", op.issuer))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let xsrf = page
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the provider's logout form")
+        .to_owned();
+    op_browser
+        .post(format!("{}/session/end/confirm", op.issuer))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        op.stderr().contains("OP backchannel.success"),
+        "{}",
+        op.stderr()
+    );
+    assert!(support::browser_page(&app_browser, a).await.is_none());
+    assert!(support::browser_page(&app_browser, b).await.is_none());
+}
