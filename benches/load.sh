@@ -5,6 +5,7 @@
 #
 #   bash benches/load.sh            # defaults: 10 s per route, 2 threads, 32 connections
 #   DURATION=30s CONNECTIONS=64 bash benches/load.sh
+#   STORE=redis bash benches/load.sh  # records in a local redis-server (feature `redis`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8090}
@@ -14,11 +15,22 @@ CONNECTIONS=${CONNECTIONS:-32}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/rocket_openidconnect-target}"
 
 command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
-cargo build --release --example demo
+STORE=${STORE:-memory}
+features=()
+redis=""
+if [ "$STORE" = redis ]; then
+  command -v redis-server >/dev/null || { apt-get update && apt-get install -y redis-server; }
+  REDIS_PORT=${REDIS_PORT:-6390}
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/tmp/load-redis.log 2>&1 &
+  redis=$!
+  export ROCKET_OIDC="{redis_url=\"redis://127.0.0.1:$REDIS_PORT/\"}"
+  features=(--features redis)
+fi
+cargo build --release --example demo "${features[@]}"
 
 ROCKET_SECRET_KEY=$(head -c 32 /dev/urandom | base64) ROCKET_PORT=$PORT ROCKET_LOG_LEVEL=critical "$CARGO_TARGET_DIR/release/examples/demo" >/tmp/load-demo.log 2>&1 &
 demo=$!
-trap 'kill $demo 2>/dev/null' EXIT
+trap 'kill $demo $redis 2>/dev/null' EXIT
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.2; done
 
 # One login through the development provider's page, with a cookie jar.
@@ -48,5 +60,5 @@ printf '%-22s %12s %10s %10s\n' route requests/s p50 p99
 printf '%-22s %12s %10s %10s\n' "/ping (no guard)" "$(rps "$open")" "$(lat "$open" 50%)" "$(lat "$open" 99%)"
 printf '%-22s %12s %10s %10s\n' "/ping/user (OidcUser)" "$(rps "$guarded")" "$(lat "$guarded" 50%)" "$(lat "$guarded" 99%)"
 awk -v g="$(rps "$guarded")" -v o="$(rps "$open")" 'BEGIN {printf "ratio guarded/open: %.2f\n", g / o}'
-echo "demo RSS: $(ps -o rss= -p $demo) KiB"
+echo "store: $STORE; demo RSS: $(ps -o rss= -p $demo) KiB"
 rm -f "$jar"

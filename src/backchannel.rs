@@ -22,6 +22,9 @@ const MAX_AGE: i64 = 600;
 #[derive(Debug)]
 pub(crate) struct LogoutEvent {
     pub provider: String,
+    /// The provider's issuer and the client the sessions belong to.
+    pub issuer: String,
+    pub client_id: String,
     pub sub: Option<String>,
     pub sid: Option<String>,
 }
@@ -98,6 +101,8 @@ impl RelyingParty {
         let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         Ok(LogoutEvent {
             provider: client.name.clone(),
+            issuer: ready.metadata.issuer.clone(),
+            client_id: ready.credentials.client_id.clone(),
             sub: string("sub"),
             sid: string("sid"),
         })
@@ -114,7 +119,7 @@ impl RelyingParty {
             (None, None) => return Ok(()),
         };
         self.records
-            .end(&event.provider, by, value, now, until)
+            .end((&event.issuer, &event.client_id), by, value, now, until)
             .await?;
         log::info!(
             "OpenID Connect: provider `{}` ended sessions (by {})",

@@ -818,11 +818,13 @@ fn records_for(config: &OidcConfig) -> Result<crate::replay::Records, String> {
             let timeout = Duration::from_secs(config.http_timeout.min(5));
             let store = crate::redis_store::RedisStore::new(url, timeout)
                 .map_err(|e| format!("oidc.redis_url: {e}"))?;
-            Ok(Records::new(std::sync::Arc::new(store), false))
+            let store = std::sync::Arc::new(store);
+            Ok(Records::new(store.clone(), store, false))
         }
         #[cfg(not(feature = "redis"))]
         Some(_) => Err("oidc.redis_url: needs the `redis` feature".into()),
         None => Ok(Records::new(
+            std::sync::Arc::new(crate::store::MemoryStore::default()),
             std::sync::Arc::new(crate::store::MemoryStore::default()),
             true,
         )),

@@ -94,7 +94,8 @@ pub(crate) async fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &
             if let Some(session) = runtime.cookies.read_session(jar, now) {
                 let records = &runtime.rp.records;
                 let (sid, until) = (session.sid(), session.expires_at());
-                let ended = records.end(session.provider(), EndedBy::Session, sid, now, until);
+                let client = (session.issuer(), session.client_id());
+                let ended = records.end(client, EndedBy::Session, sid, now, until);
                 if let Err(error) = ended.await {
                     log::warn!("OpenID Connect: the logout could not be recorded: {error}");
                 }

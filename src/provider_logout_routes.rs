@@ -156,8 +156,17 @@ async fn frontchannel_get(
     let Some(provider) = rp.providers.values().find(|p| p.config.issuer() == iss) else {
         return FrontchannelResponse(Status::Ok, ancestors);
     };
+    let ready = match provider.ready(&rp.http).await {
+        Ok(ready) => ready,
+        Err(error) => {
+            log::warn!("OpenID Connect: front-channel logout failed: {error}");
+            return FrontchannelResponse(Status::ServiceUnavailable, ancestors);
+        }
+    };
     let event = LogoutEvent {
         provider: provider.name.clone(),
+        issuer: ready.metadata.issuer.clone(),
+        client_id: ready.credentials.client_id.clone(),
         sub: None,
         sid: Some(sid.clone()),
     };

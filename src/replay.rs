@@ -32,42 +32,48 @@ impl EndedBy {
     }
 }
 
-/// The records, over a store.
+/// The client whose sessions a record is about: the provider's issuer and the client id (so
+/// that two applications sharing one Redis never end each other's sessions).
+pub(crate) type Client<'a> = (&'a str, &'a str);
+
+/// The records, over stores: one for one-time values, one for ended sessions (in memory two
+/// separate ones, so that a flood of one kind, such as front-channel logouts with made-up
+/// session ids, can never push the other out).
 pub(crate) struct Records {
-    store: Arc<dyn Store>,
+    once: Arc<dyn Store>,
+    ended: Arc<dyn Store>,
     /// Whether the store is this process's own and nothing has ended yet: then no session can
     /// have ended, and the check on every request costs nothing.
     local_and_empty: AtomicBool,
 }
 
 impl Records {
-    pub fn new(store: Arc<dyn Store>, local: bool) -> Self {
+    pub fn new(once: Arc<dyn Store>, ended: Arc<dyn Store>, local: bool) -> Self {
         Records {
-            store,
+            once,
+            ended,
             local_and_empty: AtomicBool::new(local),
         }
     }
 
     /// Records `value` (of `kind`) as used until `until`; `false` if it was used already.
     pub async fn first_use(&self, kind: &str, value: &str, until: i64) -> Result<bool, StoreError> {
-        self.store
-            .insert_new(&key(kind, &[value]), b"", until)
-            .await
+        self.once.insert_new(&key(kind, &[value]), b"", until).await
     }
 
-    /// Records that the sessions of `provider` identified by `value` that started at or before
+    /// Records that the sessions of `client` identified by `value` that started at or before
     /// `at` have ended; kept until `until` (when they would have expired anyway).
     pub async fn end(
         &self,
-        provider: &str,
+        client: Client<'_>,
         by: EndedBy,
         value: &str,
         at: i64,
         until: i64,
     ) -> Result<(), StoreError> {
         self.local_and_empty.store(false, Ordering::Release);
-        let key = key(by.kind(), &[provider, value]);
-        self.store.put(&key, at.to_string().as_bytes(), until).await
+        let key = key(by.kind(), &[client.0, client.1, value]);
+        self.ended.put(&key, at.to_string().as_bytes(), until).await
     }
 
     /// Whether `session` has ended: by its own id, its user or its provider session.
@@ -75,19 +81,17 @@ impl Records {
         if self.local_and_empty.load(Ordering::Acquire) {
             return Ok(false);
         }
-        let provider = session.provider();
+        let (issuer, client) = (session.issuer(), session.client_id());
+        let subject = session.claims().subject();
         let mut keys = vec![
-            key(EndedBy::Session.kind(), &[provider, session.sid()]),
-            key(
-                EndedBy::Subject.kind(),
-                &[provider, session.claims().subject()],
-            ),
+            key(EndedBy::Session.kind(), &[issuer, client, session.sid()]),
+            key(EndedBy::Subject.kind(), &[issuer, client, subject]),
         ];
         if let Some(sid) = session.provider_sid() {
-            keys.push(key(EndedBy::ProviderSession.kind(), &[provider, sid]));
+            keys.push(key(EndedBy::ProviderSession.kind(), &[issuer, client, sid]));
         }
         let started = session.started_at();
-        let ends = self.store.get_many(&keys).await?;
+        let ends = self.ended.get_many(&keys).await?;
         Ok(ends.into_iter().flatten().any(|at| {
             std::str::from_utf8(&at)
                 .ok()
