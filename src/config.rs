@@ -95,6 +95,13 @@ pub struct OidcConfig {
     /// added.
     #[serde(default = "default_cookie_name")]
     pub cookie_name: String,
+    /// Where sessions are kept: `cookie` (the default: encrypted cookies, nothing on the
+    /// server), `memory` (this process) or `redis` (the server of `redis_url`). With `memory`
+    /// and `redis` the cookie holds only a random session id; the session, encrypted with a
+    /// key derived from Rocket's `secret_key`, is on the server, where it can be listed and
+    /// ended ([`OidcSessions`](crate::OidcSessions)).
+    #[serde(default)]
+    pub session_store: SessionStoreKind,
     /// A Redis (or Valkey) server shared by every instance of the application (feature
     /// `redis`): `redis://host:6379/0`, `rediss://` for TLS. Used `state`/`nonce` values,
     /// logout tokens and ended sessions are kept there, so that a login may complete on any
@@ -105,6 +112,20 @@ pub struct OidcConfig {
     /// (`default` for a plain `OidcUser`).
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// Where sessions are kept (`session_store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionStoreKind {
+    /// In encrypted cookies (chunked when large): nothing on the server. The default.
+    #[default]
+    Cookie,
+    /// On the server, in this process: the cookie holds only a session id.
+    Memory,
+    /// On the server, in Redis (`redis_url`), shared by every instance.
+    Redis,
 }
 
 /// How the client authenticates at the token endpoint.
@@ -489,6 +510,12 @@ impl OidcConfig {
             return Err(invalid(
                 "oidc.logout_path",
                 "must differ from oidc.redirect_path",
+            ));
+        }
+        if self.session_store == SessionStoreKind::Redis && self.redis_url.is_none() {
+            return Err(invalid(
+                "oidc.session_store",
+                "`redis` needs oidc.redis_url (the Redis server to keep the sessions in)",
             ));
         }
         if let Some(url) = &self.redis_url {

@@ -97,12 +97,8 @@ impl CookieSettings {
         format!("{}.{index}", self.session_name)
     }
 
-    /// The session in the request's cookies, if it is intact and not expired.
-    pub fn read_session(&self, jar: &CookieJar<'_>, now: i64) -> Option<UserSession> {
-        self.read_shared_session(jar, now).map(Arc::unwrap_or_clone)
-    }
-
-    /// [`read_session`](Self::read_session), shared: cookies seen before are not decoded again.
+    /// The session in the request's cookies, if it is intact and not expired; cookies seen
+    /// before are not decoded again.
     pub fn read_shared_session(&self, jar: &CookieJar<'_>, now: i64) -> Option<Arc<UserSession>> {
         let names: Vec<String> = (0..MAX_CHUNKS).map(|i| self.chunk_name(i)).collect();
         let raw: Vec<&str> = names
@@ -146,8 +142,35 @@ impl CookieSettings {
         true
     }
 
-    /// Removes every session chunk.
+    /// Removes every session cookie (the chunks, or the session id).
     pub fn remove_session(&self, jar: &CookieJar<'_>) {
+        for index in 0..MAX_CHUNKS {
+            self.remove(jar, self.chunk_name(index));
+        }
+        self.remove(jar, self.id_name());
+    }
+
+    /// The name of the cookie that holds the id of a session kept on the server.
+    fn id_name(&self) -> String {
+        format!("{}.id", self.session_name)
+    }
+
+    /// The id of a session kept on the server, if the request has a well-formed one.
+    pub fn read_session_id(&self, jar: &CookieJar<'_>) -> Option<String> {
+        let cookie = jar.get_private(&self.id_name())?;
+        let id = cookie.value();
+        is_well_formed_state(id).then(|| id.to_owned())
+    }
+
+    /// Writes the id of a session kept on the server (replacing any session chunks).
+    pub fn write_session_id(&self, jar: &CookieJar<'_>, id: &str, expires_at: i64) {
+        let mut cookie = self.cookie(self.id_name(), id.to_owned());
+        cookie.set_expires(if self.permanent {
+            OffsetDateTime::from_unix_timestamp(expires_at).ok()
+        } else {
+            None
+        });
+        jar.add_private(cookie);
         for index in 0..MAX_CHUNKS {
             self.remove(jar, self.chunk_name(index));
         }

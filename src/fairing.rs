@@ -23,6 +23,7 @@ type ErrorViewFn =
 pub(crate) struct OidcRuntime {
     pub rp: Arc<RelyingParty>,
     pub cookies: Arc<CookieSettings>,
+    pub sessions: Arc<crate::sessions::Sessions>,
     pub error_view: Option<Arc<ErrorViewFn>>,
 }
 
@@ -161,7 +162,18 @@ impl Fairing for OpenIdConnect {
                 );
             }
         }
-        let cookies = CookieSettings::new(&rp.config, rp.secure, rp.secure_context);
+        let cookies = Arc::new(CookieSettings::new(
+            &rp.config,
+            rp.secure,
+            rp.secure_context,
+        ));
+        let sessions = match session_store(&rocket, &rp, cookies.clone()) {
+            Ok(sessions) => Arc::new(sessions),
+            Err(error) => {
+                log::error!("OpenID Connect: {error}");
+                return Err(rocket);
+            }
+        };
         let logout_path = rp.config.logout_path.clone();
         let redirect_paths = rp.redirect_paths();
         let login_path = rp.config.login_path.clone();
@@ -171,7 +183,8 @@ impl Fairing for OpenIdConnect {
         );
         let runtime = OidcRuntime {
             rp: Arc::new(rp),
-            cookies: Arc::new(cookies),
+            cookies,
+            sessions,
             error_view: self.error_view.clone(),
         };
         let mut rocket = rocket
@@ -249,4 +262,45 @@ fn report(error: &ConfigError) {
         }
         other => log::error!("OpenID Connect configuration: {other}"),
     }
+}
+
+/// Where sessions are kept (`session_store`): in cookies, or on the server under a key derived
+/// from Rocket's `secret_key` (which a shared store needs configured: every instance must
+/// derive the same key).
+fn session_store(
+    rocket: &Rocket<Build>,
+    rp: &RelyingParty,
+    cookies: Arc<CookieSettings>,
+) -> Result<crate::sessions::Sessions, String> {
+    use crate::config::SessionStoreKind;
+    use crate::sessions::Sessions;
+    let kind = rp.config.session_store;
+    if kind == SessionStoreKind::Cookie {
+        return Ok(Sessions::in_cookies(cookies));
+    }
+    let secret = match rocket.figment().extract_inner::<String>("secret_key") {
+        Ok(secret) => secret.into_bytes(),
+        Err(_) if kind == SessionStoreKind::Memory => {
+            // Sessions in this process die with it: a key of this process is enough.
+            let mut random = vec![0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+            random
+        }
+        Err(_) => {
+            return Err(
+                "oidc.session_store = \"redis\" needs Rocket's `secret_key`, the same \
+                        on every instance (the sessions are encrypted with a key derived from it)"
+                    .into(),
+            )
+        }
+    };
+    let store: Arc<dyn crate::store::Store> = match (kind, &rp.shared_store) {
+        (SessionStoreKind::Redis, Some(shared)) => shared.clone(),
+        (SessionStoreKind::Redis, None) => {
+            return Err("oidc.session_store: `redis` needs oidc.redis_url".into())
+        }
+        _ => Arc::new(crate::store::MemoryStore::default()),
+    };
+    let inactivity = rp.config.session_inactivity_timeout;
+    Ok(Sessions::on_server(cookies, store, &secret, inactivity))
 }

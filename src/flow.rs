@@ -239,6 +239,8 @@ pub(crate) struct RelyingParty {
     pub refreshes: crate::refresh::RefreshSlots,
     /// Used `state`/`nonce`/`jti` values and ended sessions.
     pub records: crate::replay::Records,
+    /// The store shared by every instance (Redis), if configured.
+    pub shared_store: Option<std::sync::Arc<dyn crate::store::Store>>,
     /// Introspection results of bearer tokens.
     pub introspections: crate::bearer::IntrospectionCache,
     /// Client-credentials tokens of the application, per provider and scope.
@@ -281,12 +283,14 @@ impl RelyingParty {
                 (name.clone(), client)
             })
             .collect();
+        let (records, shared_store) = records_for(&config)?;
         Ok(RelyingParty {
             secure: base.scheme() == "https",
             secure_context: base.scheme() == "https" || crate::config::is_loopback(&base),
             origin,
             refreshes: Default::default(),
-            records: records_for(&config)?,
+            records,
+            shared_store,
             introspections: Default::default(),
             app_tokens: Default::default(),
             config,
@@ -810,7 +814,9 @@ pub(crate) struct IdTokenContext<'a> {
 }
 
 /// The one-time records, in Redis when `redis_url` is configured, else in this process.
-fn records_for(config: &OidcConfig) -> Result<crate::replay::Records, String> {
+type SharedStore = Option<std::sync::Arc<dyn crate::store::Store>>;
+
+fn records_for(config: &OidcConfig) -> Result<(crate::replay::Records, SharedStore), String> {
     use crate::replay::Records;
     match &config.redis_url {
         #[cfg(feature = "redis")]
@@ -818,15 +824,21 @@ fn records_for(config: &OidcConfig) -> Result<crate::replay::Records, String> {
             let timeout = Duration::from_secs(config.http_timeout.min(5));
             let store = crate::redis_store::RedisStore::new(url, timeout)
                 .map_err(|e| format!("oidc.redis_url: {e}"))?;
-            let store = std::sync::Arc::new(store);
-            Ok(Records::new(store.clone(), store, false))
+            let store: std::sync::Arc<dyn crate::store::Store> = std::sync::Arc::new(store);
+            Ok((
+                Records::new(store.clone(), store.clone(), false),
+                Some(store),
+            ))
         }
         #[cfg(not(feature = "redis"))]
         Some(_) => Err("oidc.redis_url: needs the `redis` feature".into()),
-        None => Ok(Records::new(
-            std::sync::Arc::new(crate::store::MemoryStore::default()),
-            std::sync::Arc::new(crate::store::MemoryStore::default()),
-            true,
+        None => Ok((
+            Records::new(
+                std::sync::Arc::new(crate::store::MemoryStore::default()),
+                std::sync::Arc::new(crate::store::MemoryStore::default()),
+                true,
+            ),
+            None,
         )),
     }
 }

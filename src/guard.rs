@@ -8,12 +8,13 @@ use rocket::http::{Method, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
-use crate::cookies::CookieSettings;
 use crate::error::AuthError;
+use crate::error::StoreError;
 use crate::fairing::OidcRuntime;
 use crate::flow::{unix_now, RelyingParty};
 use crate::logout_routes::LogoutOutcome;
 use crate::session::UserSession;
+use crate::sessions::Sessions;
 use openidconnect::AccessToken;
 use rocket::http::CookieJar;
 
@@ -104,7 +105,7 @@ macro_rules! provider {
 pub struct OidcUser<P: Provider = DefaultProvider> {
     session: Arc<UserSession>,
     rp: Arc<RelyingParty>,
-    cookies: Arc<CookieSettings>,
+    sessions: Arc<Sessions>,
     _provider: PhantomData<fn() -> P>,
 }
 
@@ -158,7 +159,7 @@ impl<P: Provider> OidcUser<P> {
         }
         match self.rp.refresh_session(&self.session).await {
             Ok(next) => {
-                if !self.cookies.write_session(jar, &next) {
+                if !self.sessions.write(jar, &next, false).await? {
                     return Err(AuthError::SessionTooLarge);
                 }
                 self.session = Arc::new(next);
@@ -168,7 +169,7 @@ impl<P: Provider> OidcUser<P> {
                     .ok_or_else(|| AuthError::SessionEnded("no access token".into()))
             }
             Err(error @ (AuthError::SessionEnded(_) | AuthError::SubjectChanged)) => {
-                self.cookies.remove_session(jar);
+                self.sessions.remove(jar).await?;
                 Err(error)
             }
             Err(error) => Err(error),
@@ -194,8 +195,8 @@ impl<P: Provider> std::fmt::Debug for OidcUser<P> {
     }
 }
 
-/// The session found in this request's cookies, decrypted once per request.
-struct CachedSession(Option<Arc<UserSession>>);
+/// The session of this request, read once per request.
+struct CachedSession(Result<Option<Arc<UserSession>>, StoreError>);
 
 /// Silent re-authentications are at least this many seconds apart.
 const MIN_SILENT_GAP: i64 = 3;
@@ -272,13 +273,18 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         let Some(runtime) = req.rocket().state::<OidcRuntime>() else {
             return Outcome::Error((Status::InternalServerError, AuthError::LoginRequired));
         };
-        let cached = req.local_cache(|| {
-            CachedSession(
-                runtime
-                    .cookies
-                    .read_shared_session(req.cookies(), unix_now()),
-            )
-        });
+        let cached = req
+            .local_cache_async(async {
+                CachedSession(runtime.sessions.read(req.cookies(), unix_now()).await)
+            })
+            .await;
+        let cached = match &cached.0 {
+            Ok(cached) => cached,
+            Err(error) => {
+                log::warn!("OpenID Connect: {error}");
+                return Outcome::Error((Status::ServiceUnavailable, error.clone().into()));
+            }
+        };
         // The session must be of this provider, as configured now (same issuer and client).
         let provider = runtime.rp.providers.get(P::NAME);
         let configured = provider.map(|p| &p.config);
@@ -292,7 +298,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         };
         let now = unix_now();
         let idle_timeout = runtime.rp.config.session_inactivity_timeout;
-        let ended = match &cached.0 {
+        let ended = match cached {
             Some(session) => match runtime.rp.records.is_ended(session).await {
                 Ok(ended) => ended,
                 Err(error) => {
@@ -302,7 +308,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
             },
             None => false,
         };
-        let mut session = match &cached.0 {
+        let mut session = match cached {
             Some(session)
                 if matches(session)
                     && !idle_timeout.is_some_and(|t| session.is_idle(now, t as i64))
@@ -321,7 +327,9 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         if let Some(timeout) = idle_timeout.map(|t| t as i64) {
             if session.touch_due(now, timeout) {
                 Arc::make_mut(&mut session).touch(now, timeout);
-                runtime.cookies.write_session(req.cookies(), &session);
+                if let Err(error) = runtime.sessions.write(req.cookies(), &session, false).await {
+                    log::warn!("OpenID Connect: the session's last use was not recorded: {error}");
+                }
             }
         }
         // A silent re-authentication when due: only for browser navigations, which can follow
@@ -347,7 +355,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         Outcome::Success(OidcUser {
             session,
             rp: runtime.rp.clone(),
-            cookies: runtime.cookies.clone(),
+            sessions: runtime.sessions.clone(),
             _provider: PhantomData,
         })
     }

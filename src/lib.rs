@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 mod backchannel;
 mod bearer;
 mod bearer_guard;
@@ -74,18 +75,20 @@ mod replay;
 mod return_to;
 mod routes;
 mod session;
+mod sessions;
 mod store;
 mod token;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use admin::OidcSessions;
 pub use bearer::{AccessTokenInfo, BearerError};
 pub use bearer_guard::{BearerToken, OidcAccess};
 pub use client_credentials::ClientCredentialsGrant;
 pub use config::{
     AccessTokenValidation, ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig,
-    SilentRefreshFailure, UserinfoMethod,
+    SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
 };
 pub use error::{AuthError, ConfigError, ProviderError, StoreError, TokenError};
 pub use fairing::OpenIdConnect;
@@ -96,6 +99,7 @@ pub use provider::ProviderMetadata;
 pub use return_to::safe_return_path;
 pub use routes::login_catcher;
 pub use session::UserSession;
+pub use sessions::SessionInfo;
 pub use token::Claims;
 
 pub use openidconnect;

@@ -33,7 +33,7 @@ pub(crate) async fn run_logout(
     route_path: &str,
 ) -> LogoutOutcome {
     let jar = req.cookies();
-    let session = runtime.cookies.read_session(jar, unix_now());
+    let session = runtime.sessions.read(jar, unix_now()).await.ok().flatten();
     // Another site (or a sibling subdomain) may link here, but not log the user out without
     // asking: before anything else, whatever the parameters.
     let foreign = matches!(
@@ -91,7 +91,7 @@ pub(crate) async fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &
             // Ended for this process: a copy of the cookie, or a response still in flight
             // that sets it again, is no session any more.
             let now = unix_now();
-            if let Some(session) = runtime.cookies.read_session(jar, now) {
+            if let Ok(Some(session)) = runtime.sessions.read(jar, now).await {
                 let records = &runtime.rp.records;
                 let (sid, until) = (session.sid(), session.expires_at());
                 let client = (session.issuer(), session.client_id());
@@ -100,7 +100,11 @@ pub(crate) async fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &
                     log::warn!("OpenID Connect: the logout could not be recorded: {error}");
                 }
             }
-            runtime.cookies.remove_session(jar);
+            if let Err(error) = runtime.sessions.remove(jar).await {
+                log::warn!(
+                    "OpenID Connect: the session could not be removed from the store: {error}"
+                );
+            }
             runtime.cookies.remove_all_pending(jar);
             match outcome {
                 LogoutOutcome::Redirect { pending, .. } => {

@@ -176,9 +176,9 @@ async fn frontchannel_get(
     }
     // Where the browser does send the cookies (a provider on the same site), clear them.
     let now = crate::flow::unix_now();
-    if let Some(session) = runtime.cookies.read_session(jar, now) {
+    if let Ok(Some(session)) = runtime.sessions.read(jar, now).await {
         if session.provider() == provider.name && session.provider_sid() == Some(&sid) {
-            runtime.cookies.remove_session(jar);
+            let _ = runtime.sessions.remove(jar).await;
         }
     }
     FrontchannelResponse(Status::Ok, ancestors)

@@ -100,6 +100,55 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut command = redis::cmd("DEL");
+        command.arg(format!("{PREFIX}{key}"));
+        let _: i64 = self.query(&command).await?;
+        Ok(())
+    }
+
+    async fn add_member(&self, set: &str, member: &str, expires_at: i64) -> Result<(), StoreError> {
+        let key = format!("{PREFIX}{set}");
+        let mut pipeline = redis::pipe();
+        pipeline
+            .atomic()
+            .cmd("SADD")
+            .arg(&key)
+            .arg(member)
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&key)
+            .arg(expiry(expires_at))
+            .arg("NX")
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&key)
+            .arg(expiry(expires_at))
+            .arg("GT")
+            .ignore();
+        let mut connection = self.connection().await?;
+        match tokio::time::timeout(self.timeout, pipeline.query_async::<()>(&mut connection)).await
+        {
+            Ok(result) => result.map_err(unavailable),
+            Err(_) => Err(StoreError::Unavailable(
+                "Redis did not answer in time".into(),
+            )),
+        }
+    }
+
+    async fn members(&self, set: &str) -> Result<Vec<String>, StoreError> {
+        let mut command = redis::cmd("SMEMBERS");
+        command.arg(format!("{PREFIX}{set}"));
+        self.query(&command).await
+    }
+
+    async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SREM");
+        command.arg(format!("{PREFIX}{set}")).arg(member);
+        let _: i64 = self.query(&command).await?;
+        Ok(())
+    }
+
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());

@@ -268,7 +268,7 @@ async fn complete(
         .finish_login(pending, params, callback_path, via_post)
         .await;
     let now = unix_now();
-    let previous = runtime.cookies.read_session(jar, now);
+    let previous = runtime.sessions.read(jar, now).await.ok().flatten();
     let mut session = match (result, silent) {
         (Ok(session), false) => session,
         // A silent re-authentication continues the session it was started for, or fails.
@@ -306,10 +306,10 @@ async fn complete(
     }
     // A fresh session on every login: everything of the previous one is replaced, and a
     // logout still waiting for the provider is forgotten.
-    runtime.cookies.remove_session(jar);
+    runtime.sessions.remove(jar).await?;
     runtime.cookies.remove_pending_logout(jar);
-    if !runtime.cookies.write_session(jar, &session) {
-        runtime.cookies.remove_session(jar);
+    if !runtime.sessions.write(jar, &session, true).await? {
+        runtime.sessions.remove(jar).await?;
         return Err(AuthError::SessionTooLarge);
     }
     log::info!(
@@ -329,7 +329,7 @@ async fn silent_failure(
     error: AuthError,
 ) -> Result<String, AuthError> {
     log::info!("OpenID Connect: silent re-authentication failed: {error}");
-    runtime.cookies.remove_session(jar);
+    runtime.sessions.remove(jar).await?;
     let failure = runtime.rp.provider(provider)?.config.silent_refresh_failure;
     if failure == SilentRefreshFailure::Error || matches!(error, AuthError::SubjectChanged) {
         return Err(error);

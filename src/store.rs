@@ -29,6 +29,18 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     /// The values of `keys` (in order), where present and not expired.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+
+    /// Removes `key`.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Adds `member` to the set `set`, which is kept at least until `expires_at`.
+    async fn add_member(&self, set: &str, member: &str, expires_at: i64) -> Result<(), StoreError>;
+
+    /// The members of `set` (possibly of expired entries: the caller checks them).
+    async fn members(&self, set: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Removes `member` from `set`.
+    async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError>;
 }
 
 /// The store key of a value of some kind: `kind:` and the SHA-256 of the parts (so that no
@@ -47,13 +59,20 @@ pub(crate) fn key(kind: &str, parts: &[&str]) -> String {
 /// At most this many entries are kept in memory; beyond it the ones closest to expiry go.
 const CAPACITY: usize = 100_000;
 
-/// The in-process store.
+/// The in-process store: values, and sets (members with the expiry of their set).
 #[derive(Default)]
-pub(crate) struct MemoryStore(Mutex<HashMap<String, (Vec<u8>, i64)>>);
+pub(crate) struct MemoryStore(
+    Mutex<HashMap<String, (Vec<u8>, i64)>>,
+    Mutex<HashMap<String, (Vec<String>, i64)>>,
+);
 
 impl MemoryStore {
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, i64)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sets(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<String>, i64)>> {
+        self.1.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Makes room for one more entry: drops the expired ones, then the shorter-lived half.
@@ -108,6 +127,46 @@ impl Store for MemoryStore {
                     .map(|(v, _)| v.clone())
             })
             .collect())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.entries().remove(key);
+        Ok(())
+    }
+
+    async fn add_member(&self, set: &str, member: &str, expires_at: i64) -> Result<(), StoreError> {
+        let now = crate::flow::unix_now();
+        let mut sets = self.sets();
+        if sets.len() >= CAPACITY {
+            sets.retain(|_, (_, expiry)| *expiry > now);
+        }
+        let (members, expiry) = sets.entry(set.to_owned()).or_insert((Vec::new(), 0));
+        if !members.iter().any(|m| m == member) {
+            members.push(member.to_owned());
+        }
+        *expiry = (*expiry).max(expires_at);
+        Ok(())
+    }
+
+    async fn members(&self, set: &str) -> Result<Vec<String>, StoreError> {
+        let now = crate::flow::unix_now();
+        Ok(self
+            .sets()
+            .get(set)
+            .filter(|(_, expiry)| *expiry > now)
+            .map(|(members, _)| members.clone())
+            .unwrap_or_default())
+    }
+
+    async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError> {
+        let mut sets = self.sets();
+        if let Some((members, _)) = sets.get_mut(set) {
+            members.retain(|m| m != member);
+            if members.is_empty() {
+                sets.remove(set);
+            }
+        }
+        Ok(())
     }
 }
 

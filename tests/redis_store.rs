@@ -301,3 +301,40 @@ async fn a_logout_at_the_real_provider_reaches_one_instance_and_ends_the_session
     assert!(support::browser_page(&app_browser, a).await.is_none());
     assert!(support::browser_page(&app_browser, b).await.is_none());
 }
+
+#[rocket::async_test]
+async fn sessions_kept_in_redis_are_used_on_every_instance() {
+    let port = support::free_port();
+    let redis = Redis::start(port).await;
+    let provider = TestProvider::start().await;
+    let figment =
+        || instance(&provider, SECRET_KEY, &redis.url()).merge(("oidc.session_store", "redis"));
+    let a = support::serve(figment()).await;
+    let b = support::serve(figment()).await;
+    let (browser, claims) = support::browser_logged_in(&provider, a).await;
+    let on_b = support::browser_page(&browser, b)
+        .await
+        .expect("the session on B");
+    assert_eq!(on_b["id_token"]["sub"], claims["sub"]);
+    // Logout on B: gone on A as well (the session was deleted from Redis).
+    let logout = browser
+        .get(format!("http://127.0.0.1:{b}/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert!(logout.status().is_redirection() || logout.status().is_success());
+    assert!(support::browser_page(&browser, a).await.is_none());
+
+    // Redis down: 503, never a session or an anonymous answer.
+    let (browser, _) = support::browser_logged_in(&provider, a).await;
+    drop(redis);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = browser
+        .get(format!("http://127.0.0.1:{b}/"))
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 503);
+}

@@ -59,6 +59,33 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Serves any `rocket` on a free loopback port and returns the port.
+pub async fn serve_rocket(rocket: rocket::Rocket<rocket::Build>) -> u16 {
+    let (tx, rx) = rocket::tokio::sync::oneshot::channel::<u16>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let figment = rocket
+        .figment()
+        .clone()
+        .merge(("address", "127.0.0.1"))
+        .merge(("port", 0))
+        .merge(("log_level", "off"))
+        .merge(("shutdown.ctrlc", false));
+    let rocket = rocket
+        .configure(figment)
+        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+            let port = rocket.config().port;
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(port);
+            }
+            Box::pin(async {})
+        }))
+        .ignite()
+        .await
+        .expect("the app ignites");
+    rocket::tokio::spawn(rocket.launch());
+    rx.await.expect("the app lifts off")
+}
+
 /// [`serve`] on `port` (0: a free one).
 pub async fn serve_on(figment: Figment, port: u16) -> u16 {
     let (tx, rx) = rocket::tokio::sync::oneshot::channel::<u16>();

@@ -1,0 +1,215 @@
+//! Sessions kept on the server (`session_store = "memory"`): the cookie holds only a random id,
+//! a login always gets a new one, a logout deletes the session, and the application can list
+//! and end a user's sessions (`OidcSessions`).
+
+mod support;
+
+use rocket::http::{Accept, Cookie, Status};
+use rocket::serde::json::{json, Json, Value};
+use rocket::{get, post, routes};
+use rocket_openidconnect::testing::TestProvider;
+use rocket_openidconnect::{AuthError, OidcSessions, OidcUser, OpenIdConnect};
+use support::client_with;
+
+#[get("/")]
+fn me(user: OidcUser) -> Json<Value> {
+    Json(json!({ "id_token": user.claims() }))
+}
+
+#[get("/sessions")]
+async fn list(user: OidcUser, sessions: OidcSessions) -> Result<Json<Value>, AuthError> {
+    let found = sessions
+        .of_user(user.provider(), user.claims().subject())
+        .await?;
+    Ok(Json(json!(found.map(|list| list
+        .iter()
+        .map(|s| json!({ "id": s.id, "started_at": s.started_at, "expires_at": s.expires_at }))
+        .collect::<Vec<_>>()))))
+}
+
+#[post("/sessions/<id>/end")]
+async fn end_one(user: OidcUser, sessions: OidcSessions, id: &str) -> Result<String, AuthError> {
+    let ended = sessions
+        .end(user.provider(), user.claims().subject(), id)
+        .await?;
+    Ok(ended.to_string())
+}
+
+#[post("/sessions/end-all")]
+async fn end_all(user: OidcUser, sessions: OidcSessions) -> Result<&'static str, AuthError> {
+    sessions
+        .end_user(user.provider(), user.claims().subject())
+        .await?;
+    Ok("ended")
+}
+
+fn figment(provider: &TestProvider, store: &str) -> rocket::figment::Figment {
+    provider.app_figment().merge(("oidc.session_store", store))
+}
+
+async fn served(provider: &TestProvider, store: &str) -> u16 {
+    let rocket = rocket::custom(figment(provider, store))
+        .attach(OpenIdConnect::fairing())
+        .mount("/", routes![me, list, end_one, end_all]);
+    support::serve_rocket(rocket).await
+}
+
+async fn sessions_of(browser: &reqwest::Client, port: u16) -> Value {
+    let page = browser
+        .get(format!("http://127.0.0.1:{port}/sessions"))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    serde_json::from_str(&page.text().await.unwrap()).unwrap()
+}
+
+async fn post(browser: &reqwest::Client, port: u16, path: &str) -> (u16, String) {
+    let response = browser
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[rocket::async_test]
+async fn the_cookie_holds_only_a_new_random_id_and_logout_deletes_the_session() {
+    let provider = TestProvider::start().await;
+    let client = client_with(figment(&provider, "memory")).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert!(
+        login.cookies.iter().any(|c| c == "oidc_session.id"),
+        "{:?}",
+        login.cookies
+    );
+    assert!(
+        !client
+            .cookies()
+            .iter()
+            .any(|c| c.name() == "oidc_session.0"),
+        "session chunks in a server-side setup"
+    );
+    let id = client.cookies().get_private("oidc_session.id").unwrap();
+    assert_eq!(id.value().len(), 43, "256 random bits");
+    let raw = client
+        .cookies()
+        .get("oidc_session.id")
+        .unwrap()
+        .value()
+        .to_owned();
+    assert!(raw.len() < 120, "the cookie is small: {} bytes", raw.len());
+    assert_eq!(
+        client
+            .get("/")
+            .header(Accept::JSON)
+            .dispatch()
+            .await
+            .status(),
+        Status::Ok
+    );
+
+    // After a logout, a copy of the cookie is nothing: the session is gone from the store.
+    let copy = client
+        .cookies()
+        .get("oidc_session.id")
+        .unwrap()
+        .value()
+        .to_owned();
+    client.get("/logout").dispatch().await;
+    let replay = client
+        .get("/")
+        .header(Accept::JSON)
+        .cookie(Cookie::new("oidc_session.id", copy.clone()))
+        .dispatch()
+        .await;
+    assert_eq!(replay.status(), Status::Unauthorized);
+
+    // A login with that old id cookie still present gets a new id (no session fixation).
+    let start = client
+        .get("/")
+        .header(Accept::HTML)
+        .cookie(Cookie::new("oidc_session.id", copy))
+        .dispatch()
+        .await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = provider.authorize(&authorize).await;
+    assert_eq!(
+        provider.deliver(&client, &callback).await.status,
+        Status::SeeOther
+    );
+    let second = client.cookies().get_private("oidc_session.id").unwrap();
+    assert_ne!(second.value(), id.value());
+    assert_eq!(
+        client
+            .get("/")
+            .header(Accept::JSON)
+            .dispatch()
+            .await
+            .status(),
+        Status::Ok
+    );
+}
+
+#[rocket::async_test]
+async fn an_application_lists_and_ends_a_users_sessions() {
+    let provider = TestProvider::start().await;
+    provider.set_user("alice", json!({}));
+    let port = served(&provider, "memory").await;
+    let (first, _) = support::browser_logged_in(&provider, port).await;
+    let (second, _) = support::browser_logged_in(&provider, port).await;
+    provider.set_user("bob", json!({}));
+    let (bob, _) = support::browser_logged_in(&provider, port).await;
+
+    let listed = sessions_of(&first, port).await;
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert_eq!(sessions_of(&bob, port).await.as_array().unwrap().len(), 1);
+
+    // End alice's second session from her first one.
+    let second_id = ids[1];
+    assert_eq!(
+        post(&first, port, &format!("/sessions/{second_id}/end")).await,
+        (200, "true".into())
+    );
+    assert!(support::browser_page(&second, port).await.is_none());
+    assert!(support::browser_page(&first, port).await.is_some());
+    assert_eq!(sessions_of(&first, port).await.as_array().unwrap().len(), 1);
+    // An unknown (or another user's) id ends nothing.
+    assert_eq!(
+        post(&first, port, "/sessions/nope/end").await,
+        (200, "false".into())
+    );
+
+    // Log out everywhere: alice's sessions end, bob's stays.
+    assert_eq!(post(&first, port, "/sessions/end-all").await.0, 200);
+    assert!(support::browser_page(&first, port).await.is_none());
+    assert!(support::browser_page(&bob, port).await.is_some());
+}
+
+#[rocket::async_test]
+async fn with_sessions_in_cookies_listing_says_so_and_ending_still_works() {
+    let provider = TestProvider::start().await;
+    let port = served(&provider, "cookie").await;
+    let (browser, _) = support::browser_logged_in(&provider, port).await;
+    assert_eq!(sessions_of(&browser, port).await, Value::Null);
+    assert_eq!(post(&browser, port, "/sessions/end-all").await.0, 200);
+    assert!(support::browser_page(&browser, port).await.is_none());
+}
+
+#[rocket::async_test]
+async fn a_redis_session_store_without_redis_url_is_a_configuration_error() {
+    let provider = TestProvider::start().await;
+    let error = rocket_openidconnect::OidcConfig::from_figment(&figment(&provider, "redis"))
+        .expect_err("refused")
+        .to_string();
+    assert!(error.contains("oidc.session_store"), "{error}");
+}
