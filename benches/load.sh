@@ -6,6 +6,7 @@
 #   bash benches/load.sh            # defaults: 10 s per route, 2 threads, 32 connections
 #   DURATION=30s CONNECTIONS=64 bash benches/load.sh
 #   STORE=redis bash benches/load.sh  # records in a local redis-server (feature `redis`)
+#   STORE=redis SESSION_STORE=redis bash benches/load.sh  # and the sessions too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8090}
@@ -23,7 +24,8 @@ if [ "$STORE" = redis ]; then
   REDIS_PORT=${REDIS_PORT:-6390}
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/tmp/load-redis.log 2>&1 &
   redis=$!
-  export ROCKET_OIDC="{redis_url=\"redis://127.0.0.1:$REDIS_PORT/\"}"
+  # SESSION_STORE=redis keeps the sessions themselves in Redis too (the cookie holds an id).
+  export ROCKET_OIDC="{redis_url=\"redis://127.0.0.1:$REDIS_PORT/\", session_store=\"${SESSION_STORE:-cookie}\"}"
   features=(--features redis)
 fi
 cargo build --release --example demo "${features[@]}"
@@ -60,5 +62,5 @@ printf '%-22s %12s %10s %10s\n' route requests/s p50 p99
 printf '%-22s %12s %10s %10s\n' "/ping (no guard)" "$(rps "$open")" "$(lat "$open" 50%)" "$(lat "$open" 99%)"
 printf '%-22s %12s %10s %10s\n' "/ping/user (OidcUser)" "$(rps "$guarded")" "$(lat "$guarded" 50%)" "$(lat "$guarded" 99%)"
 awk -v g="$(rps "$guarded")" -v o="$(rps "$open")" 'BEGIN {printf "ratio guarded/open: %.2f\n", g / o}'
-echo "store: $STORE; demo RSS: $(ps -o rss= -p $demo) KiB"
+echo "store: $STORE, sessions: ${SESSION_STORE:-cookie}; demo RSS: $(ps -o rss= -p $demo) KiB"
 rm -f "$jar"
