@@ -176,32 +176,6 @@ async fn login_and_logout_with_client_secret_post_through_the_app_logout_route()
     login_and_logout("client_secret_post", "/goodbye").await;
 }
 
-/// Ends the browser's session at the provider directly (its own logout page), leaving the
-/// application's session alone.
-async fn end_provider_session(browser: &reqwest::Client, issuer: &str) {
-    let page = browser
-        .get(format!("{issuer}/session/end"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let xsrf = page
-        .split("name=\"xsrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no logout form: {page}"))
-        .to_owned();
-    let confirmed = browser
-        .post(format!("{issuer}/session/end/confirm"))
-        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-        .send()
-        .await
-        .unwrap();
-    assert!(confirmed.status().is_success() || confirmed.status().is_redirection());
-}
-
 /// Whether the provider's userinfo endpoint accepts `token`.
 async fn userinfo_accepts(issuer: &str, token: &str) -> bool {
     reqwest::Client::new()
@@ -306,7 +280,7 @@ async fn refresh_and_silent_reauthentication_with_a_real_provider() {
 
     // Once the provider's session has ended, the next silent refresh falls back to an
     // interactive login: the login form appears, not an error page or a loop.
-    end_provider_session(&browser, &op.issuer).await;
+    real_op::end_provider_session(&browser, &op.issuer).await;
     rocket::tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     let navigation = client.get("/").header(Accept::HTML).dispatch().await;
     let silent = navigation.headers().get_one("Location").unwrap().to_owned();
@@ -504,7 +478,7 @@ async fn a_logout_at_the_real_provider_ends_the_session_by_back_channel() {
 
     // The user logs out at the provider itself (not through the application): the provider
     // tells the application by back channel, and the session is gone.
-    end_provider_session(&op_browser, &op.issuer).await;
+    real_op::end_provider_session(&op_browser, &op.issuer).await;
     assert!(
         op.stderr().contains("OP backchannel.success"),
         "no back-channel logout was delivered: {}",

@@ -273,26 +273,7 @@ async fn a_logout_at_the_real_provider_reaches_one_instance_and_ends_the_session
     assert!(support::browser_page(&app_browser, b).await.is_some());
 
     // The user logs out at the provider; its logout token goes to B; A ends the session too.
-    let page = op_browser
-        .get(format!("{}/session/end", op.issuer))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let xsrf = page
-        .split("name=\"xsrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the provider's logout form")
-        .to_owned();
-    op_browser
-        .post(format!("{}/session/end/confirm", op.issuer))
-        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-        .send()
-        .await
-        .unwrap();
+    real_op::end_provider_session(&op_browser, &op.issuer).await;
     assert!(
         op.stderr().contains("OP backchannel.success"),
         "{}",

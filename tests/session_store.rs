@@ -51,7 +51,7 @@ async fn served(provider: &TestProvider, store: &str) -> u16 {
     let rocket = rocket::custom(figment(provider, store))
         .attach(OpenIdConnect::fairing())
         .mount("/", routes![me, list, end_one, end_all]);
-    support::serve_rocket(rocket).await
+    support::serve_rocket(rocket, 0).await
 }
 
 async fn sessions_of(browser: &reqwest::Client, port: u16) -> Value {

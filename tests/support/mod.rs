@@ -59,15 +59,15 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Serves any `rocket` on a free loopback port and returns the port.
-pub async fn serve_rocket(rocket: rocket::Rocket<rocket::Build>) -> u16 {
+/// Serves any `rocket` on loopback `port` (0: a free one) and returns the port.
+pub async fn serve_rocket(rocket: rocket::Rocket<rocket::Build>, port: u16) -> u16 {
     let (tx, rx) = rocket::tokio::sync::oneshot::channel::<u16>();
     let tx = std::sync::Mutex::new(Some(tx));
     let figment = rocket
         .figment()
         .clone()
         .merge(("address", "127.0.0.1"))
-        .merge(("port", 0))
+        .merge(("port", port))
         .merge(("log_level", "off"))
         .merge(("shutdown.ctrlc", false));
     let rocket = rocket
@@ -88,26 +88,7 @@ pub async fn serve_rocket(rocket: rocket::Rocket<rocket::Build>) -> u16 {
 
 /// [`serve`] on `port` (0: a free one).
 pub async fn serve_on(figment: Figment, port: u16) -> u16 {
-    let (tx, rx) = rocket::tokio::sync::oneshot::channel::<u16>();
-    let tx = std::sync::Mutex::new(Some(tx));
-    let figment = figment
-        .merge(("address", "127.0.0.1"))
-        .merge(("port", port))
-        .merge(("log_level", "off"))
-        .merge(("shutdown.ctrlc", false));
-    let rocket = example_app::app(figment)
-        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
-            let port = rocket.config().port;
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send(port);
-            }
-            Box::pin(async {})
-        }))
-        .ignite()
-        .await
-        .expect("the example app ignites");
-    rocket::tokio::spawn(rocket.launch());
-    rx.await.expect("the example app lifts off")
+    serve_rocket(example_app::app(figment), port).await
 }
 
 /// A browser of its own (cookie store, no automatic redirects) logged in through `provider`

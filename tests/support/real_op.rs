@@ -320,3 +320,30 @@ fn attr(tag: &str, name: &str) -> Option<String> {
             .replace("&amp;", "&"),
     )
 }
+
+/// Ends the user's session at the provider itself (not through the application): its logout
+/// page, then "yes, sign me out". The provider then tells the clients with a back-channel
+/// logout URI.
+pub async fn end_provider_session(browser: &reqwest::Client, issuer: &str) {
+    let page = browser
+        .get(format!("{issuer}/session/end"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let xsrf = page
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no logout form: {page}"))
+        .to_owned();
+    let confirmed = browser
+        .post(format!("{issuer}/session/end/confirm"))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert!(confirmed.status().is_success() || confirmed.status().is_redirection());
+}
