@@ -234,6 +234,9 @@ pub(crate) enum Verdict {
     Logout(LogoutOutcome),
     /// A refused bearer token (an RFC 6750 response).
     Bearer(crate::bearer::BearerError),
+    /// The session could not be checked (the store is down): the error view, with the
+    /// error's status (503).
+    Failed(AuthError),
 }
 
 /// The verdict of this request, if any (the first guard's wins).
@@ -280,10 +283,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
             .await;
         let cached = match &cached.0 {
             Ok(cached) => cached,
-            Err(error) => {
-                log::warn!("OpenID Connect: {error}");
-                return Outcome::Error((Status::ServiceUnavailable, error.clone().into()));
-            }
+            Err(error) => return unavailable(req, error.clone()),
         };
         // The session must be of this provider, as configured now (same issuer and client).
         let provider = runtime.rp.providers.get(P::NAME);
@@ -301,10 +301,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         let ended = match cached {
             Some(session) => match runtime.rp.records.is_ended(session).await {
                 Ok(ended) => ended,
-                Err(error) => {
-                    log::warn!("OpenID Connect: {error}");
-                    return Outcome::Error((Status::ServiceUnavailable, error.into()));
-                }
+                Err(error) => return unavailable(req, error),
             },
             None => false,
         };
@@ -359,6 +356,14 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
             _provider: PhantomData,
         })
     }
+}
+
+/// The guard's answer when the session store is down: the error view with 503 (through the
+/// catcher, which answers with the error's status), never a login or an anonymous request.
+fn unavailable<T>(req: &Request<'_>, error: StoreError) -> Outcome<T, AuthError> {
+    log::warn!("OpenID Connect: {error}");
+    PendingVerdict::set(req, Verdict::Failed(error.clone().into()));
+    Outcome::Error((Status::Unauthorized, error.into()))
 }
 
 impl<P: Provider> Sentinel for OidcUser<P> {

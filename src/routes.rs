@@ -387,6 +387,7 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
                 }
             }
             (Some(_), Some(Verdict::Login(_))) => AuthResponse::Error(AuthError::LoginRequired),
+            (_, Some(Verdict::Failed(error))) => AuthResponse::Error(error),
             (_, Some(Verdict::Bearer(error))) => {
                 return Ok(crate::bearer_guard::bearer_response(&error));
             }

@@ -196,8 +196,22 @@ async fn redis_down_means_503_on_protected_routes_public_ones_work_and_it_recove
 
     drop(redis);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // Never a silent login or logout: the session cannot be checked, so 503.
+    // Never a silent login or logout: the session cannot be checked, so 503, by the error
+    // view.
     assert_eq!(get("/").await, 503);
+    let page = browser
+        .get(format!("http://127.0.0.1:{app}/"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(page.headers().get(LOCATION).is_none(), "no login started");
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("temporarily_unavailable"));
     assert_eq!(get("/public").await, 200);
 
     let _redis = Redis::start(port).await;
