@@ -45,7 +45,8 @@ pub struct SessionInfo {
     pub provider: String,
     /// When it started (Unix time).
     pub started_at: i64,
-    /// When it was last used (Unix time, to the minute).
+    /// When it was last used (Unix time, to the minute), as recorded for the inactivity timeout;
+    /// without one, the time of its login.
     pub last_seen: i64,
     /// When it ends at the latest (Unix time).
     pub expires_at: i64,
@@ -146,12 +147,14 @@ impl Sessions {
     }
 
     /// Ends this request's session: its cookies, and its entry on the server.
+    /// The cookies go even when the store fails (the error is returned after).
     pub async fn remove(&self, jar: &CookieJar<'_>) -> Result<(), StoreError> {
-        if let (Some(server), Some(id)) = (&self.server, self.cookies.read_session_id(jar)) {
-            server.store.delete(&entry_key(&id)).await?;
-        }
+        let id = self.cookies.read_session_id(jar);
         self.cookies.remove_session(jar);
-        Ok(())
+        match (&self.server, id) {
+            (Some(server), Some(id)) => server.store.delete(&entry_key(&id)).await,
+            _ => Ok(()),
+        }
     }
 
     /// The sessions of a user kept on the server; `None` with sessions in cookies.
