@@ -77,11 +77,26 @@ async fn a_flapping_provider_never_breaks_a_session_or_the_app() {
     assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
     let other = app(&provider).await;
     for round in 0..8 {
-        provider.configure(|b| b.down = round % 2 == 0);
+        let down = round % 2 == 0;
+        provider.configure(|b| b.down = down);
         // The logged-in user never notices: sessions do not call the provider.
         assert_eq!(status_of(&client, "/").await, Status::Ok, "round {round}");
-        // A new login either works or says "unavailable"; nothing else.
-        let login = provider.login(&other, "/").await;
+        // A new login says "unavailable" at once, or (with the provider's metadata known from
+        // an earlier round) goes to the provider...
+        let start = other.get("/").header(Accept::HTML).dispatch().await;
+        let status = start.status();
+        let location = start.headers().get_one("Location").map(str::to_owned);
+        assert!(matches!(status.code, 303 | 503), "round {round}: {status}");
+        let Some(authorize) = location.filter(|_| status.code == 303) else {
+            continue;
+        };
+        // ...where, if it is down, the browser sees the provider's own error page.
+        if down {
+            continue;
+        }
+        // Up: the login completes, or the provider failed in between (503); nothing else.
+        let callback = provider.authorize(&authorize).await;
+        let login = provider.deliver(&other, &callback).await;
         assert!(
             matches!(login.status.code, 303 | 503),
             "round {round}: {} {}",
