@@ -248,3 +248,35 @@ async fn static_metadata_works_with_a_static_client() {
     assert_eq!(provider.hits().discovery, 0);
     assert_eq!(provider.hits().registration, 0);
 }
+
+#[rocket::async_test]
+async fn registration_sends_the_logout_uris_and_the_response_type() {
+    let provider = TestProvider::start().await;
+    let figment = registering_figment(&provider, None, json!({ "response_type": "code id_token" }))
+        .merge(("oidc.base_url", "https://app.example/prefix"));
+    let client = client_with(figment).await;
+    // The first login registers the client.
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(start.status(), Status::SeeOther);
+    let sent = provider.last_registration().expect("a registration");
+    assert_eq!(
+        sent["redirect_uris"],
+        json!(["https://app.example/prefix/redirect_uri"])
+    );
+    assert_eq!(
+        sent["backchannel_logout_uri"],
+        "https://app.example/prefix/backchannel_logout"
+    );
+    assert_eq!(
+        sent["frontchannel_logout_uri"],
+        "https://app.example/prefix/frontchannel_logout"
+    );
+    assert_eq!(sent["backchannel_logout_session_required"], true);
+    assert_eq!(sent["frontchannel_logout_session_required"], true);
+    assert_eq!(sent["response_types"], json!(["code id_token"]));
+    assert_eq!(
+        sent["grant_types"],
+        json!(["authorization_code", "refresh_token", "implicit"])
+    );
+    assert_eq!(sent["client_name"], "registration test");
+}

@@ -657,6 +657,7 @@ fn register(op: Op, bearer: Bearer, metadata: Json<Value>) -> (Status, Json<Valu
     if redirect_uris.is_empty() || redirect_uris.iter().any(|u| url::Url::parse(u).is_err()) {
         return invalid_metadata("redirect_uris must be a non-empty array of URLs");
     }
+    *lock(&s.last_registration) = Some(metadata.0.clone());
     let client_id = random(12);
     let client = RegisteredClient {
         secret: random(24),

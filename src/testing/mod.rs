@@ -475,6 +475,11 @@ impl TestProvider {
         )
     }
 
+    /// The client metadata of the last dynamic registration this provider received.
+    pub fn last_registration(&self) -> Option<Value> {
+        lock(&self.state.last_registration).clone()
+    }
+
     /// A logout token (OpenID Connect Back-Channel Logout 1.0) from this provider for the
     /// default client: `iss`, `aud`, `iat`, `exp` (in 2 minutes), a fresh `jti`, the logout
     /// event and `typ: logout+jwt`, signed as the behaviour says (`signing`). Add `sub` or

@@ -130,6 +130,8 @@ pub(super) struct ProviderState {
     /// The user a non-interactive login authenticates.
     pub user: Mutex<Account>,
     pub clients: Mutex<HashMap<String, RegisteredClient>>,
+    /// The client metadata of the last dynamic registration, as received.
+    pub last_registration: Mutex<Option<Value>>,
     /// Interactive mode: authorization requests waiting for the login form.
     pub waiting: Mutex<HashMap<String, AuthorizationRequest>>,
     /// Interactive mode: the provider's own sessions (cookie value → account).
@@ -165,6 +167,7 @@ impl ProviderState {
             behaviour: Mutex::new(Behaviour::default()),
             user: Mutex::new(("test-user".into(), Map::new())),
             clients: Mutex::new(HashMap::from([("test-client".to_owned(), default_client)])),
+            last_registration: Mutex::new(None),
             waiting: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             codes: Mutex::new(HashMap::new()),
