@@ -4,7 +4,8 @@
 //! `cargo bench --bench guard` (release). `cargo test --benches` runs each once (CI smoke).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rocket::http::Accept;
+use rocket::figment::Figment;
+use rocket::http::{Accept, Cookie, CookieJar};
 use rocket::local::asynchronous::Client;
 use rocket::{get, routes};
 use rocket_openidconnect::testing::{Alg, TestProvider};
@@ -19,6 +20,13 @@ fn guarded(user: OidcUser) -> &'static str {
 
 #[get("/open")]
 fn open() -> &'static str {
+    "ok"
+}
+
+/// Writes the session anew (a forced refresh): new cookie values for the same user.
+#[get("/rewrite")]
+async fn rewrite(mut user: OidcUser, jar: &CookieJar<'_>) -> &'static str {
+    user.valid_access_token(jar, true).await.expect("a refresh");
     "ok"
 }
 
@@ -38,11 +46,10 @@ fn realistic(provider: &TestProvider) {
     provider.configure(|b| b.jwt_access_tokens = true);
 }
 
-async fn app(provider: &TestProvider) -> Client {
-    let rocket = rocket::custom(provider.app_figment())
+fn app(figment: Figment) -> rocket::Rocket<rocket::Build> {
+    rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![guarded, open]);
-    Client::tracked(rocket).await.expect("the app launches")
+        .mount("/", routes![guarded, open, rewrite])
 }
 
 fn benches(c: &mut Criterion) {
@@ -50,13 +57,25 @@ fn benches(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("a runtime");
-    let (provider, client) = runtime.block_on(async {
+    let (provider, client, stranger, cookie_sets) = runtime.block_on(async {
         let provider = TestProvider::start().await;
         realistic(&provider);
-        let client = app(&provider).await;
+        let figment = provider.app_figment();
+        let client = Client::tracked(app(figment.clone()))
+            .await
+            .expect("the app");
         let login = provider.login(&client, "/guarded").await;
         assert_eq!(login.status.code, 303, "{}", login.body);
-        (provider, client)
+        // Cookie values the process has not decoded yet: more sessions than its cache keeps
+        // (1,024), each the same user's session written anew.
+        let mut cookie_sets = Vec::new();
+        for _ in 0..1100 {
+            assert_eq!(client.get("/rewrite").dispatch().await.status().code, 200);
+            cookie_sets.push(session_cookies(&client));
+        }
+        // Another instance with the same secret key: it has seen none of them.
+        let stranger = Client::untracked(app(figment)).await.expect("the app");
+        (provider, client, stranger, cookie_sets)
     });
     let cookie_bytes: usize = client
         .cookies()
@@ -73,6 +92,24 @@ fn benches(c: &mut Criterion) {
             assert_eq!(response.status().code, 200);
         })
     });
+    group.bench_function(
+        "guarded, session cookie not seen before (base64, AES-GCM, JSON, checks)",
+        |b| {
+            let mut next = 0;
+            b.to_async(&runtime).iter(|| {
+                next = (next + 1) % cookie_sets.len();
+                let cookies = &cookie_sets[next];
+                let stranger = &stranger;
+                async move {
+                    let mut request = stranger.get("/guarded");
+                    for (name, value) in cookies {
+                        request = request.cookie(Cookie::new(name.clone(), value.clone()));
+                    }
+                    assert_eq!(request.dispatch().await.status().code, 200);
+                }
+            })
+        },
+    );
     group.bench_function("open (same route, no guard)", |b| {
         b.to_async(&runtime).iter(|| async {
             let response = client.get("/open").dispatch().await;
@@ -91,7 +128,9 @@ fn benches(c: &mut Criterion) {
     // tokens): closer to the application's share of a callback.
     let (es_provider, es_client) = runtime.block_on(async {
         let provider = TestProvider::start_with(Alg::Es256).await;
-        let client = app(&provider).await;
+        let client = Client::tracked(app(provider.app_figment()))
+            .await
+            .expect("the app");
         (provider, client)
     });
     group.bench_function("callback, ES256 provider, opaque access token", |b| {
@@ -117,6 +156,16 @@ fn benches(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The session cookies of `client` (raw, encrypted values).
+fn session_cookies(client: &Client) -> Vec<(String, String)> {
+    client
+        .cookies()
+        .iter()
+        .filter(|c| c.name().starts_with("oidc_session."))
+        .map(|c| (c.name().to_owned(), c.value().to_owned()))
+        .collect()
 }
 
 /// Times the callbacks of logins (the provider's redirect back, handled by the application:
