@@ -27,6 +27,9 @@ pub(crate) struct LogoutEvent {
     pub client_id: String,
     pub sub: Option<String>,
     pub sid: Option<String>,
+    /// How the token's `jti` was recorded as used (forgotten again if the logout fails, so
+    /// that the provider's retry is not refused as a replay); empty when not from a token.
+    pub jti_record: String,
 }
 
 impl RelyingParty {
@@ -91,11 +94,8 @@ impl RelyingParty {
             .and_then(Value::as_f64)
             .unwrap_or_default() as i64;
         let until = iat.saturating_add(MAX_AGE + self.config.clock_skew as i64);
-        if !self
-            .records
-            .first_use("jti", &format!("{issuer} {jti}"), until)
-            .await?
-        {
+        let jti_record = format!("{issuer} {jti}");
+        if !self.records.first_use("jti", &jti_record, until).await? {
             return Err(TokenError::Malformed("this logout token was used already".into()).into());
         }
         let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -105,6 +105,7 @@ impl RelyingParty {
             client_id: ready.credentials.client_id.clone(),
             sub: string("sub"),
             sid: string("sid"),
+            jti_record,
         })
     }
 

@@ -36,7 +36,7 @@ pub(crate) struct CookieSettings {
 /// decrypted and authenticated: a different cookie can never hit another's entry. Expiry,
 /// logout and inactivity are still checked on every request, by the guard.
 #[derive(Default)]
-struct DecodedSessions(Mutex<HashMap<String, DecodedEntry>>);
+struct DecodedSessions(Mutex<HashMap<Vec<u8>, DecodedEntry>>);
 
 /// The chunks as received (still encrypted) and the session they decode to.
 type DecodedEntry = (Vec<String>, Arc<UserSession>);
@@ -45,12 +45,17 @@ type DecodedEntry = (Vec<String>, Arc<UserSession>);
 const DECODED_CAPACITY: usize = 1024;
 
 impl DecodedSessions {
-    /// The lookup key: the last characters (the GCM tag) of each chunk.
-    fn key(raw: &[&str]) -> String {
-        raw.iter()
-            .map(|v| &v[v.len().saturating_sub(24)..])
-            .collect::<Vec<_>>()
-            .join("|")
+    /// The lookup key: the last bytes (the GCM tag) of each chunk. Bytes, not characters: a
+    /// cookie value may hold any (percent-decoded) text, and a cut inside a character would
+    /// panic.
+    fn key(raw: &[&str]) -> Vec<u8> {
+        let mut key = Vec::with_capacity(raw.len() * 25);
+        for value in raw {
+            let bytes = value.as_bytes();
+            key.extend_from_slice(&bytes[bytes.len().saturating_sub(24)..]);
+            key.push(b'|');
+        }
+        key
     }
 
     fn get(&self, raw: &[&str]) -> Option<Arc<UserSession>> {
@@ -208,14 +213,6 @@ impl CookieSettings {
                 (name, pending)
             })
             .collect()
-    }
-
-    /// Whether a login is waiting for a response in the URL fragment (which only the relay
-    /// page can read).
-    pub fn expects_fragment(&self, jar: &CookieJar<'_>) -> bool {
-        self.pending_logins(jar)
-            .iter()
-            .any(|(_, p)| p.as_ref().map(|p| p.response_mode) == Some(ResponseMode::Fragment))
     }
 
     /// The name of the pending-login cookie of `state`.

@@ -835,7 +835,7 @@ fn records_for(config: &OidcConfig) -> Result<(crate::replay::Records, SharedSto
         None => Ok((
             Records::new(
                 std::sync::Arc::new(crate::store::MemoryStore::default()),
-                std::sync::Arc::new(crate::store::MemoryStore::default()),
+                std::sync::Arc::new(crate::store::MemoryStore::keeping_all()),
                 true,
             ),
             None,

@@ -33,7 +33,11 @@ pub(crate) async fn run_logout(
     route_path: &str,
 ) -> LogoutOutcome {
     let jar = req.cookies();
-    let session = runtime.sessions.read(jar, unix_now()).await.ok().flatten();
+    let session = match runtime.sessions.read(jar, unix_now()).await {
+        Ok(session) => session,
+        // Without the store the logout cannot be complete: say so, change nothing.
+        Err(error) => return LogoutOutcome::Failed(error.into()),
+    };
     // Another site (or a sibling subdomain) may link here, but not log the user out without
     // asking: before anything else, whatever the parameters.
     let foreign = matches!(
@@ -83,7 +87,15 @@ pub(crate) async fn run_logout(
 /// redirect to the provider remembers its state); a confirmation changes nothing; a refused
 /// request only forgets a pending logout: a logout is complete (local, revocation, provider)
 /// or does not happen.
-pub(crate) async fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &LogoutOutcome) {
+///
+/// Returns the store's error if the logout could not be recorded or the stored session not
+/// removed (the cookies are gone anyway): the caller shows it instead of "logged out".
+pub(crate) async fn apply(
+    runtime: &OidcRuntime,
+    jar: &CookieJar<'_>,
+    outcome: &LogoutOutcome,
+) -> Option<AuthError> {
+    let mut failure = None;
     match outcome {
         LogoutOutcome::Confirm => {}
         LogoutOutcome::Failed(_) => runtime.cookies.remove_pending_logout(jar),
@@ -98,12 +110,14 @@ pub(crate) async fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &
                 let ended = records.end(client, EndedBy::Session, sid, now, until);
                 if let Err(error) = ended.await {
                     log::warn!("OpenID Connect: the logout could not be recorded: {error}");
+                    failure = Some(error.into());
                 }
             }
             if let Err(error) = runtime.sessions.remove(jar).await {
                 log::warn!(
                     "OpenID Connect: the session could not be removed from the store: {error}"
                 );
+                failure = Some(error.into());
             }
             runtime.cookies.remove_all_pending(jar);
             match outcome {
@@ -114,6 +128,7 @@ pub(crate) async fn apply(runtime: &OidcRuntime, jar: &CookieJar<'_>, outcome: &
             }
         }
     }
+    failure
 }
 
 /// The response to `outcome` at a logout route.
@@ -177,8 +192,10 @@ async fn logout(
     jar: &CookieJar<'_>,
     runtime: &OidcRuntime,
 ) -> AuthResponse {
-    apply(runtime, jar, &request.0).await;
-    respond(runtime, request.0)
+    match apply(runtime, jar, &request.0).await {
+        Some(error) => AuthResponse::Error(error),
+        None => respond(runtime, request.0),
+    }
 }
 
 #[get("/")]
@@ -232,8 +249,13 @@ impl<'r> FromRequest<'r> for OidcLogout {
         let route_path = req.uri().path().to_string();
         match run_logout(runtime, req, &route_path).await {
             LogoutOutcome::Done => {
-                apply(runtime, req.cookies(), &LogoutOutcome::Done).await;
-                Outcome::Success(OidcLogout)
+                match apply(runtime, req.cookies(), &LogoutOutcome::Done).await {
+                    None => Outcome::Success(OidcLogout),
+                    Some(error) => {
+                        PendingVerdict::set(req, Verdict::Failed(error.clone()));
+                        Outcome::Error((Status::Unauthorized, error))
+                    }
+                }
             }
             other => {
                 PendingVerdict::set(req, Verdict::Logout(other));

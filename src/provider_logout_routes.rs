@@ -88,7 +88,15 @@ async fn backchannel_post(
     match result {
         Ok(event) => match runtime.rp.end_sessions(&event).await {
             Ok(()) => BackchannelResponse::Done,
-            Err(error) => BackchannelResponse::Refused(error),
+            Err(error) => {
+                // Not done: the provider may send the same token again.
+                let _ = runtime
+                    .rp
+                    .records
+                    .forget_use("jti", &event.jti_record)
+                    .await;
+                BackchannelResponse::Refused(error)
+            }
         },
         Err(error) => BackchannelResponse::Refused(error),
     }
@@ -153,31 +161,43 @@ async fn frontchannel_get(
         Ok([None, None]) => return FrontchannelResponse(Status::Ok, ancestors),
         _ => return FrontchannelResponse(Status::BadRequest, ancestors),
     };
-    let Some(provider) = rp.providers.values().find(|p| p.config.issuer() == iss) else {
-        return FrontchannelResponse(Status::Ok, ancestors);
-    };
-    let ready = match provider.ready(&rp.http).await {
-        Ok(ready) => ready,
-        Err(error) => {
+    // Every client of this issuer (several providers may share one), and only for provider
+    // sessions one of our logins came from: anybody can send this request.
+    let mut matching = Vec::new();
+    for provider in rp.providers.values() {
+        if provider.config.issuer() == iss {
+            matching.push(provider);
+        }
+    }
+    for provider in matching {
+        let ended = async {
+            let ready = provider.ready(&rp.http).await?;
+            let client = (
+                ready.metadata.issuer.as_str(),
+                ready.credentials.client_id.as_str(),
+            );
+            if !rp.records.knows_provider_sid(client, &sid).await? {
+                return Ok::<(), AuthError>(());
+            }
+            let event = LogoutEvent {
+                provider: provider.name.clone(),
+                issuer: ready.metadata.issuer.clone(),
+                client_id: ready.credentials.client_id.clone(),
+                sub: None,
+                sid: Some(sid.clone()),
+                jti_record: String::new(),
+            };
+            rp.end_sessions(&event).await
+        };
+        if let Err(error) = ended.await {
             log::warn!("OpenID Connect: front-channel logout failed: {error}");
             return FrontchannelResponse(Status::ServiceUnavailable, ancestors);
         }
-    };
-    let event = LogoutEvent {
-        provider: provider.name.clone(),
-        issuer: ready.metadata.issuer.clone(),
-        client_id: ready.credentials.client_id.clone(),
-        sub: None,
-        sid: Some(sid.clone()),
-    };
-    if let Err(error) = rp.end_sessions(&event).await {
-        log::warn!("OpenID Connect: front-channel logout failed: {error}");
-        return FrontchannelResponse(Status::ServiceUnavailable, ancestors);
     }
     // Where the browser does send the cookies (a provider on the same site), clear them.
     let now = crate::flow::unix_now();
     if let Ok(Some(session)) = runtime.sessions.read(jar, now).await {
-        if session.provider() == provider.name && session.provider_sid() == Some(&sid) {
+        if session.issuer() == iss && session.provider_sid() == Some(&sid) {
             let _ = runtime.sessions.remove(jar).await;
         }
     }

@@ -61,6 +61,34 @@ impl Records {
         self.once.insert_new(&key(kind, &[value]), b"", until).await
     }
 
+    /// Forgets that `value` was used (after the action it guarded failed, so that a retry
+    /// with the same value can succeed).
+    pub async fn forget_use(&self, kind: &str, value: &str) -> Result<(), StoreError> {
+        self.once.delete(&key(kind, &[value])).await
+    }
+
+    /// Remembers that a session of `client` came from the provider session `sid`, until
+    /// `until`: front-channel logouts, which anybody can send, are only taken for such sids.
+    pub async fn remember_provider_sid(
+        &self,
+        client: Client<'_>,
+        sid: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let key = key("known-sid", &[client.0, client.1, sid]);
+        self.once.put(&key, b"", until).await
+    }
+
+    /// Whether a session of `client` came from the provider session `sid`.
+    pub async fn knows_provider_sid(
+        &self,
+        client: Client<'_>,
+        sid: &str,
+    ) -> Result<bool, StoreError> {
+        let key = key("known-sid", &[client.0, client.1, sid]);
+        Ok(self.once.get_many(&[key]).await?.remove(0).is_some())
+    }
+
     /// Records that the sessions of `client` identified by `value` that started at or before
     /// `at` have ended; kept until `until` (when they would have expired anyway).
     pub async fn end(

@@ -190,8 +190,10 @@ async fn callback_get(
 ) -> AuthResponse {
     let query = uri.query().map(|q| q.as_str()).unwrap_or_default();
     // A response in the fragment reaches us as a GET without parameters: the relay page reads
-    // the fragment in the browser and POSTs it here.
-    if query.is_empty() && runtime.cookies.expects_fragment(jar) {
+    // the fragment in the browser and POSTs it here. Served for every GET without parameters
+    // (also when no fragment login is pending any more, e.g. it took too long), so that tokens
+    // in a fragment are always taken out of the address bar and the history.
+    if query.is_empty() {
         let action = format!("{}{}", runtime.rp.base_path, route.uri.base());
         let (html, csp) = crate::front_channel::relay_page(&action);
         return AuthResponse::Relay(html, csp);
@@ -269,12 +271,19 @@ async fn complete(
         .await;
     let now = unix_now();
     let previous = runtime.sessions.read(jar, now).await.ok().flatten();
+    // A session ended meanwhile (a logout everywhere, by the provider) is not continued by a
+    // silent re-authentication that was already under way.
+    let previous_ended = match &previous {
+        Some(previous) => runtime.rp.records.is_ended(previous).await?,
+        None => false,
+    };
     let mut session = match (result, silent) {
         (Ok(session), false) => session,
         // A silent re-authentication continues the session it was started for, or fails.
         (Ok(session), true) => match previous {
             Some(previous)
-                if previous.provider() == session.provider()
+                if !previous_ended
+                    && previous.provider() == session.provider()
                     && previous.issuer() == session.issuer()
                     && previous.claims().subject() == session.claims().subject() =>
             {
@@ -311,6 +320,14 @@ async fn complete(
     if !runtime.sessions.write(jar, &session, true).await? {
         runtime.sessions.remove(jar).await?;
         return Err(AuthError::SessionTooLarge);
+    }
+    if let Some(sid) = session.provider_sid() {
+        let client = (session.issuer(), session.client_id());
+        let records = &runtime.rp.records;
+        let remembered = records.remember_provider_sid(client, sid, session.expires_at());
+        if let Err(error) = remembered.await {
+            log::warn!("OpenID Connect: the provider session id was not recorded: {error}");
+        }
     }
     log::info!(
         "OpenID Connect: login via `{}` completed",
@@ -392,8 +409,10 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
                 return Ok(crate::bearer_guard::bearer_response(&error));
             }
             (Some(runtime), Some(Verdict::Logout(outcome))) => {
-                logout_routes::apply(runtime, req.cookies(), &outcome).await;
-                logout_routes::respond(runtime, outcome)
+                match logout_routes::apply(runtime, req.cookies(), &outcome).await {
+                    Some(error) => AuthResponse::Error(error),
+                    None => logout_routes::respond(runtime, outcome),
+                }
             }
             _ => AuthResponse::Page(
                 status,

@@ -59,34 +59,58 @@ pub(crate) fn key(kind: &str, parts: &[&str]) -> String {
 /// At most this many entries are kept in memory; beyond it the ones closest to expiry go.
 const CAPACITY: usize = 100_000;
 
-/// The in-process store: values, and sets (members with the expiry of their set).
+/// The in-process store: values, and sets (members with the expiry of their set). When full,
+/// it drops what has expired, then either the shorter-lived half (one-time values, sessions:
+/// losing one fails safe) or nothing, refusing new values instead (`keep_all`: the records of
+/// ended sessions, which must never be pushed out by a flood of new ones).
 #[derive(Default)]
-pub(crate) struct MemoryStore(
-    Mutex<HashMap<String, (Vec<u8>, i64)>>,
-    Mutex<HashMap<String, (Vec<String>, i64)>>,
-);
+pub(crate) struct MemoryStore {
+    values: Mutex<HashMap<String, (Vec<u8>, i64)>>,
+    sets: Mutex<HashMap<String, (Vec<String>, i64)>>,
+    keep_all: bool,
+}
 
 impl MemoryStore {
+    /// A store that never drops a value before it expires (it refuses new ones when full).
+    pub fn keeping_all() -> Self {
+        MemoryStore {
+            keep_all: true,
+            ..MemoryStore::default()
+        }
+    }
+
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, i64)>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.values.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn sets(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<String>, i64)>> {
-        self.1.lock().unwrap_or_else(|e| e.into_inner())
+        self.sets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Makes room for one more entry: drops the expired ones, then the shorter-lived half.
-    fn make_room(map: &mut HashMap<String, (Vec<u8>, i64)>, now: i64) {
+    /// Makes room for one more entry: drops the expired ones, then the shorter-lived half,
+    /// or (`keep_all`) refuses.
+    fn make_room(
+        &self,
+        map: &mut HashMap<String, (Vec<u8>, i64)>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         if map.len() < CAPACITY {
-            return;
+            return Ok(());
         }
         map.retain(|_, (_, expiry)| *expiry > now);
-        if map.len() >= CAPACITY {
-            let mut expiries: Vec<i64> = map.values().map(|(_, e)| *e).collect();
-            expiries.sort_unstable();
-            let cut = expiries[expiries.len() / 2];
-            map.retain(|_, (_, expiry)| *expiry > cut);
+        if map.len() < CAPACITY {
+            return Ok(());
         }
+        if self.keep_all {
+            return Err(StoreError::Unavailable(
+                "the in-memory store is full".into(),
+            ));
+        }
+        let mut expiries: Vec<i64> = map.values().map(|(_, e)| *e).collect();
+        expiries.sort_unstable();
+        let cut = expiries[expiries.len() / 2];
+        map.retain(|_, (_, expiry)| *expiry > cut);
+        Ok(())
     }
 }
 
@@ -103,7 +127,7 @@ impl Store for MemoryStore {
         if map.get(key).is_some_and(|(_, expiry)| *expiry > now) {
             return Ok(false);
         }
-        Self::make_room(&mut map, now);
+        self.make_room(&mut map, now)?;
         map.insert(key.to_owned(), (value.to_vec(), expires_at));
         Ok(true)
     }
@@ -111,7 +135,9 @@ impl Store for MemoryStore {
     async fn put(&self, key: &str, value: &[u8], expires_at: i64) -> Result<(), StoreError> {
         let now = crate::flow::unix_now();
         let mut map = self.entries();
-        Self::make_room(&mut map, now);
+        if !map.contains_key(key) {
+            self.make_room(&mut map, now)?;
+        }
         map.insert(key.to_owned(), (value.to_vec(), expires_at));
         Ok(())
     }
@@ -195,6 +221,31 @@ mod tests {
             store.insert_new(&k, b"4", now + 60).await.unwrap(),
             "expired: new again"
         );
+    }
+
+    #[rocket::async_test]
+    async fn a_full_store_drops_short_lived_values_or_with_keep_all_refuses_new_ones() {
+        let now = crate::flow::unix_now();
+        for keep_all in [false, true] {
+            let store = if keep_all {
+                MemoryStore::keeping_all()
+            } else {
+                MemoryStore::default()
+            };
+            // A long-lived record, then a flood of values until the store is full.
+            store.put("record", b"1", now + 86_400).await.unwrap();
+            for i in 0..CAPACITY - 1 {
+                store
+                    .put(&format!("flood-{i}"), b"", now + 600)
+                    .await
+                    .unwrap();
+            }
+            let more = store.put("one-more", b"", now + 600).await;
+            assert_eq!(more.is_err(), keep_all, "keep_all = {keep_all}");
+            // Either way the long-lived record is still there.
+            let found = store.get_many(&["record".to_owned()]).await.unwrap();
+            assert_eq!(found, [Some(b"1".to_vec())], "keep_all = {keep_all}");
+        }
     }
 
     #[test]

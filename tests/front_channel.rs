@@ -237,17 +237,26 @@ async fn the_relay_page_posts_the_fragment_to_the_configured_callback_and_runs_n
 }
 
 #[rocket::async_test]
-async fn without_a_pending_fragment_login_the_callback_serves_no_relay_page() {
+async fn a_late_fragment_response_is_still_taken_out_of_the_address_bar_then_refused() {
+    // The login took too long: its pending cookie is gone. The callback still relays (so the
+    // tokens leave the address bar and the history), and the relayed POST is refused.
     let provider = TestProvider::start().await;
-    let client = app(&provider, "code", None).await;
-    client.get("/").header(Accept::HTML).dispatch().await;
-    let response = client
+    let client = app(&provider, "id_token token", None).await;
+    let response = provider_response(&provider, &client).await;
+    client.get("/logout").dispatch().await; // drops the pending login, like its expiry
+    let relay = client
         .get("/redirect_uri")
         .header(Accept::HTML)
         .dispatch()
         .await;
-    assert_eq!(response.status(), Status::BadRequest);
-    assert!(!response.into_string().await.unwrap().contains("<script>"));
+    assert_eq!(relay.status(), Status::Ok);
+    assert!(relay
+        .into_string()
+        .await
+        .unwrap()
+        .contains("history.replaceState"));
+    let attempt = provider.deliver(&client, &response).await;
+    assert_rejected(&attempt, 400, &provider);
 }
 
 /// Logs in with `response_type` after `setup`, delivering the provider's response changed by

@@ -332,4 +332,12 @@ async fn sessions_kept_in_redis_are_used_on_every_instance() {
         .unwrap()
         .status();
     assert_eq!(status, 503);
+    // A logout now cannot be complete: it says so (503), it does not claim success.
+    let logout = browser
+        .get(format!("http://127.0.0.1:{b}/logout"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 503);
 }
