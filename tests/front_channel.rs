@@ -89,14 +89,7 @@ fn tweak_claims(
 }
 
 async fn page(client: &Client, path: &str) -> (Status, Value) {
-    let response = client
-        .get(path.to_owned())
-        .header(Accept::HTML)
-        .dispatch()
-        .await;
-    let status = response.status();
-    let body = response.into_string().await.unwrap_or_default();
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    support::json_page(client, path, Accept::HTML).await
 }
 
 #[rocket::async_test]

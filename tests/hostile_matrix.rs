@@ -418,14 +418,7 @@ fn assert_rejected_reply(reply: &Reply, status: u16, provider: &TestProvider, se
 
 /// An API request to `path`: its status and JSON body.
 async fn page(client: &Client, path: &str) -> (Status, Value) {
-    let response = client
-        .get(path.to_owned())
-        .header(Accept::JSON)
-        .dispatch()
-        .await;
-    let status = response.status();
-    let body = response.into_string().await.unwrap_or_default();
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    support::json_page(client, path, Accept::JSON).await
 }
 
 /// A forced refresh of the access token (the example app's `/token?force=true`).

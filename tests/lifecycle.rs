@@ -13,14 +13,7 @@ use serde_json::{Map, Value};
 use support::{assert_logged_out, client, client_with};
 
 async fn json(client: &Client, path: &str) -> (Status, Value) {
-    let response = client
-        .get(path.to_owned())
-        .header(Accept::JSON)
-        .dispatch()
-        .await;
-    let status = response.status();
-    let body = response.into_string().await.unwrap_or_default();
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    support::json_page(client, path, Accept::JSON).await
 }
 
 async fn logged_in(provider: &TestProvider, client: &Client) {

@@ -10,14 +10,7 @@ use serde_json::{json, Value};
 use support::{assert_logged_out, assert_rejected, client, client_with};
 
 async fn json_of(client: &rocket::local::asynchronous::Client, path: &str) -> (Status, Value) {
-    let response = client
-        .get(path.to_owned())
-        .header(Accept::HTML)
-        .dispatch()
-        .await;
-    let status = response.status();
-    let body = response.into_string().await.unwrap_or_default();
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    support::json_page(client, path, Accept::HTML).await
 }
 
 #[rocket::async_test]

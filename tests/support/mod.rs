@@ -22,6 +22,14 @@ pub async fn client_with(figment: Figment) -> Client {
         .expect("the example app launches")
 }
 
+/// GETs `path` with `accept`: the status and the JSON body (`Null` if it is not JSON).
+pub async fn json_page(client: &Client, path: &str, accept: Accept) -> (Status, Value) {
+    let response = client.get(path.to_owned()).header(accept).dispatch().await;
+    let status = response.status();
+    let body = response.into_string().await.unwrap_or_default();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
 /// `/` answers like a logged-out browser would see it: a redirect to the provider.
 pub async fn assert_logged_out(client: &Client, provider: &TestProvider) {
     let response = client.get("/").header(Accept::HTML).dispatch().await;
