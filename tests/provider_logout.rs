@@ -471,3 +471,49 @@ async fn f3_f4_one_parameter_is_refused_none_is_ignored() {
     assert_eq!(frontchannel(&client, "").await.0, Status::Ok);
     assert!(is_logged_in(&client).await);
 }
+
+rocket_openidconnect::provider!(Second = "second");
+
+#[rocket::get("/second")]
+fn second_page(user: rocket_openidconnect::OidcUser<Second>) -> rocket::serde::json::Json<Value> {
+    rocket::serde::json::Json(json!({ "id_token": user.claims() }))
+}
+
+#[rocket::get("/")]
+fn default_page(user: rocket_openidconnect::OidcUser) -> rocket::serde::json::Json<Value> {
+    rocket::serde::json::Json(json!({ "id_token": user.claims() }))
+}
+
+#[rocket::async_test]
+async fn f1_with_two_clients_of_one_issuer_a_front_channel_logout_reaches_the_right_one() {
+    // Two providers of the configuration at one issuer: the static client and a registered one.
+    let provider = TestProvider::start().await;
+    let figment = provider.app_figment().merge((
+        "oidc.providers.second",
+        json!({
+            "issuer": provider.issuer(),
+            "registration": { "client_name": "second client" },
+            "redirect_path": "/second_callback",
+        }),
+    ));
+    let rocket = rocket::custom(figment)
+        .attach(rocket_openidconnect::OpenIdConnect::fairing())
+        .mount("/", rocket::routes![default_page, second_page]);
+    let port = support::serve_rocket(rocket, 0).await;
+    let (first, _) = support::browser_logged_in_at(&provider, port, "/").await;
+    let (second, claims) = support::browser_logged_in_at(&provider, port, "/second").await;
+    assert_ne!(
+        claims["aud"], "test-client",
+        "the second client is another client"
+    );
+    let sid = claims["sid"].as_str().unwrap();
+    let url = format!(
+        "http://127.0.0.1:{port}/frontchannel_logout?{}",
+        query(provider.issuer(), sid)
+    );
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    assert!(support::browser_page_at(&second, port, "/second")
+        .await
+        .is_none());
+    assert!(support::browser_page_at(&first, port, "/").await.is_some());
+}

@@ -102,6 +102,16 @@ pub async fn serve_on(figment: Figment, port: u16) -> u16 {
 /// A browser of its own (cookie store, no automatic redirects) logged in through `provider`
 /// at the app served on `port` (see [`serve`]); returns it with the ID token's claims.
 pub async fn browser_logged_in(provider: &TestProvider, port: u16) -> (reqwest::Client, Value) {
+    browser_logged_in_at(provider, port, "/").await
+}
+
+/// [`browser_logged_in`] through the protected page `path` (which answers with JSON holding
+/// the ID token's claims under `id_token`).
+pub async fn browser_logged_in_at(
+    provider: &TestProvider,
+    port: u16,
+    path: &str,
+) -> (reqwest::Client, Value) {
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -109,7 +119,7 @@ pub async fn browser_logged_in(provider: &TestProvider, port: u16) -> (reqwest::
         .unwrap();
     let app = format!("http://127.0.0.1:{port}");
     let start = browser
-        .get(format!("{app}/"))
+        .get(format!("{app}{path}"))
         .header("Accept", "text/html")
         .send()
         .await
@@ -133,14 +143,22 @@ pub async fn browser_logged_in(provider: &TestProvider, port: u16) -> (reqwest::
         "{}",
         done.text().await.unwrap_or_default()
     );
-    let claims = browser_page(&browser, port).await.expect("logged in")["id_token"].clone();
+    let claims = browser_page_at(&browser, port, path)
+        .await
+        .expect("logged in")["id_token"]
+        .clone();
     (browser, claims)
 }
 
 /// The example app's protected page as `browser` sees it: its JSON, or `None` for a 401.
 pub async fn browser_page(browser: &reqwest::Client, port: u16) -> Option<Value> {
+    browser_page_at(browser, port, "/").await
+}
+
+/// The protected page `path` as `browser` sees it: its JSON, or `None` for a 401.
+pub async fn browser_page_at(browser: &reqwest::Client, port: u16, path: &str) -> Option<Value> {
     let page = browser
-        .get(format!("http://127.0.0.1:{port}/"))
+        .get(format!("http://127.0.0.1:{port}{path}"))
         .header("Accept", "application/json")
         .send()
         .await
