@@ -382,6 +382,23 @@ struct Reply {
     body: String,
 }
 
+/// Delivers the provider's `response` to the callback with `cookie` added (encrypted by the
+/// app's key when `private`), like a browser whose cookie was changed.
+async fn callback_with(
+    client: &Client,
+    response: &str,
+    cookie: Cookie<'static>,
+    private: bool,
+) -> Reply {
+    let request = client.get(local(response)).header(Accept::HTML);
+    let request = if private {
+        request.private_cookie(cookie)
+    } else {
+        request.cookie(cookie)
+    };
+    read_reply(request.dispatch().await).await
+}
+
 async fn read_reply(response: LocalResponse<'_>) -> Reply {
     let status = response.status();
     let location = response.headers().get_one("Location").map(str::to_owned);
@@ -635,13 +652,7 @@ async fn a5_pending_login_older_than_the_timeout() {
     assert!(record["created_at"].is_i64(), "{record}");
     record["created_at"] = json!(now() - 3600);
     let old = Cookie::new(name, record.to_string());
-    let reply = client
-        .get(local(&response))
-        .header(Accept::HTML)
-        .private_cookie(old)
-        .dispatch()
-        .await;
-    let reply = read_reply(reply).await;
+    let reply = callback_with(&client, &response, old, true).await;
     assert_rejected_reply(&reply, 400, &provider, &seen);
     assert!(reply.body.contains("invalid_state"), "{}", reply.body);
     assert!(reply.body.contains("start again"), "{}", reply.body);
@@ -662,13 +673,7 @@ async fn a6_tampered_pending_login_cookie() {
     let name = cookie_of(&response);
     let sealed = client.cookies().get(&name).unwrap().value().to_owned();
     let tampered = Cookie::new(name, flipped(&sealed));
-    let reply = client
-        .get(local(&response))
-        .header(Accept::HTML)
-        .cookie(tampered)
-        .dispatch()
-        .await;
-    let reply = read_reply(reply).await;
+    let reply = callback_with(&client, &response, tampered, false).await;
     assert_rejected_reply(&reply, 400, &provider, &seen);
     assert!(reply.body.contains("invalid_state"), "{}", reply.body);
 
@@ -684,13 +689,7 @@ async fn a6_tampered_pending_login_cookie() {
         .value()
         .to_owned();
     let moved = Cookie::new(cookie_of(&second), first_sealed);
-    let reply = client
-        .get(local(&second))
-        .header(Accept::HTML)
-        .cookie(moved)
-        .dispatch()
-        .await;
-    let reply = read_reply(reply).await;
+    let reply = callback_with(&client, &second, moved, false).await;
     assert_rejected_reply(&reply, 400, &provider, &seen);
     assert!(reply.body.contains("invalid_state"), "{}", reply.body);
     assert_eq!(provider.hits().token, 0, "a code was used");
