@@ -2630,6 +2630,14 @@ async fn s10_unauthenticated_fetch_gets_401_and_no_pending_login() {
         assert!(reply.location.is_none(), "{:?}", reply.location);
         assert!(reply.set_cookies.is_empty(), "{:?}", reply.set_cookies);
     }
+    // A form POST to a protected route never starts a login either.
+    let post = client
+        .post("/")
+        .header(rocket::http::ContentType::Form)
+        .dispatch()
+        .await;
+    assert_ne!(post.status(), Status::SeeOther);
+    assert_eq!(provider.hits().authorize, 0);
     assert_eq!(pending_logins(&client), 0);
     assert_logs_clean(Some(&provider), &[]);
 }

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use rocket::http::{Accept, ContentType, Header, Status};
+use rocket::http::{Accept, Status};
 use rocket_openidconnect::testing::{Alg, Signing, TestProvider};
 use serde_json::{json, Value};
 use support::{assert_logged_out, assert_rejected, client, client_with};
@@ -119,35 +119,6 @@ async fn https_base_url_makes_cookies_secure_with_host_prefix() {
         location.contains("redirect_uri=https%3A%2F%2Fapp.example%2Fredirect_uri"),
         "{location}"
     );
-}
-
-#[rocket::async_test]
-async fn requests_that_are_not_navigations_get_401_and_no_cookie() {
-    let provider = TestProvider::start().await;
-    let client = client(&provider).await;
-    let cases = [
-        vec![Header::new("Accept", "application/json")],
-        vec![
-            Header::new("Sec-Fetch-Mode", "cors"),
-            Header::new("Accept", "*/*"),
-        ],
-        vec![
-            Header::new("X-Requested-With", "XMLHttpRequest"),
-            Header::new("Accept", "text/html"),
-        ],
-    ];
-    for headers in cases {
-        let mut request = client.get("/");
-        for h in headers {
-            request = request.header(h);
-        }
-        let response = request.dispatch().await;
-        assert_eq!(response.status(), Status::Unauthorized);
-        assert_eq!(response.headers().get("Set-Cookie").count(), 0);
-    }
-    let post = client.post("/").header(ContentType::Form).dispatch().await;
-    assert_ne!(post.status(), Status::SeeOther);
-    assert_eq!(provider.hits().authorize, 0);
 }
 
 #[rocket::async_test]
