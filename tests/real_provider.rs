@@ -40,6 +40,17 @@ async fn page_json(client: &rocket::local::asynchronous::Client, path: &str) -> 
     serde_json::from_str(&body.unwrap_or_default()).unwrap_or(Value::Null)
 }
 
+/// Hands the provider's redirect back (an absolute URL of the app) to the local app.
+async fn back_to_app<'c>(
+    client: &'c rocket::local::asynchronous::Client,
+    callback: &str,
+) -> rocket::local::asynchronous::LocalResponse<'c> {
+    let local = callback
+        .trim_start_matches("http://127.0.0.1:8000")
+        .to_owned();
+    client.get(local).header(Accept::HTML).dispatch().await
+}
+
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -100,12 +111,7 @@ async fn login_and_logout(auth_method: &str, logout_path: &str) {
         callback.contains("code=") && callback.contains("iss="),
         "{callback}"
     );
-    let local = callback.trim_start_matches("http://127.0.0.1:8000");
-    let done = client
-        .get(local.to_owned())
-        .header(Accept::HTML)
-        .dispatch()
-        .await;
+    let done = back_to_app(&client, &callback).await;
     let location = done.headers().get_one("Location").map(str::to_owned);
     let status = done.status();
     let body = done.into_string().await.unwrap_or_default();
@@ -215,10 +221,7 @@ async fn refresh_and_silent_reauthentication_with_a_real_provider() {
     let start = client.get("/").header(Accept::HTML).dispatch().await;
     let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
     let callback = real_op::dev_login(&browser, &authorize_url, "carol", CALLBACK).await;
-    let local = callback
-        .trim_start_matches("http://127.0.0.1:8000")
-        .to_owned();
-    let done = client.get(local).header(Accept::HTML).dispatch().await;
+    let done = back_to_app(&client, &callback).await;
     assert_eq!(
         done.status(),
         Status::SeeOther,
@@ -265,10 +268,7 @@ async fn refresh_and_silent_reauthentication_with_a_real_provider() {
         .await;
     let silent = navigation.headers().get_one("Location").unwrap().to_owned();
     let callback = real_op::dev_login(&browser, &silent, "carol", CALLBACK).await;
-    let local = callback
-        .trim_start_matches("http://127.0.0.1:8000")
-        .to_owned();
-    let back = client.get(local).header(Accept::HTML).dispatch().await;
+    let back = back_to_app(&client, &callback).await;
     assert_eq!(
         back.status(),
         Status::SeeOther,
@@ -287,10 +287,7 @@ async fn refresh_and_silent_reauthentication_with_a_real_provider() {
     assert!(silent.contains("prompt=none"));
     let callback = real_op::dev_login(&browser, &silent, "carol", CALLBACK).await;
     assert!(callback.contains("error=login_required"), "{callback}");
-    let local = callback
-        .trim_start_matches("http://127.0.0.1:8000")
-        .to_owned();
-    let fallback = client.get(local).header(Accept::HTML).dispatch().await;
+    let fallback = back_to_app(&client, &callback).await;
     assert_eq!(fallback.status(), Status::SeeOther);
     let interactive = fallback.headers().get_one("Location").unwrap().to_owned();
     assert!(interactive.starts_with(&op.issuer) && !interactive.contains("prompt=none"));
@@ -327,10 +324,7 @@ async fn dynamic_registration_with_a_real_provider_survives_a_restart() {
         assert_eq!(start.status(), Status::SeeOther, "round {round}");
         let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
         let callback = real_op::dev_login(&browser, &authorize_url, login, CALLBACK).await;
-        let local = callback
-            .trim_start_matches("http://127.0.0.1:8000")
-            .to_owned();
-        let done = client.get(local).header(Accept::HTML).dispatch().await;
+        let done = back_to_app(&client, &callback).await;
         assert_eq!(
             done.status(),
             Status::SeeOther,
