@@ -1,7 +1,15 @@
-//! Errors, one enum per layer. None of them ever carries a token, a code or a secret: they are
-//! safe to log and (through [`AuthError::description`]) to show.
+//! Errors, one enum per layer. None of them ever carries a token, a code or a secret, and
+//! their messages escape whatever text came from a provider or a browser (control characters
+//! as escapes, length bounded): they are safe to log and (through [`AuthError::description`])
+//! to show.
 
 use thiserror::Error;
+
+use crate::util::params::ParamError;
+use crate::util::text::for_log;
+
+/// Longest piece of outside text in an error message.
+const SHOWN: usize = 200;
 
 /// A configuration problem found at ignite. The message names the key.
 #[derive(Debug, Error)]
@@ -9,12 +17,12 @@ use thiserror::Error;
 pub enum ConfigError {
     /// figment could not read the table (missing key, wrong type, unknown key).
     #[error("invalid OpenID Connect configuration: {0}")]
-    Figment(Box<rocket::figment::Error>),
+    Figment(Box<figment::Error>),
     /// A required key is missing.
-    #[error("{0}: missing")]
+    #[error("{}: missing", for_log(.0, SHOWN))]
     Missing(String),
     /// A key has a value that cannot work.
-    #[error("{key}: {reason}")]
+    #[error("{}: {}", for_log(.key, SHOWN), for_log(.reason, SHOWN))]
     Invalid {
         /// The full key, e.g. `oidc.providers.default.issuer`.
         key: String,
@@ -28,7 +36,7 @@ pub enum ConfigError {
 #[non_exhaustive]
 pub enum ProviderError {
     /// The provider could not be reached (connection refused, DNS, timeout).
-    #[error("{endpoint} is unreachable: {reason}")]
+    #[error("{endpoint} is unreachable: {}", for_log(.reason, SHOWN))]
     Unreachable {
         /// Which endpoint.
         endpoint: &'static str,
@@ -44,7 +52,7 @@ pub enum ProviderError {
         status: u16,
     },
     /// The provider's answer could not be used.
-    #[error("{endpoint} sent an invalid response: {reason}")]
+    #[error("{endpoint} sent an invalid response: {}", for_log(.reason, SHOWN))]
     InvalidResponse {
         /// Which endpoint.
         endpoint: &'static str,
@@ -52,7 +60,11 @@ pub enum ProviderError {
         reason: String,
     },
     /// The discovery document names another issuer than the configured one.
-    #[error("discovery document names issuer `{found}`, expected `{expected}`")]
+    #[error(
+        "discovery document names issuer `{}`, expected `{}`",
+        for_log(.found, SHOWN),
+        for_log(.expected, SHOWN)
+    )]
     IssuerMismatch {
         /// The configured issuer.
         expected: String,
@@ -84,13 +96,13 @@ impl ProviderError {
 #[non_exhaustive]
 pub enum TokenError {
     /// Not a well-formed signed JWT with the required claims.
-    #[error("malformed ID token: {0}")]
+    #[error("malformed ID token: {}", for_log(.0, SHOWN))]
     Malformed(String),
     /// The `alg` is `none`, not allowed for this provider, or unsupported.
-    #[error("ID token algorithm rejected: {0}")]
+    #[error("ID token algorithm rejected: {}", for_log(.0, SHOWN))]
     Algorithm(String),
     /// No key of the provider matches the token's `kid`/`alg`.
-    #[error("no matching key for the ID token: {0}")]
+    #[error("no matching key for the ID token: {}", for_log(.0, SHOWN))]
     UnknownKey(String),
     /// The token has no `kid` and several of the provider's keys could have signed it.
     #[error("the ID token has no `kid` and several keys match")]
@@ -99,13 +111,13 @@ pub enum TokenError {
     #[error("ID token signature is invalid")]
     Signature,
     /// `iss` is not the provider's issuer.
-    #[error("ID token issuer is wrong: {0}")]
+    #[error("ID token issuer is wrong: {}", for_log(.0, SHOWN))]
     Issuer(String),
     /// `aud` does not contain the client, or contains untrusted audiences.
-    #[error("ID token audience is wrong: {0}")]
+    #[error("ID token audience is wrong: {}", for_log(.0, SHOWN))]
     Audience(String),
     /// `azp` is missing with several audiences, or is not the client.
-    #[error("ID token authorized party is wrong: {0}")]
+    #[error("ID token authorized party is wrong: {}", for_log(.0, SHOWN))]
     AuthorizedParty(String),
     /// `exp` is in the past (beyond the clock skew).
     #[error("ID token expired")]
@@ -117,7 +129,7 @@ pub enum TokenError {
     #[error("ID token is not valid yet")]
     NotYetValid,
     /// `nonce` missing or not the one sent.
-    #[error("ID token nonce is wrong: {0}")]
+    #[error("ID token nonce is wrong: {}", for_log(.0, SHOWN))]
     Nonce(String),
     /// `sub` missing or empty.
     #[error("ID token subject is missing")]
@@ -139,7 +151,7 @@ pub enum TokenError {
 #[non_exhaustive]
 pub enum StoreError {
     /// The store could not be reached or did not answer in time.
-    #[error("the session store is unavailable: {0}")]
+    #[error("the session store is unavailable: {}", for_log(.0, SHOWN))]
     Unavailable(String),
 }
 
@@ -152,13 +164,13 @@ pub enum AuthError {
     #[error("the login could not be matched to this browser ({0})")]
     InvalidState(&'static str),
     /// A parameter appears more than once, or the callback is malformed.
-    #[error("malformed callback: {0}")]
+    #[error("malformed callback: {}", for_log(.0, SHOWN))]
     InvalidCallback(String),
     /// The `iss` response parameter (RFC 9207) does not match, or is missing though advertised.
     #[error("the response comes from another issuer")]
     IssuerMismatch,
     /// The provider returned an error response (`error=...`).
-    #[error("the provider refused the login: {error}")]
+    #[error("the provider refused the login: {}", for_log(.error, SHOWN))]
     ProviderRefused {
         /// The `error` code, e.g. `access_denied`.
         error: String,
@@ -166,10 +178,10 @@ pub enum AuthError {
         description: Option<String>,
     },
     /// The token endpoint refused the code (`invalid_grant` and friends).
-    #[error("the token endpoint refused the code: {0}")]
+    #[error("the token endpoint refused the code: {}", for_log(.0, SHOWN))]
     TokenRejected(String),
     /// The token response is unusable (wrong token_type, no id_token, ...).
-    #[error("the token response is unusable: {0}")]
+    #[error("the token response is unusable: {}", for_log(.0, SHOWN))]
     TokenResponse(String),
     /// The ID token failed validation.
     #[error(transparent)]
@@ -181,13 +193,13 @@ pub enum AuthError {
     #[error("the provider returned another user than the session's")]
     SubjectChanged,
     /// The session ended: its refresh token was refused, or it has none to refresh with.
-    #[error("the session has ended: {0}")]
+    #[error("the session has ended: {}", for_log(.0, SHOWN))]
     SessionEnded(String),
     /// A refresh was asked for, but the session has no refresh token.
     #[error("the session has no refresh token")]
     NoRefreshToken,
     /// The login was started for a provider that is not configured (any more).
-    #[error("the provider `{0}` is not configured")]
+    #[error("the provider `{}` is not configured", for_log(.0, SHOWN))]
     UnknownProvider(String),
     /// No session, and the request is not a browser navigation that could be sent to log in.
     #[error("login required")]
@@ -248,8 +260,97 @@ impl AuthError {
             AuthError::ProviderRefused {
                 description: Some(d),
                 ..
-            } => d.clone(),
+            } => for_log(d, SHOWN * 2),
             other => other.to_string(),
         }
+    }
+}
+
+impl From<ParamError> for AuthError {
+    fn from(error: ParamError) -> Self {
+        AuthError::InvalidCallback(error.to_string())
+    }
+}
+
+/// Why a bearer token was refused (RFC 6750). Every one is a responder with the right status
+/// and `WWW-Authenticate` header.
+///
+/// # Example
+///
+/// ```
+/// use rocket_openidconnect::BearerError;
+///
+/// let error = BearerError::InsufficientScope(vec!["api".into()]);
+/// assert_eq!(error.status_code(), 403);
+/// assert_eq!(
+///     error.www_authenticate("api"),
+///     r#"Bearer realm="api", error="insufficient_scope", scope="api""#
+/// );
+/// ```
+#[derive(Debug, Clone, Error)]
+#[non_exhaustive]
+pub enum BearerError {
+    /// No `Authorization: Bearer` header.
+    #[error("no bearer token")]
+    Missing,
+    /// The `Authorization` header is not `Bearer <token>`.
+    #[error("malformed authorization header")]
+    Malformed,
+    /// The token is invalid, expired, revoked, or for someone else.
+    #[error("invalid token: {}", for_log(.0, SHOWN))]
+    Invalid(String),
+    /// The token lacks scopes the route requires.
+    #[error("insufficient scope: {}", for_log(&.0.join(" "), SHOWN))]
+    InsufficientScope(Vec<String>),
+    /// The provider (key set, introspection) cannot be reached.
+    #[error(transparent)]
+    Unavailable(#[from] ProviderError),
+}
+
+impl BearerError {
+    /// The HTTP status: 401, 403 for missing scopes, 503 when the provider is unavailable.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            BearerError::InsufficientScope(_) => 403,
+            BearerError::Malformed => 400,
+            BearerError::Unavailable(e) if e.is_unreachable() => 503,
+            BearerError::Unavailable(_) => 502,
+            _ => 401,
+        }
+    }
+
+    /// The RFC 6750 `error` code, if any.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            BearerError::Missing => None,
+            BearerError::Malformed => Some("invalid_request"),
+            BearerError::Invalid(_) => Some("invalid_token"),
+            BearerError::InsufficientScope(_) => Some("insufficient_scope"),
+            BearerError::Unavailable(_) => None,
+        }
+    }
+
+    /// The `WWW-Authenticate` header value for `realm`.
+    pub fn www_authenticate(&self, realm: &str) -> String {
+        // Quoted strings of the header: no quote, backslash or control character gets in.
+        let quote = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !matches!(c, '\\' | '"') && !c.is_control())
+                .collect()
+        };
+        let mut value = format!("Bearer realm=\"{}\"", quote(realm));
+        if let Some(code) = self.error_code() {
+            value.push_str(&format!(", error=\"{code}\""));
+        }
+        if let BearerError::InsufficientScope(scopes) = self {
+            value.push_str(&format!(", scope=\"{}\"", quote(&scopes.join(" "))));
+        }
+        value
+    }
+}
+
+impl From<TokenError> for BearerError {
+    fn from(error: TokenError) -> Self {
+        BearerError::Invalid(error.to_string())
     }
 }

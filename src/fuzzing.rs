@@ -5,10 +5,12 @@
 use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::ClientSecret;
 
-use crate::flow::CallbackParams;
-use crate::front_channel::ResponseType;
-use crate::session::{decode_chunks, encode_chunks, UserSession};
-use crate::token::{validate_id_token, verify_jws, Expectations, HashCheck, NonceCheck};
+use crate::protocol::callback::CallbackParams;
+use crate::protocol::id_token::{validate_id_token, Expectations, HashCheck, NonceCheck};
+use crate::protocol::jws::verify_jws;
+use crate::protocol::response::ResponseType;
+use crate::session::chunks::{decode_chunks, encode_chunks};
+use crate::session::model::UserSession;
 
 /// The callback's query or form body: parsing, and the response-type check of every type.
 pub fn callback_params(input: &[u8]) {
@@ -97,7 +99,7 @@ pub fn logout_token(input: &[u8]) {
     let Ok(raw) = std::str::from_utf8(input) else {
         return;
     };
-    let _ = crate::backchannel::parse_logout_token(raw, 1_700_000_000, 60);
+    let _ = crate::protocol::logout_token::parse_logout_token(raw, 1_700_000_000, 60);
 }
 
 /// The return-path validator: whatever it accepts stays on the application's origin when a
@@ -106,7 +108,7 @@ pub fn return_path(input: &[u8]) {
     let Ok(candidate) = std::str::from_utf8(input) else {
         return;
     };
-    let Some(path) = crate::return_to::safe_return_path(candidate) else {
+    let Some(path) = crate::util::url::safe_return_path(candidate) else {
         return;
     };
     let base = url::Url::parse("https://app.example/base/").expect("a base URL");

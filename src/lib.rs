@@ -43,64 +43,54 @@
 //!   fetched and its `sub` compared, and a fresh session is stored in encrypted cookies.
 //! * Later requests read the session from the cookies: no call to the provider.
 //!
-//! See the README for the configuration reference.
+//! The configuration keys are documented in `docs/configuration.md`; the module map and the
+//! import rules in `ARCHITECTURE.md`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod admin;
-mod backchannel;
-mod bearer;
-mod bearer_guard;
-mod client_credentials;
-mod config;
-mod cookies;
+// The layers, from the bottom up; each imports only the ones before it (ARCHITECTURE.md).
+// Helpers: clock, random values, parameters, URL checks, safe text, single-flight cache.
+mod util;
+// The errors of every layer.
 mod error;
-mod fairing;
-mod flow;
-mod front_channel;
+// The protocols' data and checks, no I/O.
+mod protocol;
+// The `oidc` table: schema and checks.
+mod config;
+// Sessions: model, codecs, stores, records, policy.
+mod session;
+// Everything that talks to a provider.
+mod client;
+// The Rocket edge: guards, routes, catcher, fairing.
+mod web;
+
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod guard;
-mod http;
-mod logout;
-mod logout_routes;
-mod provider;
-mod provider_logout_routes;
-#[cfg(feature = "redis")]
-mod redis_store;
-mod refresh;
-mod replay;
-mod return_to;
-mod routes;
-mod session;
-mod sessions;
-mod store;
-mod token;
-
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use admin::OidcSessions;
-pub use bearer::{AccessTokenInfo, BearerError};
-pub use bearer_guard::{BearerToken, OidcAccess};
-pub use client_credentials::ClientCredentialsGrant;
 pub use config::{
     AccessTokenValidation, ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig,
     SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
 };
-pub use error::{AuthError, ConfigError, ProviderError, StoreError, TokenError};
-pub use fairing::OpenIdConnect;
-pub use front_channel::{ResponseMode, ResponseType};
-pub use guard::{DefaultProvider, OidcUser, Provider};
-pub use logout_routes::OidcLogout;
-pub use provider::ProviderMetadata;
-pub use return_to::safe_return_path;
-pub use routes::login_catcher;
-pub use session::UserSession;
-pub use sessions::SessionInfo;
-pub use token::Claims;
+pub use error::{AuthError, BearerError, ConfigError, ProviderError, StoreError, TokenError};
+pub use protocol::access_token::AccessTokenInfo;
+pub use protocol::id_token::Claims;
+pub use protocol::metadata::ProviderMetadata;
+pub use protocol::response::{ResponseMode, ResponseType};
+pub use session::model::UserSession;
+pub use session::server::SessionInfo;
+pub use util::url::safe_return_path;
+pub use web::app_token::ClientCredentialsGrant;
+pub use web::bearer::{BearerToken, OidcAccess};
+pub use web::catcher::login_catcher;
+pub use web::fairing::OpenIdConnect;
+pub use web::logout::OidcLogout;
+pub use web::provider::{DefaultProvider, Provider};
+pub use web::session_admin::OidcSessions;
+pub use web::user::OidcUser;
 
 pub use openidconnect;
 pub use rocket;

@@ -491,7 +491,7 @@ impl TestProvider {
         change: impl FnOnce(&mut Map<String, Value>),
     ) -> String {
         let behaviour = lock(&self.state.behaviour).clone();
-        let now = crate::flow::unix_now();
+        let now = crate::util::clock::unix_now();
         let mut claims = Map::new();
         claims.insert("iss".into(), self.issuer().into());
         claims.insert("aud".into(), self.client_id().into());
@@ -525,13 +525,13 @@ impl TestProvider {
             openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
             openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
         ];
-        let now = crate::flow::unix_now();
-        let expect = crate::token::Expectations {
+        let now = crate::util::clock::unix_now();
+        let expect = crate::protocol::id_token::Expectations {
             issuer: self.issuer(),
             client_id: self.client_id(),
             client_secret: None,
             allowed_algs: &algs,
-            nonce: crate::token::NonceCheck::Required(nonce),
+            nonce: crate::protocol::id_token::NonceCheck::Required(nonce),
             issued_after: now - 60,
             now,
             skew: 60,
@@ -539,7 +539,7 @@ impl TestProvider {
             acr_values: None,
             hashes: &[],
         };
-        crate::token::validate_id_token(raw, &jwks, &expect).is_ok()
+        crate::protocol::id_token::validate_id_token(raw, &jwks, &expect).is_ok()
     }
 
     /// Revokes an access token: introspection then reports it inactive.

@@ -25,7 +25,7 @@ pub(super) fn random(bytes: usize) -> String {
 }
 
 pub(super) fn unix_now() -> i64 {
-    crate::flow::unix_now()
+    crate::util::clock::unix_now()
 }
 
 /// Requests served per endpoint.

@@ -1,0 +1,82 @@
+//! The application's own tokens (OAuth 2.0 client credentials grant), to call other APIs as the
+//! application: cached until shortly before they expire, one request per provider and scope at
+//! a time.
+
+use std::sync::Arc;
+
+use openidconnect::AccessToken;
+
+use crate::client::token::token_request;
+use crate::client::RelyingParty;
+use crate::error::AuthError;
+use crate::util::clock::unix_now;
+use crate::util::single_flight::SingleFlight;
+
+/// A cached token is renewed this many seconds before it expires.
+const RENEW_BEFORE: i64 = 30;
+/// A failed grant is reported to callers for this many seconds without a new request.
+const FAILED_FOR: i64 = 5;
+/// A token without a stated lifetime is reused for this many seconds.
+const UNSTATED_LIFETIME: i64 = 300;
+/// At most this many (provider, scope) tokens are kept: an application asks for a handful of
+/// scopes; the bound only matters if scopes come from requests.
+const CAPACITY: usize = 1_024;
+
+/// The application's tokens by provider and scope.
+pub(crate) struct AppTokens {
+    rp: Arc<RelyingParty>,
+    cache: SingleFlight<(String, String), Result<AccessToken, AuthError>>,
+}
+
+impl AppTokens {
+    /// The tokens of `rp`'s client at its providers.
+    pub fn new(rp: Arc<RelyingParty>) -> Self {
+        AppTokens {
+            rp,
+            cache: SingleFlight::new(CAPACITY),
+        }
+    }
+
+    /// A token for the application itself with `scope`, from the cache while it is valid for
+    /// more than 30 s. Concurrent callers wait for one request.
+    pub async fn token(&self, provider: &str, scope: &str) -> Result<AccessToken, AuthError> {
+        // "b a", "a  b" and "a b" are one scope set.
+        let mut scopes: Vec<&str> = scope.split_whitespace().collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        let scope = scopes.join(" ");
+        let key = (provider.to_owned(), scope.clone());
+        self.cache
+            .get_or_compute(
+                key,
+                unix_now(),
+                |_| true,
+                || async {
+                    let result = self.request(provider, &scope).await;
+                    let now = unix_now();
+                    match result {
+                        Ok((token, until)) => {
+                            // Renewed 30 s before it expires (or at half its life, if shorter).
+                            let margin = RENEW_BEFORE.min(until.saturating_sub(now) / 2);
+                            (Ok(token), Some(until.saturating_sub(margin)))
+                        }
+                        Err(error) => (Err(error), Some(now.saturating_add(FAILED_FOR))),
+                    }
+                },
+            )
+            .await
+    }
+
+    async fn request(&self, provider: &str, scope: &str) -> Result<(AccessToken, i64), AuthError> {
+        let client = self.rp.provider(provider)?;
+        let ready = client.ready(&self.rp.http).await?;
+        let mut form = vec![("grant_type", "client_credentials")];
+        if !scope.is_empty() {
+            form.push(("scope", scope));
+        }
+        let started = unix_now();
+        let tokens = token_request(&self.rp.http, client, &ready, form).await?;
+        let until = started.saturating_add(tokens.expires_in.unwrap_or(UNSTATED_LIFETIME));
+        Ok((tokens.access_token, until))
+    }
+}

@@ -1,0 +1,138 @@
+//! OpenID Connect Back-Channel Logout 1.0 (with errata 1): the logout token a provider POSTs
+//! to end sessions, validated as section 2.6 says, and its effect (the sessions it names end,
+//! for every instance that shares the records).
+
+use serde_json::Value;
+
+use crate::client::provider::ProviderClient;
+use crate::client::RelyingParty;
+use crate::error::{AuthError, TokenError};
+use crate::protocol::jws::{allowed_algs, check_alg, verify_signature};
+use crate::protocol::logout_token::{parse_logout_token, MAX_AGE};
+use crate::session::records::{EndedBy, Records};
+use crate::util::clock::unix_now;
+
+/// A valid logout token: which sessions of which provider end.
+#[derive(Debug)]
+pub(crate) struct LogoutEvent {
+    pub provider: String,
+    /// The provider's issuer and the client the sessions belong to.
+    pub issuer: String,
+    pub client_id: String,
+    pub sub: Option<String>,
+    pub sid: Option<String>,
+    /// How the token's `jti` was recorded as used (forgotten again if the logout fails, so
+    /// that the provider's retry is not refused as a replay); empty when not from a token.
+    pub jti_record: String,
+}
+
+impl RelyingParty {
+    /// Validates a logout token (section 2.6): signed by the provider that issued it (its
+    /// configured issuer), with an algorithm allowed for its ID tokens (never `none`), for this
+    /// client, recent, with the back-channel logout event, a `sub` or `sid`, no `nonce`, a
+    /// `jti` never seen before, and not typed as anything but a logout token.
+    pub async fn validate_logout_token(
+        &self,
+        records: &Records,
+        raw: &str,
+    ) -> Result<LogoutEvent, AuthError> {
+        let skew = self.config.clock_skew as i64;
+        let (header, claims) = parse_logout_token(raw, unix_now(), skew)?;
+        let issuer = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TokenError::Issuer("missing".into()))?;
+        // The providers with this issuer (several clients at one provider are possible); the
+        // token must be for one of their clients.
+        let mut candidates: Vec<&ProviderClient> = Vec::new();
+        for provider in self.providers.values() {
+            if provider.config.issuer() == issuer {
+                candidates.push(provider);
+            }
+        }
+        if candidates.is_empty() {
+            return Err(TokenError::Issuer("not a configured provider".into()).into());
+        }
+        let audiences: Vec<&str> = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => return Err(TokenError::Audience("missing".into()).into()),
+        };
+        let mut client: Option<(&ProviderClient, _)> = None;
+        for candidate in candidates {
+            let ready = candidate.ready(&self.http).await?;
+            if audiences.contains(&ready.credentials.client_id.as_str()) {
+                client = Some((candidate, ready));
+                break;
+            }
+        }
+        let (client, ready) =
+            client.ok_or_else(|| TokenError::Audience("does not contain this client".into()))?;
+        if ready.metadata.issuer != issuer {
+            return Err(TokenError::Issuer("not the provider's issuer".into()).into());
+        }
+        // The header: an allowed algorithm of this provider's ID tokens; typed as a logout
+        // token or not typed (never as another kind of JWT, like an access token).
+        let algs = allowed_algs(
+            client.config.id_token_signing_algs.as_deref(),
+            &ready.metadata.id_token_signing_alg_values_supported,
+        );
+        let alg = check_alg(&header, &algs)?;
+        // The signature (with one key-set refetch for a rotated key).
+        let secret = ready.credentials.client_secret.as_ref();
+        let check = |keys: &_| verify_signature(raw, &header, &alg, keys, secret);
+        ready.keys.check_with(&self.http, check).await??;
+        // Used once: a replayed token is refused.
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let iat = claims
+            .get("iat")
+            .and_then(Value::as_f64)
+            .unwrap_or_default() as i64;
+        let until = iat.saturating_add(MAX_AGE + self.config.clock_skew as i64);
+        let jti_record = format!("{issuer} {jti}");
+        if !records.first_use("jti", &jti_record, until).await? {
+            return Err(TokenError::Malformed("this logout token was used already".into()).into());
+        }
+        let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        Ok(LogoutEvent {
+            provider: client.name.clone(),
+            issuer: ready.metadata.issuer.clone(),
+            client_id: ready.credentials.client_id.clone(),
+            sub: string("sub"),
+            sid: string("sid"),
+            jti_record,
+        })
+    }
+
+    /// Ends the sessions a logout names: those of the provider session `sid` if given (the
+    /// precise form), else every session of `sub`; from now until they would have expired.
+    pub async fn end_sessions(
+        &self,
+        records: &Records,
+        event: &LogoutEvent,
+    ) -> Result<(), AuthError> {
+        let now = unix_now();
+        let until = now.saturating_add(self.config.session_lifetime as i64);
+        let (by, value) = match (&event.sid, &event.sub) {
+            (Some(sid), _) => (EndedBy::ProviderSession, sid),
+            (None, Some(sub)) => (EndedBy::Subject, sub),
+            (None, None) => return Ok(()),
+        };
+        records
+            .end((&event.issuer, &event.client_id), by, value, now, until)
+            .await?;
+        log::info!(
+            "OpenID Connect: provider `{}` ended sessions (by {})",
+            event.provider,
+            if by == EndedBy::ProviderSession {
+                "sid"
+            } else {
+                "sub"
+            }
+        );
+        Ok(())
+    }
+}

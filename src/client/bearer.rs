@@ -1,0 +1,185 @@
+//! API protection: bearer access tokens validated locally as JWTs (RFC 9068) or by
+//! introspection (RFC 7662, cached until the token expires).
+
+use std::sync::Arc;
+
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::client::auth::client_post;
+use crate::client::provider::{ProviderClient, ReadyProvider};
+use crate::client::RelyingParty;
+use crate::config::AccessTokenValidation;
+use crate::error::{BearerError, ProviderError, TokenError};
+use crate::protocol::access_token::{
+    check_access_claims, check_jwt_form, looks_like_jwt, AccessExpectations, AccessTokenInfo,
+    KEPT_CLAIMS,
+};
+use crate::protocol::jws::{allowed_algs, is_symmetric, verify_jws};
+use crate::util::clock::unix_now;
+use crate::util::single_flight::SingleFlight;
+
+/// At most this many introspection results are kept (one per token seen within
+/// `introspection_cache_max_age`; expired, inactive and failed ones leave first).
+const CACHE_CAPACITY: usize = 10_000;
+/// An inactive token is re-checked after this many seconds at the latest.
+const INACTIVE_FOR: i64 = 30;
+/// A failed introspection is reported for this many seconds without a new call, so that
+/// concurrent requests do not queue behind a hanging provider one timeout after the other.
+const FAILED_FOR: i64 = 5;
+
+/// An introspection outcome: an active token's claims, `None` for an inactive token, or a
+/// failure.
+type Introspection = Result<Option<AccessTokenInfo>, BearerError>;
+
+/// Validates the bearer tokens of the application's APIs, with a cache of introspection
+/// results by token (hashed), until the token's `exp` or the configured max age.
+pub(crate) struct AccessTokenValidator {
+    rp: Arc<RelyingParty>,
+    introspections: SingleFlight<[u8; 32], Introspection>,
+}
+
+impl AccessTokenValidator {
+    /// The validator of `rp`'s providers' access tokens.
+    pub fn new(rp: Arc<RelyingParty>) -> Self {
+        AccessTokenValidator {
+            rp,
+            introspections: SingleFlight::new(CACHE_CAPACITY),
+        }
+    }
+
+    /// Validates a bearer access token for `provider`, as configured
+    /// (`access_token_validation`).
+    pub async fn validate(
+        &self,
+        provider: &str,
+        token: &str,
+    ) -> Result<AccessTokenInfo, BearerError> {
+        let client = self
+            .rp
+            .providers
+            .get(provider)
+            .ok_or_else(|| BearerError::Invalid("unknown provider".into()))?;
+        let ready = client.ready(&self.rp.http).await?;
+        let jwt = match client.config.access_token_validation {
+            AccessTokenValidation::Jwt => true,
+            AccessTokenValidation::Introspection => false,
+            AccessTokenValidation::Auto => looks_like_jwt(token),
+        };
+        let (info, required) = if jwt {
+            (self.read_jwt(client, &ready, token).await?, true)
+        } else {
+            (self.introspect(client, &ready, token).await?, false)
+        };
+        let expect = AccessExpectations {
+            issuer: &ready.metadata.issuer,
+            audiences: &client.config.audiences,
+            client_id: &ready.credentials.client_id,
+            now: unix_now(),
+            skew: self.rp.config.clock_skew as i64,
+        };
+        check_access_claims(&info.claims, &expect, required).map_err(BearerError::Invalid)?;
+        Ok(info)
+    }
+
+    /// A JWT access token: signed with an asymmetric algorithm by the provider's key, typed as
+    /// an access token (not an ID token).
+    async fn read_jwt(
+        &self,
+        client: &ProviderClient,
+        ready: &ReadyProvider,
+        token: &str,
+    ) -> Result<AccessTokenInfo, BearerError> {
+        let algs = access_token_algs(client, ready);
+        let check = |keys: &_| verify_jws(token, keys, &algs);
+        let (header, claims) = match ready.keys.check_with(&self.rp.http, check).await? {
+            Err(TokenError::UnknownKey(_) | TokenError::Signature) => {
+                return Err(BearerError::Invalid("no key verifies the token".into()))
+            }
+            other => other?,
+        };
+        let typ_required =
+            client.config.require_access_token_typ || client.config.audiences.is_empty();
+        check_jwt_form(&header, &claims, typ_required).map_err(BearerError::Invalid)?;
+        Ok(AccessTokenInfo { claims })
+    }
+
+    /// An opaque token, by the provider's introspection endpoint; one call per token at a
+    /// time, its answer reused until the token expires (at most the configured max age).
+    async fn introspect(
+        &self,
+        client: &ProviderClient,
+        ready: &ReadyProvider,
+        token: &str,
+    ) -> Result<AccessTokenInfo, BearerError> {
+        const ENDPOINT: &str = "introspection endpoint";
+        let endpoint = ready
+            .metadata
+            .introspection_endpoint
+            .as_deref()
+            .ok_or(ProviderError::MissingEndpoint("introspection endpoint"))?;
+        let mut hasher = Sha256::new();
+        hasher.update(client.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(token.as_bytes());
+        let max_age = client.config.introspection_cache_max_age as i64;
+        let http = &self.rp.http;
+        let outcome = self
+            .introspections
+            .get_or_compute(
+                hasher.finalize().into(),
+                unix_now(),
+                |_| true,
+                || async {
+                    let form = vec![("token", token), ("token_type_hint", "access_token")];
+                    let request = client_post(http, &ready.credentials, endpoint, form);
+                    let answer = match http.send(ENDPOINT, request).await {
+                        Ok(response) if response.status == 200 => response.json_object(ENDPOINT),
+                        Ok(response) => Err(ProviderError::Status {
+                            endpoint: ENDPOINT,
+                            status: response.status,
+                        }),
+                        Err(error) => Err(error),
+                    };
+                    let now = unix_now();
+                    match answer {
+                        Err(error) => (Err(error.into()), Some(now.saturating_add(FAILED_FOR))),
+                        Ok(answer) if answer.get("active") != Some(&Value::Bool(true)) => (
+                            Ok(None),
+                            Some(now.saturating_add(max_age.min(INACTIVE_FOR))),
+                        ),
+                        Ok(mut answer) => {
+                            answer.retain(|k, _| KEPT_CLAIMS.contains(&k.as_str()));
+                            let until = now.saturating_add(max_age);
+                            let exp = answer.get("exp").and_then(Value::as_i64).unwrap_or(until);
+                            let info = AccessTokenInfo { claims: answer };
+                            (Ok(Some(info)), Some(until.min(exp)))
+                        }
+                    }
+                },
+            )
+            .await;
+        outcome?.ok_or_else(|| BearerError::Invalid("the token is not active".into()))
+    }
+}
+
+/// Asymmetric algorithms only: the configured ones, else the provider's plus RS256 (the
+/// ID-token settings may allow HMAC; access tokens never use it here).
+fn access_token_algs(
+    client: &ProviderClient,
+    ready: &ReadyProvider,
+) -> Vec<CoreJwsSigningAlgorithm> {
+    let mut algs = allowed_algs(
+        client.config.access_token_signing_algs.as_deref(),
+        &ready.metadata.id_token_signing_alg_values_supported,
+    );
+    algs.retain(|alg| !is_symmetric(alg));
+    if client.config.access_token_signing_algs.is_none() {
+        let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+        if !algs.contains(&rs256) {
+            algs.push(rs256);
+        }
+    }
+    algs
+}

@@ -1,0 +1,122 @@
+//! Everything that talks to a provider, over the one shared HTTP client: discovery, keys and
+//! registration ([`provider`]), client authentication, the login (start and callback), the
+//! token endpoint, userinfo, refresh, logout and revocation, back-channel logout tokens,
+//! bearer-token validation and the application's own tokens. No web framework here: the edge
+//! hands in what it read from the request and applies what comes back.
+//!
+//! [`RelyingParty`] holds only the configuration, the HTTP client and the providers; the state
+//! of a feature (refreshes under way, cached introspections and tokens) belongs to the
+//! feature's own type.
+
+pub(crate) mod app_token;
+pub(crate) mod auth;
+pub(crate) mod backchannel;
+pub(crate) mod bearer;
+pub(crate) mod callback;
+pub(crate) mod discovery;
+pub(crate) mod http;
+pub(crate) mod id_token;
+pub(crate) mod keys;
+pub(crate) mod login;
+pub(crate) mod logout;
+pub(crate) mod provider;
+pub(crate) mod refresh;
+pub(crate) mod registration;
+pub(crate) mod token;
+pub(crate) mod userinfo;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::config::OidcConfig;
+use crate::error::AuthError;
+use crate::util::url::is_loopback;
+use http::HttpClient;
+use provider::ProviderClient;
+use registration::ClientUris;
+
+/// The relying party: its configuration, the shared HTTP client and the providers.
+pub(crate) struct RelyingParty {
+    pub config: OidcConfig,
+    pub http: HttpClient,
+    pub providers: HashMap<String, ProviderClient>,
+    /// The path prefix of `base_url` (`""` at the root), prepended to local redirects.
+    pub base_path: String,
+    /// Whether `base_url` is https.
+    pub secure: bool,
+    /// Whether browsers accept `Secure` cookies from `base_url`: https, or a loopback host
+    /// (a secure context even over plain http).
+    pub secure_context: bool,
+    /// The origin of `base_url` (`https://host:port`).
+    pub origin: String,
+}
+
+impl RelyingParty {
+    /// The relying party of `config`, served at `base_url`.
+    pub fn new(config: OidcConfig, base_url: &str) -> Result<Self, String> {
+        let http = HttpClient::new(Duration::from_secs(config.http_timeout))?;
+        let base = url::Url::parse(base_url).map_err(|e| format!("oidc.base_url: {e}"))?;
+        let base_path = base.path().trim_end_matches('/').to_owned();
+        let origin = base.origin().ascii_serialization();
+        let absolute = |path: &str| format!("{origin}{base_path}{path}");
+        let paths: Vec<&str> = config
+            .providers
+            .values()
+            .map(|p| config.redirect_path_of(p))
+            .collect();
+        let providers = config
+            .providers
+            .iter()
+            .map(|(name, p)| {
+                let path = config.redirect_path_of(p);
+                let uris = ClientUris {
+                    redirect_path: path.to_owned(),
+                    redirect_uri: absolute(path),
+                    shares_redirect_path: paths.iter().filter(|other| **other == path).count() > 1,
+                    post_logout_redirect_uri: p
+                        .post_logout_redirect_uri
+                        .clone()
+                        .unwrap_or_else(|| absolute(&config.logout_path)),
+                    backchannel_logout_uri: absolute(&config.backchannel_logout_path),
+                    frontchannel_logout_uri: absolute(&config.frontchannel_logout_path),
+                };
+                let client = ProviderClient::new(name.clone(), p.clone(), uris);
+                (name.clone(), client)
+            })
+            .collect();
+        Ok(RelyingParty {
+            secure: base.scheme() == "https",
+            secure_context: base.scheme() == "https" || is_loopback(&base),
+            origin,
+            config,
+            http,
+            providers,
+            base_path,
+        })
+    }
+
+    /// The absolute URL of a path of this application.
+    pub fn absolute_url(&self, path: &str) -> String {
+        format!("{}{}{path}", self.origin, self.base_path)
+    }
+
+    /// Every callback path: the global one and the providers' own.
+    pub fn redirect_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .providers
+            .values()
+            .map(|p| p.uris.redirect_path.clone())
+            .collect();
+        paths.push(self.config.redirect_path.clone());
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    /// The provider named `name`.
+    pub fn provider(&self, name: &str) -> Result<&ProviderClient, AuthError> {
+        self.providers
+            .get(name)
+            .ok_or_else(|| AuthError::UnknownProvider(name.to_owned()))
+    }
+}

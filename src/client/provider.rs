@@ -1,0 +1,160 @@
+//! One configured provider: its metadata (discovery or static), signing keys and client
+//! credentials, discovered lazily, shared by every request, and retried after a failure.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::client::discovery::discover;
+use crate::client::http::HttpClient;
+use crate::client::keys::KeyStore;
+use crate::client::registration::{self, ClientCredentials, ClientUris};
+use crate::config::ProviderConfig;
+use crate::error::ProviderError;
+use crate::protocol::metadata::ProviderMetadata;
+
+/// How long a failed discovery is remembered before a request tries again.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// A provider that has been discovered: its metadata and keys.
+pub(crate) struct ReadyProvider {
+    pub metadata: ProviderMetadata,
+    pub keys: KeyStore,
+    pub credentials: ClientCredentials,
+}
+
+/// One configured provider and its discovery state.
+pub(crate) struct ProviderClient {
+    pub name: String,
+    pub config: ProviderConfig,
+    pub uris: ClientUris,
+    /// A registered client the provider refused: not to be reused from the store (another
+    /// instance may have stored a newer one meanwhile, which is).
+    refused_client: Mutex<Option<String>>,
+    ready: RwLock<Option<Arc<ReadyProvider>>>,
+    last_failure: Mutex<Option<(Instant, ProviderError)>>,
+    /// Held while a discovery runs, so concurrent requests share one.
+    discovering: tokio::sync::Mutex<()>,
+}
+
+impl ProviderClient {
+    pub fn new(name: String, config: ProviderConfig, uris: ClientUris) -> Self {
+        ProviderClient {
+            name,
+            config,
+            uris,
+            refused_client: Mutex::new(None),
+            ready: RwLock::new(None),
+            last_failure: Mutex::new(None),
+            discovering: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The discovered provider, without any network call, if discovery already succeeded.
+    pub fn ready_now(&self) -> Option<Arc<ReadyProvider>> {
+        self.ready.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn recent_failure(&self) -> Option<(Instant, ProviderError)> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The discovered provider, discovering it first if needed. A failure is remembered for a
+    /// short while, and while a retry runs other requests fail fast with the last failure, so
+    /// an outage neither turns every request into a provider call nor makes requests queue.
+    pub async fn ready(&self, http: &HttpClient) -> Result<Arc<ReadyProvider>, ProviderError> {
+        if let Some(ready) = self.ready_now() {
+            return Ok(ready);
+        }
+        let remembered = self.recent_failure();
+        if let Some((at, error)) = &remembered {
+            if at.elapsed() < RETRY_AFTER {
+                return Err(error.clone());
+            }
+        }
+        let _discovering = match (self.discovering.try_lock(), remembered) {
+            (Ok(guard), _) => guard,
+            (Err(_), Some((_, error))) => return Err(error),
+            (Err(_), None) => self.discovering.lock().await,
+        };
+        if let Some(ready) = self.ready_now() {
+            return Ok(ready);
+        }
+        if let Some((at, error)) = self.recent_failure() {
+            if at.elapsed() < RETRY_AFTER {
+                return Err(error);
+            }
+        }
+        let result = self.discover(http).await;
+        let mut last_failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(ready) => {
+                let ready = Arc::new(ready);
+                *self.ready.write().unwrap_or_else(|e| e.into_inner()) = Some(ready.clone());
+                *last_failure = None;
+                log::info!("OpenID provider `{}` is ready", self.name);
+                Ok(ready)
+            }
+            Err(error) => {
+                log::warn!("OpenID provider `{}` is unavailable: {error}", self.name);
+                *last_failure = Some((Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    async fn discover(&self, http: &HttpClient) -> Result<ReadyProvider, ProviderError> {
+        let metadata = match &self.config.metadata {
+            Some(static_metadata) => static_metadata.clone(),
+            None => discover(http, self.config.issuer(), self.config.http_allowed()).await?,
+        };
+        let interval = Duration::from_secs(self.config.jwks_refetch_interval);
+        let keys = KeyStore::fetch_new(http, &metadata.jwks_uri, interval).await?;
+        let refused = self
+            .refused_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let credentials = registration::credentials(
+            http,
+            &self.config,
+            &metadata,
+            &self.uris,
+            refused.as_deref(),
+        )
+        .await?;
+        Ok(ReadyProvider {
+            metadata,
+            keys,
+            credentials,
+        })
+    }
+
+    /// The provider refused our dynamically registered client: forget it, so that the next
+    /// login registers a new one (and does not reuse the stored one).
+    pub fn forget_registration(&self, client_id: &str) {
+        *self
+            .refused_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(client_id.to_owned());
+        *self.ready.write().unwrap_or_else(|e| e.into_inner()) = None;
+        log::warn!(
+            "OpenID provider `{}` refused the registered client; it will register again",
+            self.name
+        );
+    }
+
+    /// Whether a session made for `client_id` belongs to this provider's client, without any
+    /// network call: the configured client, or the registered one once known (a registered
+    /// client not known yet is not checked).
+    pub fn accepts_client_id(&self, client_id: &str) -> bool {
+        match &self.config.client_id {
+            Some(configured) => configured == client_id,
+            None => self
+                .ready_now()
+                .is_none_or(|ready| ready.credentials.client_id == client_id),
+        }
+    }
+}

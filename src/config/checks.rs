@@ -1,0 +1,510 @@
+//! The checks the schema alone cannot make: URLs, paths, ranges, and the consistency of each
+//! provider's settings. Each error names the key and what is wrong with it.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use url::Url;
+
+use crate::config::schema::{
+    ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig, SessionStoreKind,
+};
+use crate::error::ConfigError;
+use crate::protocol::jws::{is_symmetric, parse_alg};
+use crate::protocol::response::{ResponseMode, ResponseType};
+use crate::util::url::{check_url, is_loopback, safe_return_path};
+
+/// Authorization request parameters the library sets itself; configuring them is an error.
+const RESERVED_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "nonce",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "request",
+    "request_uri",
+];
+
+/// Checks the whole table.
+pub(crate) fn check(config: &OidcConfig) -> Result<(), ConfigError> {
+    check_base_url(config)?;
+    check_paths(config)?;
+    check_stores(config)?;
+    check_times(config)?;
+    check_cookie_name(config)?;
+    if config.providers.is_empty() {
+        return Err(ConfigError::Missing("oidc.providers".into()));
+    }
+    let mut stores = HashSet::new();
+    for (name, provider) in &config.providers {
+        let key = format!("oidc.providers.{name}");
+        if let Some(store) = &provider.registration_store {
+            if !stores.insert(store) {
+                return Err(invalid(
+                    &format!("{key}.registration_store"),
+                    "is the store of another provider",
+                ));
+            }
+        }
+        check_provider_in(config, provider, &key)?;
+        check_provider(provider, &key)?;
+    }
+    Ok(())
+}
+
+fn check_base_url(config: &OidcConfig) -> Result<(), ConfigError> {
+    let Some(base) = &config.base_url else {
+        return Ok(());
+    };
+    let url = Url::parse(base).map_err(|e| invalid("oidc.base_url", e))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("oidc.base_url", "must be an absolute http(s) URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "oidc.base_url",
+            "must not have a query or fragment",
+        ));
+    }
+    Ok(())
+}
+
+/// The routes' paths: well formed, and each route at its own path.
+fn check_paths(config: &OidcConfig) -> Result<(), ConfigError> {
+    check_path("oidc.redirect_path", &config.redirect_path)?;
+    check_path("oidc.logout_path", &config.logout_path)?;
+    if let Some(path) = &config.post_logout_path {
+        if safe_return_path(path).is_none() {
+            return Err(invalid(
+                "oidc.post_logout_path",
+                "must be a path of this application, like `/goodbye`",
+            ));
+        }
+    }
+    if let Some(path) = &config.login_path {
+        check_path("oidc.login_path", path)?;
+        if *path == config.redirect_path || *path == config.logout_path {
+            return Err(invalid(
+                "oidc.login_path",
+                "must differ from oidc.redirect_path and oidc.logout_path",
+            ));
+        }
+    }
+    if config.redirect_path == config.logout_path {
+        return Err(invalid(
+            "oidc.logout_path",
+            "must differ from oidc.redirect_path",
+        ));
+    }
+    for (key, path) in [
+        (
+            "oidc.backchannel_logout_path",
+            &config.backchannel_logout_path,
+        ),
+        (
+            "oidc.frontchannel_logout_path",
+            &config.frontchannel_logout_path,
+        ),
+    ] {
+        check_path(key, path)?;
+        let others = [
+            Some(&config.redirect_path),
+            Some(&config.logout_path),
+            config.login_path.as_ref(),
+        ];
+        if others.into_iter().flatten().any(|other| other == path)
+            || config.backchannel_logout_path == config.frontchannel_logout_path
+        {
+            return Err(invalid(
+                key,
+                "must differ from the other paths of oidc (redirect, logout, login and the \
+                 other logout channel)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where sessions and records are kept.
+fn check_stores(config: &OidcConfig) -> Result<(), ConfigError> {
+    if config.session_store == SessionStoreKind::Redis && config.redis_url.is_none() {
+        return Err(invalid(
+            "oidc.session_store",
+            "`redis` needs oidc.redis_url (the Redis server to keep the sessions in)",
+        ));
+    }
+    if let Some(url) = &config.redis_url {
+        if !cfg!(feature = "redis") {
+            return Err(invalid(
+                "oidc.redis_url",
+                "needs the `redis` feature of rocket_openidconnect",
+            ));
+        }
+        match Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "unix" | "redis+unix") => {}
+            _ => {
+                return Err(invalid(
+                    "oidc.redis_url",
+                    "must be a redis://, rediss:// or unix:// URL",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lifetimes, timeouts and the clock skew.
+fn check_times(config: &OidcConfig) -> Result<(), ConfigError> {
+    if config.session_lifetime == 0 {
+        return Err(invalid(
+            "oidc.session_lifetime",
+            "must be at least 1 second",
+        ));
+    }
+    if config.session_lifetime > 10 * 365 * 86_400 {
+        return Err(invalid(
+            "oidc.session_lifetime",
+            "must be at most ten years",
+        ));
+    }
+    if config.session_inactivity_timeout == Some(0) {
+        return Err(invalid(
+            "oidc.session_inactivity_timeout",
+            "must be at least 1 second (leave it out to turn it off)",
+        ));
+    }
+    if config.http_timeout == 0 || config.http_timeout > 300 {
+        return Err(invalid(
+            "oidc.http_timeout",
+            "must be between 1 and 300 seconds",
+        ));
+    }
+    if config.clock_skew > 600 {
+        return Err(invalid("oidc.clock_skew", "must be at most 600 seconds"));
+    }
+    if !(10..=3600).contains(&config.login_timeout) {
+        return Err(invalid(
+            "oidc.login_timeout",
+            "must be between 10 and 3600 seconds",
+        ));
+    }
+    Ok(())
+}
+
+fn check_cookie_name(config: &OidcConfig) -> Result<(), ConfigError> {
+    let name = &config.cookie_name;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(invalid(
+            "oidc.cookie_name",
+            "must be non-empty and use only letters, digits, `_` and `-`",
+        ));
+    }
+    Ok(())
+}
+
+/// What a provider's settings must agree on with the global ones.
+fn check_provider_in(
+    config: &OidcConfig,
+    provider: &ProviderConfig,
+    key: &str,
+) -> Result<(), ConfigError> {
+    if provider.registration_store.is_some() && provider.registration.is_none() {
+        return Err(invalid(
+            &format!("{key}.registration_store"),
+            "needs a registration table",
+        ));
+    }
+    if !provider.login_params.is_empty() && config.login_path.is_none() {
+        return Err(invalid(
+            &format!("{key}.login_params"),
+            "needs oidc.login_path (the route that takes them)",
+        ));
+    }
+    if provider.session_refresh_interval == Some(0) {
+        return Err(invalid(
+            &format!("{key}.session_refresh_interval"),
+            "must be at least 1 second (leave it out to turn it off)",
+        ));
+    }
+    if let Some(path) = &provider.redirect_path {
+        check_path(&format!("{key}.redirect_path"), path)?;
+        if *path == config.logout_path {
+            return Err(invalid(
+                &format!("{key}.redirect_path"),
+                "must differ from oidc.logout_path",
+            ));
+        }
+        if config.login_path.as_ref() == Some(path) {
+            return Err(invalid(
+                &format!("{key}.redirect_path"),
+                "must differ from oidc.login_path",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One provider's own settings.
+fn check_provider(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
+    check_issuer(provider, key)?;
+    check_response(provider, key)?;
+    check_client(provider, key)?;
+    check_token_settings(provider, key)?;
+    check_request_params(provider, key)
+}
+
+/// The issuer and static metadata: one issuer, and URLs that follow the https rule.
+fn check_issuer(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
+    match (&provider.issuer, &provider.metadata) {
+        (None, None) => {
+            return Err(ConfigError::Missing(format!(
+                "{key}.issuer (or a {key}.metadata table)"
+            )))
+        }
+        (Some(issuer), Some(md)) if *issuer != md.issuer => {
+            return Err(invalid(
+                &format!("{key}.metadata.issuer"),
+                format!("`{}` differs from {key}.issuer `{issuer}`", md.issuer),
+            ))
+        }
+        _ => {}
+    }
+    check_provider_url(
+        &format!("{key}.issuer"),
+        provider.issuer(),
+        provider.allow_insecure_http,
+    )?;
+    if let Some(md) = &provider.metadata {
+        if md.token_endpoint.is_none() && provider.response_type.has_code() {
+            return Err(ConfigError::Missing(format!(
+                "{key}.metadata.token_endpoint"
+            )));
+        }
+        md.check_urls(provider.http_allowed())
+            .map_err(|(field, why)| invalid(&format!("{key}.metadata.{field}"), why))?;
+    }
+    if let Some(uri) = &provider.post_logout_redirect_uri {
+        match Url::parse(uri) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.fragment().is_none() => {}
+            _ => {
+                return Err(invalid(
+                    &format!("{key}.post_logout_redirect_uri"),
+                    "must be an absolute http(s) URL without a fragment",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tokens must never be in a URL query.
+fn check_response(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
+    if provider.response_type != ResponseType::Code
+        && provider.response_mode() == ResponseMode::Query
+    {
+        return Err(invalid(
+            &format!("{key}.response_mode"),
+            format!(
+                "`query` cannot be used with response_type `{}`: tokens must never be in a \
+                 URL query (use `fragment` or `form_post`)",
+                provider.response_type
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A client id or a registration, and a secret where the authentication method needs one.
+fn check_client(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
+    match (&provider.client_id, &provider.registration) {
+        (Some(_), Some(_)) => Err(invalid(
+            &format!("{key}.registration"),
+            "is for providers without a client_id: remove one of the two",
+        )),
+        (None, None) => Err(ConfigError::Missing(format!(
+            "{key}.client_id (or a {key}.registration table)"
+        ))),
+        (Some(id), None) if id.is_empty() => {
+            Err(invalid(&format!("{key}.client_id"), "must not be empty"))
+        }
+        (Some(_), None) => match (provider.client_auth_method(), &provider.client_secret) {
+            (ClientAuthMethod::None, _) => Ok(()),
+            // No token endpoint: the implicit flow authenticates no client.
+            _ if !provider.response_type.has_code() => Ok(()),
+            (_, Some(secret)) if !secret.secret().is_empty() => Ok(()),
+            _ => Err(ConfigError::Missing(format!(
+                "{key}.client_secret (required by {key}.token_endpoint_auth_method)"
+            ))),
+        },
+        (None, Some(registration)) => {
+            if provider.client_secret.is_some() {
+                return Err(invalid(
+                    &format!("{key}.client_secret"),
+                    "comes from the registration: remove it",
+                ));
+            }
+            check_registration(registration, &format!("{key}.registration"))
+        }
+    }
+}
+
+fn check_registration(registration: &RegistrationConfig, key: &str) -> Result<(), ConfigError> {
+    for reserved in ["redirect_uris", "response_types", "grant_types"] {
+        if registration.metadata.contains_key(reserved) {
+            return Err(invalid(
+                &format!("{key}.{reserved}"),
+                "is set by the library and cannot be configured",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Signature algorithms, key-set refetches and token lifetimes.
+fn check_token_settings(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
+    if provider.jwks_refetch_interval == 0 {
+        return Err(invalid(
+            &format!("{key}.jwks_refetch_interval"),
+            "must be at least 1 second (it rate-limits key-set fetches)",
+        ));
+    }
+    if let Some(algs) = &provider.access_token_signing_algs {
+        check_algs(&format!("{key}.access_token_signing_algs"), algs, None)?;
+    }
+    if let Some(algs) = &provider.id_token_signing_algs {
+        let secret = Some(provider.client_secret.is_some());
+        check_algs(&format!("{key}.id_token_signing_algs"), algs, secret)?;
+    }
+    if provider.introspection_cache_max_age > 86_400 {
+        return Err(invalid(
+            &format!("{key}.introspection_cache_max_age"),
+            "must be at most 86400 seconds",
+        ));
+    }
+    if provider.access_token_leeway > 3600 {
+        return Err(invalid(
+            &format!("{key}.access_token_leeway"),
+            "must be at most 3600 seconds",
+        ));
+    }
+    Ok(())
+}
+
+/// The scope and the authorization request parameters (configured or per request).
+fn check_request_params(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
+    if !provider.scope.iter().any(|s| s == "openid") {
+        return Err(invalid(&format!("{key}.scope"), "must contain \"openid\""));
+    }
+    for param in &provider.login_params {
+        if RESERVED_PARAMS.contains(&param.as_str())
+            || matches!(param.as_str(), "provider" | "return_to")
+        {
+            return Err(invalid(
+                &format!("{key}.login_params"),
+                format!("`{param}` cannot be set per request"),
+            ));
+        }
+    }
+    for param in provider.auth_request_params.keys() {
+        if RESERVED_PARAMS.contains(&param.as_str()) {
+            return Err(invalid(
+                &format!("{key}.auth_request_params.{param}"),
+                "is set by the library and cannot be configured",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A configured list of signature algorithms: not empty, every name supported, `none` never.
+/// HMAC algorithms only where `hmac_with_secret` is `Some` (ID tokens), and then only with a
+/// client secret; `None` means asymmetric only (access tokens).
+fn check_algs(
+    key: &str,
+    algs: &[String],
+    hmac_with_secret: Option<bool>,
+) -> Result<(), ConfigError> {
+    if algs.is_empty() {
+        return Err(invalid(key, "must list at least one algorithm"));
+    }
+    for alg in algs {
+        let parsed = parse_alg(alg).ok_or_else(|| {
+            invalid(
+                key,
+                format!("`{alg}` is not a supported signature algorithm"),
+            )
+        })?;
+        match (is_symmetric(&parsed), hmac_with_secret) {
+            (false, _) | (true, Some(true)) => {}
+            (true, Some(false)) => {
+                return Err(invalid(key, format!("`{alg}` needs a client_secret")))
+            }
+            (true, None) => {
+                return Err(invalid(
+                    key,
+                    format!("`{alg}` is not a supported asymmetric signature algorithm"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A configuration error for `key`.
+pub(crate) fn invalid(key: &str, why: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        reason: why.to_string(),
+    }
+}
+
+fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {
+    let ok = path.starts_with('/')
+        && path.len() > 1
+        && !path.ends_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+        && !path.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!(
+                "`{path}` must be an absolute path like `/callback` (letters, digits, `/-_.~`)"
+            ),
+        ))
+    }
+}
+
+/// `https`, or `http` to a loopback host, or `http` anywhere with `allow_insecure_http`.
+fn check_provider_url(key: &str, value: &str, allow_http: bool) -> Result<(), ConfigError> {
+    let loopback = Url::parse(value).map(|u| is_loopback(&u)).unwrap_or(false);
+    check_url(value, allow_http || loopback)
+        .map(drop)
+        .map_err(|why| invalid(key, why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_is_allowed_on_loopback_or_when_asked() {
+        let loopback = |url: &str| check_provider_url("k", url, false).is_ok();
+        assert!(loopback("http://127.0.0.1:9000"));
+        assert!(loopback("http://localhost:9000"));
+        assert!(loopback("http://[::1]:9000"));
+        assert!(!loopback("http://keycloak:8080"));
+        assert!(check_provider_url("k", "http://keycloak:8080", true).is_ok());
+    }
+}

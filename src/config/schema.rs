@@ -1,0 +1,492 @@
+//! The schema of the `oidc` table: every key, its type and default. Each key is documented in
+//! one place, docs/configuration.md (a test holds the two together); the field docs here say
+//! what the field is for the API reader.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use openidconnect::ClientSecret;
+use serde::Deserialize;
+use url::Url;
+
+use crate::protocol::metadata::ProviderMetadata;
+use crate::protocol::response::{ResponseMode, ResponseType};
+use crate::util::url::is_loopback;
+
+/// The whole `oidc` table.
+///
+/// # Example
+///
+/// ```
+/// use figment::{Figment, providers::{Format, Toml}};
+/// use rocket_openidconnect::OidcConfig;
+///
+/// let figment = Figment::from(Toml::string(r#"
+///     [oidc]
+///     base_url = "https://app.example.com"
+///     [oidc.providers.default]
+///     issuer = "https://op.example.com"
+///     client_id = "my-app"
+///     client_secret = "s3cret"
+/// "#));
+/// let config = OidcConfig::from_figment(&figment).unwrap();
+/// assert_eq!(config.redirect_path, "/redirect_uri");
+/// assert!(config.providers.contains_key("default"));
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OidcConfig {
+    /// External URL of the application root (scheme, host, port and an optional path prefix).
+    /// Defaults to `http://<address>:<port>` from Rocket's own configuration.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Path of the redirect (callback) route. Default `/redirect_uri`.
+    #[serde(default = "default_redirect_path")]
+    pub redirect_path: String,
+    /// Path of the logout route. Default `/logout`.
+    #[serde(default = "default_logout_path")]
+    pub logout_path: String,
+    /// Path where providers POST logout tokens (OpenID Connect Back-Channel Logout 1.0).
+    /// Default `/backchannel_logout`.
+    #[serde(default = "default_backchannel_logout_path")]
+    pub backchannel_logout_path: String,
+    /// Path providers load in a hidden frame to end a session (OpenID Connect Front-Channel
+    /// Logout 1.0). Default `/frontchannel_logout`.
+    #[serde(default = "default_frontchannel_logout_path")]
+    pub frontchannel_logout_path: String,
+    /// `true` (default): the session cookie outlives the browser for `session_lifetime`;
+    /// `false`: a browser-session cookie. The server enforces `session_lifetime` either way.
+    #[serde(default = "default_true")]
+    pub session_permanent: bool,
+    /// Absolute session lifetime in seconds (default 604800, one week).
+    #[serde(default = "default_session_lifetime")]
+    pub session_lifetime: u64,
+    /// Idle timeout in seconds: a session unused for longer ends (rolling; off by default).
+    #[serde(default)]
+    pub session_inactivity_timeout: Option<u64>,
+    /// End the session when the ID token expires (default `false`).
+    #[serde(default)]
+    pub session_expires_with_id_token: bool,
+    /// Allowed clock difference with the provider, in seconds (default 60).
+    #[serde(default = "default_clock_skew")]
+    pub clock_skew: u64,
+    /// Timeout of every call to a provider, in seconds (default 10).
+    #[serde(default = "default_http_timeout")]
+    pub http_timeout: u64,
+    /// Path of a login route that starts a login with per-request parameters
+    /// (`?provider=NAME&return_to=/path&login_hint=...`); not mounted unless set.
+    #[serde(default)]
+    pub login_path: Option<String>,
+    /// Where the fairing's logout route sends the browser when the logout is complete (a path
+    /// of this application); default: a built-in "logged out" page.
+    #[serde(default)]
+    pub post_logout_path: Option<String>,
+    /// How long a started login may take, in seconds (default 600).
+    #[serde(default = "default_login_timeout")]
+    pub login_timeout: u64,
+    /// Base name of the session cookies (default `oidc_session`). On https the `__Host-` prefix is
+    /// added.
+    #[serde(default = "default_cookie_name")]
+    pub cookie_name: String,
+    /// Where sessions are kept: `cookie` (the default: encrypted cookies, nothing on the
+    /// server), `memory` (this process) or `redis` (the server of `redis_url`). With `memory`
+    /// and `redis` the cookie holds only a random session id; the session, encrypted with a
+    /// key derived from Rocket's `secret_key`, is on the server, where it can be listed and
+    /// ended ([`OidcSessions`](crate::OidcSessions)).
+    #[serde(default)]
+    pub session_store: SessionStoreKind,
+    /// A Redis (or Valkey) server shared by every instance of the application (feature
+    /// `redis`): `redis://host:6379/0`, `rediss://` for TLS. Used `state`/`nonce` values,
+    /// logout tokens and ended sessions are kept there, so that a login may complete on any
+    /// instance and a logout on one ends the session on all. Default: in this process only.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// The providers, by name. A guard `OidcUser<P>` uses the provider named `P::NAME`
+    /// (`default` for a plain `OidcUser`).
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// Where sessions are kept (`session_store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionStoreKind {
+    /// In encrypted cookies (chunked when large): nothing on the server. The default.
+    #[default]
+    Cookie,
+    /// On the server, in this process: the cookie holds only a session id.
+    Memory,
+    /// On the server, in Redis (`redis_url`), shared by every instance.
+    Redis,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 2.3.1). The default.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client: no secret; PKCE protects the code.
+    None,
+}
+
+/// How (and whether) the userinfo endpoint is called after login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum UserinfoMethod {
+    /// `GET` with the access token as a Bearer header (the default).
+    Get,
+    /// `POST` with the access token as a Bearer header.
+    Post,
+    /// Never call the userinfo endpoint.
+    None,
+}
+
+/// One `[oidc.providers.NAME]` table.
+///
+/// # Example
+///
+/// ```
+/// use figment::{Figment, providers::{Format, Toml}};
+/// use rocket_openidconnect::{OidcConfig, UserinfoMethod};
+///
+/// let figment = Figment::from(Toml::string(r#"
+///     [oidc.providers.default]
+///     issuer = "https://op.example.com"
+///     client_id = "my-app"
+///     client_secret = "s3cret"
+///     scope = ["openid", "email"]
+///     userinfo_method = "post"
+/// "#));
+/// let config = OidcConfig::from_figment(&figment).unwrap();
+/// let provider = &config.providers["default"];
+/// assert_eq!(provider.userinfo_method, UserinfoMethod::Post);
+/// assert_eq!(provider.scope, ["openid", "email"]);
+/// // Secrets never show in debug output:
+/// assert!(!format!("{provider:?}").contains("s3cret"));
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProviderConfig {
+    /// The issuer identifier; its discovery document is fetched from
+    /// `{issuer}/.well-known/openid-configuration`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Static provider metadata, used instead of discovery.
+    #[serde(default)]
+    pub metadata: Option<ProviderMetadata>,
+    /// The client identifier registered at the provider (absent with a `registration` table).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Dynamic client registration instead of `client_id`/`client_secret`: the client metadata
+    /// to register (`client_name`, `contacts`, ...) and an optional `initial_access_token`.
+    #[serde(default)]
+    pub registration: Option<RegistrationConfig>,
+    /// Where the result of a dynamic registration is kept (a JSON file, mode 0600), so that a
+    /// restart or another instance reuses the client instead of registering a new one.
+    #[serde(default)]
+    pub registration_store: Option<std::path::PathBuf>,
+    /// This provider's own callback path (default: the global `redirect_path`). Providers that
+    /// share a callback path must send the RFC 9207 `iss` parameter, or their logins are
+    /// refused (mix-up defence); give each provider its own path when they do not.
+    #[serde(default)]
+    pub redirect_path: Option<String>,
+    /// The client secret (absent for public clients).
+    #[serde(default)]
+    pub client_secret: Option<ClientSecret>,
+    /// Scopes to request; must contain `openid`. A list or a space-separated string.
+    #[serde(default = "default_scope", deserialize_with = "deserialize_scope")]
+    pub scope: Vec<String>,
+    /// What the authorization response carries: `code` (the default), `id_token`,
+    /// `id_token token`, `code id_token`, `code token` or `code id_token token`.
+    #[serde(default)]
+    pub response_type: ResponseType,
+    /// How it is delivered: `query`, `fragment` or `form_post`. Default: `query` for `code`,
+    /// `fragment` for the types that carry tokens (which must never be in a query).
+    #[serde(default)]
+    pub response_mode: Option<ResponseMode>,
+    /// Extra authorization request parameters (for example `{ prompt = "login" }`).
+    #[serde(default, deserialize_with = "deserialize_params")]
+    pub auth_request_params: BTreeMap<String, String>,
+    /// `get` (default), `post` or `none`.
+    #[serde(default = "default_userinfo_method")]
+    pub userinfo_method: UserinfoMethod,
+    /// `client_secret_basic` (default), `client_secret_post` or `none` (a public client).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<ClientAuthMethod>,
+    /// ID token signature algorithms to accept. Default: the asymmetric algorithms the provider
+    /// advertises (RS256 if it advertises none). `none` is never accepted; `HS256`/`HS384`/`HS512`
+    /// only when listed here and a client secret is configured.
+    #[serde(default)]
+    pub id_token_signing_algs: Option<Vec<String>>,
+    /// PKCE with S256 (default `true`).
+    #[serde(default = "default_true")]
+    pub pkce: bool,
+    /// Allow plain `http` provider URLs that are not on loopback. Never do this in production.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// Where the provider sends the browser back after RP-initiated logout (default: the
+    /// logout route that started it). Must be registered at the provider.
+    #[serde(default)]
+    pub post_logout_redirect_uri: Option<String>,
+    /// Revoke the refresh and access tokens (RFC 7009) at logout (default `false`).
+    #[serde(default)]
+    pub revoke_tokens_on_logout: bool,
+    /// Seconds after which a browser navigation silently re-authenticates the session with
+    /// `prompt=none` (Flask-pyoidc `session_refresh_interval_seconds`; off by default).
+    #[serde(default)]
+    pub session_refresh_interval: Option<u64>,
+    /// What happens when a silent refresh answers `login_required` (or another interaction
+    /// error): `login` (default) starts an interactive login, `error` shows the error view.
+    #[serde(default)]
+    pub silent_refresh_failure: SilentRefreshFailure,
+    /// Authorization request parameters a login through `login_path` may set per request
+    /// (e.g. `["login_hint", "ui_locales", "acr_values", "max_age", "kc_idp_hint"]`; default
+    /// none).
+    #[serde(default)]
+    pub login_params: Vec<String>,
+    /// How bearer tokens of APIs are validated: `jwt` (locally, RFC 9068), `introspection`
+    /// (RFC 7662) or `auto` (default: JWTs locally, anything else by introspection).
+    #[serde(default)]
+    pub access_token_validation: AccessTokenValidation,
+    /// Audiences a bearer token must name (one of them); default: the client id.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Algorithms JWT access tokens may be signed with (asymmetric only). Default: the
+    /// asymmetric algorithms the provider advertises for ID tokens, plus RS256.
+    #[serde(default)]
+    pub access_token_signing_algs: Option<Vec<String>>,
+    /// Require `typ: at+jwt` in JWT access tokens (RFC 9068). Default `false`, as many
+    /// providers do not set it; but without configured `audiences` it is always required, so
+    /// that an ID token (whose audience is the client id too) is never taken for an access
+    /// token.
+    #[serde(default)]
+    pub require_access_token_typ: bool,
+    /// Seconds an introspection result is reused at most (also never past the token's `exp`;
+    /// default 300).
+    #[serde(default = "default_introspection_cache_max_age")]
+    pub introspection_cache_max_age: u64,
+    /// An access token is refreshed when it expires within this many seconds (default 30).
+    #[serde(default = "default_access_token_leeway")]
+    pub access_token_leeway: u64,
+    /// Minimum seconds between two key-set refetches caused by an unknown `kid` (default 30).
+    #[serde(default = "default_jwks_refetch_interval")]
+    pub jwks_refetch_interval: u64,
+}
+
+fn default_redirect_path() -> String {
+    "/redirect_uri".into()
+}
+fn default_backchannel_logout_path() -> String {
+    "/backchannel_logout".into()
+}
+fn default_frontchannel_logout_path() -> String {
+    "/frontchannel_logout".into()
+}
+fn default_logout_path() -> String {
+    "/logout".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_session_lifetime() -> u64 {
+    604_800
+}
+fn default_clock_skew() -> u64 {
+    60
+}
+fn default_http_timeout() -> u64 {
+    10
+}
+fn default_login_timeout() -> u64 {
+    600
+}
+fn default_cookie_name() -> String {
+    "oidc_session".into()
+}
+fn default_scope() -> Vec<String> {
+    vec!["openid".into()]
+}
+fn default_userinfo_method() -> UserinfoMethod {
+    UserinfoMethod::Get
+}
+fn default_jwks_refetch_interval() -> u64 {
+    30
+}
+fn default_access_token_leeway() -> u64 {
+    30
+}
+fn default_introspection_cache_max_age() -> u64 {
+    300
+}
+
+/// How bearer access tokens are validated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AccessTokenValidation {
+    /// JWTs locally, anything else by introspection (the default).
+    #[default]
+    Auto,
+    /// Locally, as JWTs (RFC 9068) signed with the provider's keys.
+    Jwt,
+    /// By the provider's introspection endpoint (RFC 7662), cached.
+    Introspection,
+}
+
+/// The `[oidc.providers.NAME.registration]` table: OpenID Connect Dynamic Client Registration.
+///
+/// # Example
+///
+/// ```
+/// use figment::{Figment, providers::{Format, Toml}};
+/// use rocket_openidconnect::OidcConfig;
+///
+/// let figment = Figment::from(Toml::string(r#"
+///     [oidc.providers.default]
+///     issuer = "https://op.example.com"
+///     registration_store = "/var/lib/my-app/oidc-client.json"
+///     [oidc.providers.default.registration]
+///     client_name = "My app"
+///     contacts = ["ops@example.com"]
+///     initial_access_token = "..."
+/// "#));
+/// let config = OidcConfig::from_figment(&figment).unwrap();
+/// let registration = config.providers["default"].registration.as_ref().unwrap();
+/// assert_eq!(registration.metadata["client_name"], "My app");
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct RegistrationConfig {
+    /// Sent as a Bearer token to the registration endpoint, if the provider requires one.
+    #[serde(default)]
+    pub initial_access_token: Option<ClientSecret>,
+    /// Any further client metadata to register. `redirect_uris`, `response_types` and
+    /// `grant_types` are set by the library; `post_logout_redirect_uris` defaults to the
+    /// provider's `post_logout_redirect_uri`, else the fairing's logout route.
+    #[serde(flatten)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a failed silent refresh (`login_required` and friends) leads to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum SilentRefreshFailure {
+    /// The session is dropped and an interactive login starts (the default).
+    #[default]
+    Login,
+    /// The session is dropped and the error view is shown.
+    Error,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ScopeValue {
+    List(Vec<String>),
+    Text(String),
+}
+
+fn deserialize_scope<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match ScopeValue::deserialize(d)? {
+        ScopeValue::List(list) => list,
+        ScopeValue::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ParamValue {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+fn deserialize_params<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, ParamValue>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                ParamValue::Text(s) => s,
+                ParamValue::Int(i) => i.to_string(),
+                ParamValue::Bool(b) => b.to_string(),
+            };
+            (k, v)
+        })
+        .collect())
+}
+
+impl OidcConfig {
+    /// The callback path of `provider`: its own `redirect_path`, else the global one.
+    pub fn redirect_path_of<'a>(&'a self, provider: &'a ProviderConfig) -> &'a str {
+        provider
+            .redirect_path
+            .as_deref()
+            .unwrap_or(&self.redirect_path)
+    }
+
+    /// The clock skew as a duration.
+    pub fn clock_skew(&self) -> Duration {
+        Duration::from_secs(self.clock_skew)
+    }
+}
+
+impl ProviderConfig {
+    /// The effective client authentication method: the configured one, else
+    /// `client_secret_basic`. A public client must say `token_endpoint_auth_method = "none"`,
+    /// so that a forgotten secret is a configuration error, not a silent downgrade.
+    pub fn client_auth_method(&self) -> ClientAuthMethod {
+        self.token_endpoint_auth_method
+            .unwrap_or(ClientAuthMethod::ClientSecretBasic)
+    }
+
+    /// The response mode used: the configured one, else the response type's default.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use figment::{Figment, providers::{Format, Toml}};
+    /// use rocket_openidconnect::{OidcConfig, ResponseMode};
+    ///
+    /// let figment = Figment::from(Toml::string(r#"
+    ///     [oidc.providers.default]
+    ///     issuer = "https://op.example.com"
+    ///     client_id = "my-app"
+    ///     client_secret = "s3cret"
+    /// "#));
+    /// let config = OidcConfig::from_figment(&figment).unwrap();
+    /// assert_eq!(config.providers["default"].response_mode(), ResponseMode::Query);
+    /// ```
+    pub fn response_mode(&self) -> ResponseMode {
+        self.response_mode
+            .unwrap_or_else(|| self.response_type.default_mode())
+    }
+
+    /// Whether http is acceptable for this provider's URLs: when explicitly allowed, or when the
+    /// configured issuer itself is on loopback (a development provider). A remote provider's
+    /// discovery document can never point the client at a plain-http endpoint.
+    pub(crate) fn http_allowed(&self) -> bool {
+        self.allow_insecure_http
+            || Url::parse(self.issuer())
+                .map(|u| u.scheme() == "http" && is_loopback(&u))
+                .unwrap_or(false)
+    }
+
+    /// The issuer: the configured one or the static metadata's.
+    pub fn issuer(&self) -> &str {
+        self.issuer
+            .as_deref()
+            .or(self.metadata.as_ref().map(|m| m.issuer.as_str()))
+            .unwrap_or_default()
+    }
+}

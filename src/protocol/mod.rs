@@ -1,0 +1,14 @@
+//! The protocols' data and checks, without I/O: authorization responses and their parameters,
+//! response types and modes, JWS signatures, ID tokens, logout tokens, access-token claims,
+//! token responses and provider metadata. Every check here is a function of its inputs (the
+//! time included), tested without a network or a web framework.
+
+pub(crate) mod access_token;
+pub(crate) mod callback;
+pub(crate) mod id_token;
+pub(crate) mod jws;
+pub(crate) mod logout_token;
+pub(crate) mod metadata;
+pub(crate) mod response;
+pub(crate) mod secret;
+pub(crate) mod token_response;

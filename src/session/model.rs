@@ -1,0 +1,320 @@
+//! The session the library keeps for a logged-in user: what the guards hand the handlers.
+//! How it is stored (cookies or a server-side store) is not its concern.
+
+use openidconnect::{AccessToken, RefreshToken};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::protocol::id_token::Claims;
+use crate::protocol::secret::IdTokenJwt;
+use crate::util::random::random_token;
+
+/// A logged-in user's session.
+///
+/// It is deliberately not `Serialize`: it holds the tokens, and serializing it into a page
+/// would hand them to scripts. Pick what a page needs through the accessors.
+///
+/// # Example
+///
+/// A handler receives it through the [`OidcUser`](crate::OidcUser) guard, which dereferences
+/// to it:
+///
+/// ```
+/// use rocket_openidconnect::UserSession;
+///
+/// fn greeting(session: &UserSession) -> String {
+///     format!("{} logged in at {}", session.claims().subject(), session.last_authenticated())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct UserSession {
+    data: SessionData,
+    claims: Claims,
+}
+
+/// What is stored (encrypted) in the cookies.
+#[derive(Clone, Serialize, Deserialize)]
+struct SessionData {
+    /// A random id, new at every login: a logout records it as ended.
+    #[serde(default)]
+    sid: String,
+    provider: String,
+    issuer: String,
+    client_id: String,
+    id_token: IdTokenJwt,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token: Option<AccessToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token_expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    userinfo: Option<Map<String, Value>>,
+    last_authenticated: i64,
+    last_session_refresh: i64,
+    expires_at: i64,
+    /// When the session was last used (for the inactivity timeout), to the minute.
+    #[serde(default)]
+    last_seen: i64,
+    /// When this session started (its login, interactive or silent; refreshes keep it): a
+    /// logout of the provider ends the sessions that started before it.
+    #[serde(default)]
+    started: i64,
+    /// The provider's session id (`sid` of the login's ID token), kept across refreshes whose
+    /// ID tokens may leave it out: a logout of that provider session ends this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provider_sid: Option<String>,
+}
+
+impl std::fmt::Debug for UserSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = &self.data;
+        f.debug_struct("UserSession")
+            .field("provider", &d.provider)
+            .field("sub", &self.claims.subject())
+            .field("id_token", &"[redacted]")
+            .field(
+                "access_token",
+                &d.access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "refresh_token",
+                &d.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_at", &d.expires_at)
+            .finish()
+    }
+}
+
+/// What a successful login produced.
+pub(crate) struct NewSession {
+    pub provider: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub id_token: IdTokenJwt,
+    pub claims: Claims,
+    pub access_token: Option<AccessToken>,
+    pub expires_in: Option<i64>,
+    pub refresh_token: Option<RefreshToken>,
+    pub userinfo: Option<Map<String, Value>>,
+    pub now: i64,
+    pub lifetime: i64,
+}
+
+impl UserSession {
+    pub(crate) fn new(s: NewSession) -> Self {
+        // When the user really authenticated: the provider's `auth_time` if it says (it may
+        // have reused a single-sign-on session), else now.
+        let auth_time = s
+            .claims
+            .get("auth_time")
+            .and_then(Value::as_i64)
+            .filter(|t| *t <= s.now)
+            .unwrap_or(s.now);
+        UserSession {
+            data: SessionData {
+                sid: random_token()[..22].to_owned(),
+                provider: s.provider,
+                issuer: s.issuer,
+                client_id: s.client_id,
+                id_token: s.id_token,
+                access_token: s.access_token,
+                access_token_expires_at: s.expires_in.map(|secs| s.now.saturating_add(secs)),
+                refresh_token: s.refresh_token,
+                userinfo: s.userinfo,
+                last_authenticated: auth_time,
+                last_session_refresh: s.now,
+                expires_at: s.now.saturating_add(s.lifetime),
+                last_seen: s.now,
+                started: s.now,
+                provider_sid: s.claims.str("sid").map(str::to_owned),
+            },
+            claims: s.claims,
+        }
+    }
+
+    /// The session's random id (new at every login).
+    pub(crate) fn sid(&self) -> &str {
+        &self.data.sid
+    }
+
+    /// The provider's session id (`sid`) of the login, if it gave one.
+    pub(crate) fn provider_sid(&self) -> Option<&str> {
+        self.data.provider_sid.as_deref()
+    }
+
+    /// When the session started (Unix time): its login, interactive or silent.
+    pub(crate) fn started_at(&self) -> i64 {
+        self.data.started
+    }
+
+    /// The name of the provider the user logged in with.
+    pub fn provider(&self) -> &str {
+        &self.data.provider
+    }
+
+    /// The issuer of the provider the user logged in with.
+    pub fn issuer(&self) -> &str {
+        &self.data.issuer
+    }
+
+    /// The client the session was made for.
+    pub(crate) fn client_id(&self) -> &str {
+        &self.data.client_id
+    }
+
+    /// All claims of the ID token.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The raw ID token (a JWT), e.g. for `id_token_hint`.
+    pub fn id_token(&self) -> &str {
+        self.data.id_token.secret()
+    }
+
+    /// The access token, if the provider issued one.
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        self.data.access_token.as_ref()
+    }
+
+    /// When the access token expires (Unix time), if the provider said.
+    pub fn access_token_expires_at(&self) -> Option<i64> {
+        self.data.access_token_expires_at
+    }
+
+    /// The refresh token, if the provider issued one.
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.data.refresh_token.as_ref()
+    }
+
+    /// The userinfo response, if it was fetched.
+    pub fn userinfo(&self) -> Option<&Map<String, Value>> {
+        self.data.userinfo.as_ref()
+    }
+
+    /// When the user last authenticated at the provider (Unix time): the ID token's
+    /// `auth_time` when present, else the time of the login.
+    pub fn last_authenticated(&self) -> i64 {
+        self.data.last_authenticated
+    }
+
+    /// When the session was last refreshed (Unix time).
+    pub fn last_session_refresh(&self) -> i64 {
+        self.data.last_session_refresh
+    }
+
+    /// When the session ends, whatever the cookie says (Unix time).
+    pub fn expires_at(&self) -> i64 {
+        self.data.expires_at
+    }
+
+    /// Whether the session has passed its absolute lifetime.
+    pub fn is_expired(&self, now: i64) -> bool {
+        now >= self.data.expires_at
+    }
+
+    /// When the session was last used (Unix time, updated about once a minute).
+    pub fn last_seen(&self) -> i64 {
+        self.data.last_seen
+    }
+
+    /// Whether the session has been unused for longer than `timeout` seconds.
+    pub(crate) fn is_idle(&self, now: i64, timeout: i64) -> bool {
+        now.saturating_sub(self.data.last_seen) > timeout
+    }
+
+    /// Records a use; returns whether the stored value changed enough to be worth writing
+    /// back: at most once a minute (a quarter of the timeout when that is shorter), so that a
+    /// busy user does not rewrite the cookie on every request.
+    pub(crate) fn touch(&mut self, now: i64, timeout: i64) -> bool {
+        if self.touch_due(now, timeout) {
+            self.data.last_seen = now;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether [`touch`](Self::touch) would record this use.
+    pub(crate) fn touch_due(&self, now: i64, timeout: i64) -> bool {
+        let step = (timeout / 4).clamp(1, 60);
+        now.saturating_sub(self.data.last_seen) >= step
+    }
+
+    /// Makes the session end at `at` at the latest.
+    pub(crate) fn end_by(&mut self, at: i64) {
+        self.data.expires_at = self.data.expires_at.min(at);
+    }
+
+    /// Replaces the tokens after a refresh. A response without a refresh token keeps the old
+    /// one; a new ID token (already validated) replaces the old one and its claims.
+    pub(crate) fn refreshed(
+        &self,
+        access_token: AccessToken,
+        expires_at: Option<i64>,
+        refresh_token: Option<RefreshToken>,
+        id_token: Option<(IdTokenJwt, Claims)>,
+    ) -> UserSession {
+        let mut next = self.clone();
+        next.data.access_token = Some(access_token);
+        next.data.access_token_expires_at = expires_at;
+        if let Some(refresh_token) = refresh_token {
+            next.data.refresh_token = Some(refresh_token);
+        }
+        if let Some((raw, claims)) = id_token {
+            next.data.id_token = raw;
+            next.claims = claims;
+        }
+        next
+    }
+
+    /// A session from a silent re-authentication keeps the original absolute end and, if the
+    /// provider sent none, the original refresh token.
+    pub(crate) fn continues(mut self, previous: &UserSession) -> UserSession {
+        self.data.expires_at = previous.data.expires_at;
+        if self.data.refresh_token.is_none() {
+            self.data.refresh_token = previous.data.refresh_token.clone();
+        }
+        self
+    }
+
+    /// Serializes to JSON.
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(&self.data).unwrap_or_default()
+    }
+
+    /// Parses JSON written by [`to_json`](Self::to_json) and derives the claims.
+    pub(crate) fn from_json(json: &str) -> Option<Self> {
+        let data: SessionData = serde_json::from_str(json).ok()?;
+        let claims = Claims::from_trusted_jwt(data.id_token.secret())?;
+        Some(UserSession { data, claims })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_redacts_tokens() {
+        let session = UserSession::new(NewSession {
+            provider: "default".into(),
+            issuer: "https://op.example".into(),
+            client_id: "app".into(),
+            id_token: IdTokenJwt::new("eyJ.secret-id-token.sig".into()),
+            claims: Claims::default(),
+            access_token: Some(AccessToken::new("secret-access".into())),
+            expires_in: Some(60),
+            refresh_token: Some(RefreshToken::new("secret-refresh".into())),
+            userinfo: None,
+            now: 100,
+            lifetime: 10,
+        });
+        let debug = format!("{session:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert_eq!(session.access_token_expires_at(), Some(160));
+        assert!(session.is_expired(110));
+        assert!(!session.is_expired(109));
+    }
+}

@@ -1,0 +1,162 @@
+//! The Redis (or Valkey) [`Store`] (feature `redis`): one-time values and ended sessions
+//! shared by every instance of the application, so that a callback may land on any instance
+//! and a logout on one ends the session on all.
+//!
+//! One multiplexed connection per process (redis-rs `ConnectionManager`: reconnects by itself
+//! with backoff), opened at first use, so that the application starts while Redis is down.
+//! Every call has a timeout; a failure is a [`StoreError`] (503), never a silent success.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use crate::error::StoreError;
+use crate::session::store::Store;
+
+/// Every key of this crate starts with this.
+const PREFIX: &str = "rocket_openidconnect:";
+
+/// A store in Redis.
+pub(crate) struct RedisStore {
+    client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+    timeout: Duration,
+}
+
+impl RedisStore {
+    /// A store for `url` (`redis://`, `rediss://` for TLS, `unix://`); no connection yet.
+    pub fn new(url: &str, timeout: Duration) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        Ok(RedisStore {
+            client,
+            connection: OnceCell::new(),
+            timeout,
+        })
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let manager = self
+            .connection
+            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
+            .await
+            .map_err(unavailable)?;
+        Ok(manager.clone())
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
+        let mut connection = self.connection().await?;
+        match tokio::time::timeout(self.timeout, command.query_async(&mut connection)).await {
+            Ok(result) => result.map_err(unavailable),
+            Err(_) => Err(StoreError::Unavailable(
+                "Redis did not answer in time".into(),
+            )),
+        }
+    }
+}
+
+/// The error, without the URL (which may hold a password).
+fn unavailable(error: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("Redis: {:?}", error.kind()))
+}
+
+/// `EXAT` must be in the future for the value to be kept at all.
+fn expiry(expires_at: i64) -> i64 {
+    expires_at.max(crate::util::clock::unix_now() + 1)
+}
+
+#[async_trait::async_trait]
+impl Store for RedisStore {
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(format!("{PREFIX}{key}"))
+            .arg(value)
+            .arg("NX")
+            .arg("EXAT")
+            .arg(expiry(expires_at));
+        let set: Option<String> = self.query(&command).await?;
+        Ok(set.is_some())
+    }
+
+    async fn put(&self, key: &str, value: &[u8], expires_at: i64) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(format!("{PREFIX}{key}"))
+            .arg(value)
+            .arg("EXAT")
+            .arg(expiry(expires_at));
+        let _: Option<String> = self.query(&command).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut command = redis::cmd("DEL");
+        command.arg(format!("{PREFIX}{key}"));
+        let _: i64 = self.query(&command).await?;
+        Ok(())
+    }
+
+    async fn add_member(&self, set: &str, member: &str, expires_at: i64) -> Result<(), StoreError> {
+        let key = format!("{PREFIX}{set}");
+        let mut pipeline = redis::pipe();
+        pipeline
+            .atomic()
+            .cmd("SADD")
+            .arg(&key)
+            .arg(member)
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&key)
+            .arg(expiry(expires_at))
+            .arg("NX")
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&key)
+            .arg(expiry(expires_at))
+            .arg("GT")
+            .ignore();
+        let mut connection = self.connection().await?;
+        match tokio::time::timeout(self.timeout, pipeline.query_async::<()>(&mut connection)).await
+        {
+            Ok(result) => result.map_err(unavailable),
+            Err(_) => Err(StoreError::Unavailable(
+                "Redis did not answer in time".into(),
+            )),
+        }
+    }
+
+    async fn members(&self, set: &str) -> Result<Vec<String>, StoreError> {
+        let mut command = redis::cmd("SMEMBERS");
+        command.arg(format!("{PREFIX}{set}"));
+        self.query(&command).await
+    }
+
+    async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SREM");
+        command.arg(format!("{PREFIX}{set}")).arg(member);
+        let _: i64 = self.query(&command).await?;
+        Ok(())
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut command = redis::cmd("MGET");
+        for key in keys {
+            command.arg(format!("{PREFIX}{key}"));
+        }
+        self.query(&command).await
+    }
+}

@@ -1,0 +1,150 @@
+//! Sessions kept on the server (`session_store = "memory"` or `"redis"`): the browser holds
+//! only a random id. A session is stored under the SHA-256 of its id (so the store never holds
+//! a usable id), sealed ([`seal`](crate::session::seal)), until it expires: its absolute end,
+//! or its idle end with an inactivity timeout (sliding). Each user's sessions are indexed, so
+//! that an application can list and end them.
+
+use std::sync::Arc;
+
+use crate::error::StoreError;
+use crate::session::model::UserSession;
+use crate::session::seal::SessionCipher;
+use crate::session::store::{key, Store};
+use crate::util::random::random_token;
+
+/// What an application sees of a session kept on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// An opaque handle of the session (not its cookie value: it cannot be used to log in).
+    pub id: String,
+    /// The provider it was started with.
+    pub provider: String,
+    /// When it started (Unix time).
+    pub started_at: i64,
+    /// When it was last used (Unix time, to the minute), as recorded for the inactivity timeout;
+    /// without one, the time of its login.
+    pub last_seen: i64,
+    /// When it ends at the latest (Unix time).
+    pub expires_at: i64,
+}
+
+/// Sessions in a store, by the id their cookie holds.
+pub(crate) struct ServerSessions {
+    store: Arc<dyn Store>,
+    cipher: SessionCipher,
+    inactivity: Option<i64>,
+}
+
+impl ServerSessions {
+    /// Sessions in `store`, sealed under a key derived from `secret`; with an inactivity
+    /// timeout, an entry ends at its idle end.
+    pub fn new(store: Arc<dyn Store>, secret: &[u8], inactivity: Option<u64>) -> Self {
+        ServerSessions {
+            store,
+            cipher: SessionCipher::new(secret),
+            inactivity: inactivity.map(|t| t as i64),
+        }
+    }
+
+    /// The session whose cookie holds `id`, if it is there, authentic and not expired.
+    pub async fn read(&self, id: &str, now: i64) -> Result<Option<UserSession>, StoreError> {
+        let entry = entry_key(id);
+        let Some(blob) = self
+            .store
+            .get_many(std::slice::from_ref(&entry))
+            .await?
+            .remove(0)
+        else {
+            return Ok(None);
+        };
+        Ok(self.open(&entry, &blob).filter(|s| !s.is_expired(now)))
+    }
+
+    /// Stores `session` under `id` (the current session's, or `None` for a new id: a login).
+    /// Returns the id the cookie must hold.
+    pub async fn write(
+        &self,
+        id: Option<String>,
+        session: &UserSession,
+    ) -> Result<String, StoreError> {
+        let id = id.unwrap_or_else(random_token);
+        let entry = entry_key(&id);
+        let mut until = session.expires_at();
+        if let Some(timeout) = self.inactivity {
+            until = until.min(session.last_seen().saturating_add(timeout));
+        }
+        let blob = self.cipher.seal(&entry, session.to_json().as_bytes());
+        self.store.put(&entry, &blob, until).await?;
+        let index = user_index(
+            session.issuer(),
+            session.client_id(),
+            session.claims().subject(),
+        );
+        self.store
+            .add_member(&index, &entry, session.expires_at())
+            .await?;
+        Ok(id)
+    }
+
+    /// Removes the session whose cookie holds `id`.
+    pub async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        self.store.delete(&entry_key(id)).await
+    }
+
+    /// The sessions of a user, with their handles; entries that are gone leave the index.
+    pub async fn of_user(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        subject: &str,
+        now: i64,
+    ) -> Result<Vec<(SessionInfo, Arc<UserSession>)>, StoreError> {
+        let index = user_index(issuer, client_id, subject);
+        let entries = self.store.members(&index).await?;
+        let blobs = self.store.get_many(&entries).await?;
+        let mut found = Vec::new();
+        for (entry, blob) in entries.into_iter().zip(blobs) {
+            let session = blob
+                .and_then(|blob| self.open(&entry, &blob))
+                .filter(|s| !s.is_expired(now));
+            match session {
+                Some(session) => {
+                    let info = SessionInfo {
+                        id: entry.trim_start_matches("session:").to_owned(),
+                        provider: session.provider().to_owned(),
+                        started_at: session.started_at(),
+                        last_seen: session.last_seen(),
+                        expires_at: session.expires_at(),
+                    };
+                    found.push((info, Arc::new(session)));
+                }
+                // Gone (expired, ended): drop it from the index.
+                None => self.store.remove_member(&index, &entry).await?,
+            }
+        }
+        Ok(found)
+    }
+
+    /// Removes the entry of the session with the handle `handle` (see [`SessionInfo`]).
+    pub async fn delete(&self, handle: &str) -> Result<(), StoreError> {
+        self.store.delete(&format!("session:{handle}")).await
+    }
+
+    fn open(&self, entry: &str, blob: &[u8]) -> Option<UserSession> {
+        self.cipher
+            .open(entry, blob)
+            .and_then(|json| String::from_utf8(json).ok())
+            .and_then(|json| UserSession::from_json(&json))
+    }
+}
+
+/// The store key of the session whose cookie holds `id`.
+fn entry_key(id: &str) -> String {
+    key("session", &[id])
+}
+
+/// The store key of the set of a user's sessions.
+fn user_index(issuer: &str, client_id: &str, subject: &str) -> String {
+    key("user-sessions", &[issuer, client_id, subject])
+}

@@ -1,0 +1,63 @@
+//! The [`ClientCredentialsGrant`] guard: the application's own tokens, for its handlers.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use openidconnect::AccessToken;
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+
+use crate::client::app_token::AppTokens;
+use crate::error::AuthError;
+use crate::web::provider::{DefaultProvider, Provider};
+use crate::web::runtime::OidcRuntime;
+
+/// Gets tokens for the application itself (client credentials grant) from provider `P`, to
+/// call other APIs as the application (Flask-pyoidc's `client_credentials_grant`). Tokens are
+/// cached per scope until 30 s before they expire; concurrent requests make one call.
+///
+/// # Example
+///
+/// ```
+/// use rocket::get;
+/// use rocket_openidconnect::{AuthError, ClientCredentialsGrant};
+///
+/// #[get("/report")]
+/// async fn report(grant: ClientCredentialsGrant) -> Result<String, AuthError> {
+///     let token = grant.token("reports:read").await?;
+///     // ... call the reports API with `token.secret()` ...
+///     Ok("done".into())
+/// }
+/// ```
+pub struct ClientCredentialsGrant<P: Provider = DefaultProvider> {
+    tokens: Arc<AppTokens>,
+    _provider: PhantomData<fn() -> P>,
+}
+
+impl<P: Provider> ClientCredentialsGrant<P> {
+    /// A token with `scope` (space-separated; empty for the provider's default).
+    pub async fn token(&self, scope: &str) -> Result<AccessToken, AuthError> {
+        self.tokens.token(P::NAME, scope).await
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, P: Provider> FromRequest<'r> for ClientCredentialsGrant<P> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        match OidcRuntime::of(req) {
+            Some(runtime) => Outcome::Success(ClientCredentialsGrant {
+                tokens: runtime.app_tokens.clone(),
+                _provider: PhantomData,
+            }),
+            None => Outcome::Error((Status::InternalServerError, ())),
+        }
+    }
+}
+
+impl<P: Provider> rocket::Sentinel for ClientCredentialsGrant<P> {
+    fn abort(rocket: &rocket::Rocket<rocket::Ignite>) -> bool {
+        crate::web::runtime::launch_check(rocket, "ClientCredentialsGrant", Some(P::NAME))
+    }
+}

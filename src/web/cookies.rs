@@ -1,0 +1,311 @@
+//! The cookies the library sets: the session (in encrypted chunks) and one short-lived
+//! encrypted cookie per pending login. All are `HttpOnly`, `SameSite=Lax` (set explicitly:
+//! Rocket's default `Strict` is not sent on the way back from the provider), `Path=/`, and
+//! `Secure` with the `__Host-` prefix when the application is served over https.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::time::{Duration, OffsetDateTime};
+
+use crate::config::OidcConfig;
+use crate::protocol::response::ResponseMode;
+use crate::session::chunks::{decode_chunks, encode_chunks, MAX_CHUNKS};
+use crate::session::model::UserSession;
+use crate::session::pending::{PendingLogin, PendingLogout};
+use crate::util::random::is_well_formed_token;
+
+/// At most this many logins may be pending at once in one browser; the oldest is dropped.
+pub(crate) const MAX_PENDING: usize = 3;
+
+/// Cookie names and attributes, fixed at ignite.
+pub(crate) struct CookieSettings {
+    session_name: String,
+    pending_prefix: String,
+    secure: bool,
+    /// Browsers accept `Secure` cookies from the application (https or loopback).
+    secure_context: bool,
+    permanent: bool,
+    login_timeout: i64,
+    decoded: DecodedSessions,
+}
+
+/// Sessions recently decoded from their cookies, so that the next request with the very same
+/// cookies skips base64, AES-GCM and JSON (most of the guard's cost). An entry is found by the
+/// chunks' authentication tags and used only if every chunk is byte for byte the one that was
+/// decrypted and authenticated: a different cookie can never hit another's entry. Expiry,
+/// logout and inactivity are still checked on every request, by the guard.
+#[derive(Default)]
+struct DecodedSessions(Mutex<HashMap<Vec<u8>, DecodedEntry>>);
+
+/// The chunks as received (still encrypted) and the session they decode to.
+type DecodedEntry = (Vec<String>, Arc<UserSession>);
+
+/// At most this many decoded sessions are kept.
+const DECODED_CAPACITY: usize = 1024;
+
+impl DecodedSessions {
+    /// The lookup key: the last bytes (the GCM tag) of each chunk. Bytes, not characters: a
+    /// cookie value may hold any (percent-decoded) text, and a cut inside a character would
+    /// panic.
+    fn key(raw: &[&str]) -> Vec<u8> {
+        let mut key = Vec::with_capacity(raw.len() * 25);
+        for value in raw {
+            let bytes = value.as_bytes();
+            key.extend_from_slice(&bytes[bytes.len().saturating_sub(24)..]);
+            key.push(b'|');
+        }
+        key
+    }
+
+    fn get(&self, raw: &[&str]) -> Option<Arc<UserSession>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (chunks, session) = map.get(&Self::key(raw))?;
+        let same = chunks.len() == raw.len() && chunks.iter().zip(raw).all(|(a, b)| a == b);
+        same.then(|| session.clone())
+    }
+
+    fn insert(&self, raw: &[&str], session: Arc<UserSession>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= DECODED_CAPACITY {
+            map.clear();
+        }
+        let chunks = raw.iter().map(|v| (*v).to_owned()).collect();
+        map.insert(Self::key(raw), (chunks, session));
+    }
+}
+
+impl CookieSettings {
+    pub fn new(config: &OidcConfig, secure: bool, secure_context: bool) -> Self {
+        let prefix = if secure { "__Host-" } else { "" };
+        CookieSettings {
+            session_name: format!("{prefix}{}", config.cookie_name),
+            pending_prefix: format!("{prefix}{}_login.", config.cookie_name),
+            secure,
+            secure_context,
+            permanent: config.session_permanent,
+            login_timeout: config.login_timeout as i64,
+            decoded: DecodedSessions::default(),
+        }
+    }
+
+    fn cookie(&self, name: String, value: String) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .secure(self.secure)
+            .build()
+    }
+
+    fn chunk_name(&self, index: usize) -> String {
+        format!("{}.{index}", self.session_name)
+    }
+
+    /// The session in the request's cookies, if it is intact and not expired; cookies seen
+    /// before are not decoded again.
+    pub fn read_shared_session(&self, jar: &CookieJar<'_>, now: i64) -> Option<Arc<UserSession>> {
+        let names: Vec<String> = (0..MAX_CHUNKS).map(|i| self.chunk_name(i)).collect();
+        let raw: Vec<&str> = names
+            .iter()
+            .map_while(|name| jar.get(name).map(|c| c.value()))
+            .collect();
+        if raw.is_empty() {
+            return None;
+        }
+        if let Some(session) = self.decoded.get(&raw) {
+            return Some(session).filter(|s| !s.is_expired(now));
+        }
+        let json = decode_chunks(|i| jar.get_private(names.get(i)?).map(|c| c.value().to_owned()))?;
+        let session = Arc::new(UserSession::from_json(&json)?);
+        self.decoded.insert(&raw, session.clone());
+        Some(session).filter(|s| !s.is_expired(now))
+    }
+
+    /// Writes `session`, replacing any previous one (and its stale chunks). Returns `false` if
+    /// it does not fit.
+    pub fn write_session(&self, jar: &CookieJar<'_>, session: &UserSession) -> bool {
+        let Some(chunks) = encode_chunks(&session.to_json(), rand::random()) else {
+            return false;
+        };
+        let expires = if self.permanent {
+            Some(
+                OffsetDateTime::from_unix_timestamp(session.expires_at())
+                    .unwrap_or_else(|_| OffsetDateTime::now_utc() + Duration::days(7)),
+            )
+        } else {
+            None
+        };
+        for (index, chunk) in chunks.iter().enumerate() {
+            let mut cookie = self.cookie(self.chunk_name(index), chunk.clone());
+            cookie.set_expires(expires);
+            jar.add_private(cookie);
+        }
+        for index in chunks.len()..MAX_CHUNKS {
+            self.remove(jar, self.chunk_name(index));
+        }
+        true
+    }
+
+    /// Removes every session cookie (the chunks, or the session id).
+    pub fn remove_session(&self, jar: &CookieJar<'_>) {
+        for index in 0..MAX_CHUNKS {
+            self.remove(jar, self.chunk_name(index));
+        }
+        self.remove(jar, self.id_name());
+    }
+
+    /// The name of the cookie that holds the id of a session kept on the server.
+    fn id_name(&self) -> String {
+        format!("{}.id", self.session_name)
+    }
+
+    /// The id of a session kept on the server, if the request has a well-formed one.
+    pub fn read_session_id(&self, jar: &CookieJar<'_>) -> Option<String> {
+        let cookie = jar.get_private(&self.id_name())?;
+        let id = cookie.value();
+        is_well_formed_token(id).then(|| id.to_owned())
+    }
+
+    /// Writes the id of a session kept on the server (replacing any session chunks).
+    pub fn write_session_id(&self, jar: &CookieJar<'_>, id: &str, expires_at: i64) {
+        let mut cookie = self.cookie(self.id_name(), id.to_owned());
+        cookie.set_expires(if self.permanent {
+            OffsetDateTime::from_unix_timestamp(expires_at).ok()
+        } else {
+            None
+        });
+        jar.add_private(cookie);
+        for index in 0..MAX_CHUNKS {
+            self.remove(jar, self.chunk_name(index));
+        }
+    }
+
+    fn remove(&self, jar: &CookieJar<'_>, name: String) {
+        if jar.get(&name).is_some() || jar.get_pending(&name).is_some() {
+            jar.remove(self.cookie(name, String::new()));
+        }
+    }
+
+    /// A pending-login cookie. A `form_post` response is a cross-site POST, with which
+    /// browsers send only `SameSite=None` cookies, and those only when `Secure`: so it is
+    /// `SameSite=None; Secure` where browsers accept `Secure` cookies (https, or a loopback host
+    /// over plain http), and `Lax` like every other cookie elsewhere (such a login then fails:
+    /// the launch warns).
+    fn pending_cookie(&self, name: String, value: String, mode: ResponseMode) -> Cookie<'static> {
+        let mut cookie = self.cookie(name, value);
+        if mode == ResponseMode::FormPost && self.secure_context {
+            cookie.set_same_site(SameSite::None);
+            cookie.set_secure(true);
+        }
+        cookie
+    }
+
+    /// The pending logins in the request (decrypted), with their cookie names.
+    fn pending_logins(&self, jar: &CookieJar<'_>) -> Vec<(String, Option<PendingLogin>)> {
+        jar.iter()
+            .filter(|c| c.name().starts_with(&self.pending_prefix))
+            .map(|c| {
+                let name = c.name().to_owned();
+                let pending = jar
+                    .get_private(&name)
+                    .and_then(|c| serde_json::from_str::<PendingLogin>(c.value()).ok());
+                (name, pending)
+            })
+            .collect()
+    }
+
+    /// The name of the pending-login cookie of `state`.
+    pub fn pending_name(&self, state: &str) -> String {
+        format!("{}{state}", self.pending_prefix)
+    }
+
+    /// Remembers a started login; drops the oldest ones beyond [`MAX_PENDING`].
+    pub fn add_pending(&self, jar: &CookieJar<'_>, pending: &PendingLogin) {
+        let mut existing: Vec<(i64, String, ResponseMode)> = self
+            .pending_logins(jar)
+            .into_iter()
+            .map(|(name, p)| match p {
+                Some(p) => (p.created_at, name, p.response_mode),
+                None => (i64::MIN, name, ResponseMode::Query),
+            })
+            .collect();
+        if existing.len() >= MAX_PENDING {
+            existing.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            let excess = existing.len() + 1 - MAX_PENDING;
+            for (_, name, mode) in existing.drain(..excess) {
+                jar.remove(self.pending_cookie(name, String::new(), mode));
+            }
+        }
+        let Ok(value) = serde_json::to_string(pending) else {
+            return;
+        };
+        let name = self.pending_name(pending.state.secret());
+        let mut cookie = self.pending_cookie(name, value, pending.response_mode);
+        cookie.set_expires(
+            OffsetDateTime::from_unix_timestamp(
+                pending.created_at.saturating_add(self.login_timeout),
+            )
+            .ok(),
+        );
+        jar.add_private(cookie);
+    }
+
+    /// Takes (reads and removes) the pending login for `state`: a state is used once.
+    pub fn take_pending(&self, jar: &CookieJar<'_>, state: &str) -> Option<PendingLogin> {
+        if !is_well_formed_token(state) {
+            return None;
+        }
+        let name = self.pending_name(state);
+        let cookie = jar.get_private(&name);
+        let pending: Option<PendingLogin> = cookie
+            .as_ref()
+            .and_then(|c| serde_json::from_str(c.value()).ok());
+        if jar.get(&name).is_some() {
+            let mode = pending
+                .as_ref()
+                .map_or(ResponseMode::Query, |p| p.response_mode);
+            jar.remove(self.pending_cookie(name, String::new(), mode));
+        }
+        pending
+    }
+
+    /// Removes every pending login.
+    pub fn remove_all_pending(&self, jar: &CookieJar<'_>) {
+        for (name, pending) in self.pending_logins(jar) {
+            let mode = pending.map_or(ResponseMode::Query, |p| p.response_mode);
+            jar.remove(self.pending_cookie(name, String::new(), mode));
+        }
+    }
+
+    fn logout_name(&self) -> String {
+        format!("{}_logout", self.session_name)
+    }
+
+    /// Remembers a logout sent to the provider, until it comes back.
+    pub fn set_pending_logout(&self, jar: &CookieJar<'_>, pending: &PendingLogout) {
+        let Ok(value) = serde_json::to_string(pending) else {
+            return;
+        };
+        let mut cookie = self.cookie(self.logout_name(), value);
+        cookie.set_expires(
+            OffsetDateTime::from_unix_timestamp(
+                pending.created_at.saturating_add(self.login_timeout),
+            )
+            .ok(),
+        );
+        jar.add_private(cookie);
+    }
+
+    /// The logout awaiting the provider's return, if any.
+    pub fn read_pending_logout(&self, jar: &CookieJar<'_>) -> Option<PendingLogout> {
+        let cookie = jar.get_private(&self.logout_name())?;
+        serde_json::from_str(cookie.value()).ok()
+    }
+
+    /// Forgets the pending logout.
+    pub fn remove_pending_logout(&self, jar: &CookieJar<'_>) {
+        self.remove(jar, self.logout_name());
+    }
+}

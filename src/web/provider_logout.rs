@@ -1,0 +1,200 @@
+//! The routes a provider calls to end sessions: back-channel logout (a POSTed logout token,
+//! server to server) and front-channel logout (a page the provider loads in a hidden frame).
+
+use std::io::Cursor;
+
+use rocket::data::{Data, ToByteUnit};
+use rocket::http::uri::Origin;
+use rocket::http::{ContentType, CookieJar, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::serde::json::json;
+use rocket::{get, post, routes, Route, State};
+
+use crate::client::backchannel::LogoutEvent;
+use crate::error::AuthError;
+use crate::util::clock::unix_now;
+use crate::util::params::{parse_params, MAX_PARAMS_LEN};
+use crate::web::runtime::OidcRuntime;
+
+/// The routes mounted at `backchannel_logout_path`.
+pub(crate) fn backchannel_routes() -> Vec<Route> {
+    routes![backchannel_post, backchannel_get]
+}
+
+/// The routes mounted at `frontchannel_logout_path`.
+pub(crate) fn frontchannel_routes() -> Vec<Route> {
+    routes![frontchannel_get]
+}
+
+/// The answer to a back-channel logout: 200 (empty), or 400 with a JSON error (503 when the
+/// store is unavailable, so that the provider may try again); never cached.
+enum BackchannelResponse {
+    Done,
+    Refused(AuthError),
+}
+
+impl<'r> Responder<'r, 'static> for BackchannelResponse {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = match self {
+            BackchannelResponse::Done => Response::build().status(Status::Ok).finalize(),
+            BackchannelResponse::Refused(error) => {
+                log::warn!("OpenID Connect: back-channel logout refused: {error}");
+                let status = match error {
+                    AuthError::Store(_) => Status::ServiceUnavailable,
+                    AuthError::Provider(ref e) if e.is_unreachable() => Status::ServiceUnavailable,
+                    _ => Status::BadRequest,
+                };
+                let body = json!({
+                    "error": "invalid_request",
+                    "error_description": error.description(),
+                })
+                .to_string();
+                Response::build()
+                    .status(status)
+                    .header(ContentType::JSON)
+                    .sized_body(body.len(), Cursor::new(body))
+                    .finalize()
+            }
+        };
+        response.set_raw_header("Cache-Control", "no-store");
+        Ok(response)
+    }
+}
+
+#[post("/", data = "<body>")]
+async fn backchannel_post(
+    content_type: Option<&ContentType>,
+    body: Data<'_>,
+    runtime: &State<OidcRuntime>,
+) -> BackchannelResponse {
+    let refuse = |why: &str| BackchannelResponse::Refused(AuthError::InvalidCallback(why.into()));
+    if content_type != Some(&ContentType::Form) {
+        return refuse("the body is not application/x-www-form-urlencoded");
+    }
+    let body = match body.open((MAX_PARAMS_LEN + 1).bytes()).into_string().await {
+        Ok(body) if body.is_complete() => body.into_inner(),
+        _ => return refuse("the body is too large or unreadable"),
+    };
+    let token = match parse_params(&body, ["logout_token"]) {
+        Ok([Some(token)]) => token,
+        Ok(_) => return refuse("no logout_token"),
+        Err(error) => return BackchannelResponse::Refused(error.into()),
+    };
+    let records = &runtime.records;
+    let result: Result<LogoutEvent, AuthError> =
+        runtime.rp.validate_logout_token(records, &token).await;
+    match result {
+        Ok(event) => match runtime.rp.end_sessions(records, &event).await {
+            Ok(()) => BackchannelResponse::Done,
+            Err(error) => {
+                // Not done: the provider may send the same token again.
+                let _ = records.forget_use("jti", &event.jti_record).await;
+                BackchannelResponse::Refused(error)
+            }
+        },
+        Err(error) => BackchannelResponse::Refused(error),
+    }
+}
+
+#[get("/")]
+fn backchannel_get() -> BackchannelResponse {
+    BackchannelResponse::Refused(AuthError::InvalidCallback(
+        "a logout token is POSTed".into(),
+    ))
+}
+
+/// The front-channel logout page: empty, never cached, and frameable only by the provider(s).
+struct FrontchannelResponse(Status, String);
+
+impl<'r> Responder<'r, 'static> for FrontchannelResponse {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let html =
+            "<!DOCTYPE html><html><head><title>Logged out</title></head><body></body></html>";
+        let mut response = Response::build()
+            .status(self.0)
+            .header(ContentType::HTML)
+            .sized_body(html.len(), Cursor::new(html))
+            .finalize();
+        response.set_raw_header("Cache-Control", "no-store");
+        response.set_raw_header(
+            "Content-Security-Policy",
+            format!("default-src 'none'; frame-ancestors {}", self.1),
+        );
+        Ok(response)
+    }
+}
+
+/// `GET {frontchannel_logout_path}?iss=...&sid=...`: ends the sessions of that provider
+/// session. Without both parameters nothing can be matched (and the browser's cookies are not
+/// sent to a third-party frame anyway): a request with only one of them is refused, one with
+/// neither, or for another issuer, is ignored.
+#[get("/")]
+async fn frontchannel_get(
+    uri: &Origin<'_>,
+    jar: &CookieJar<'_>,
+    runtime: &State<OidcRuntime>,
+) -> FrontchannelResponse {
+    let rp = &runtime.rp;
+    // Only the providers' origins may frame this page.
+    let mut origins: Vec<String> = rp
+        .providers
+        .values()
+        .filter_map(|p| url::Url::parse(p.config.issuer()).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .collect();
+    origins.sort();
+    origins.dedup();
+    let ancestors = if origins.is_empty() {
+        "'none'".to_owned()
+    } else {
+        origins.join(" ")
+    };
+    let query = uri.query().map(|q| q.as_str()).unwrap_or_default();
+    let (iss, sid) = match parse_params(query, ["iss", "sid"]) {
+        Ok([Some(iss), Some(sid)]) if !sid.is_empty() => (iss, sid),
+        Ok([None, None]) => return FrontchannelResponse(Status::Ok, ancestors),
+        _ => return FrontchannelResponse(Status::BadRequest, ancestors),
+    };
+    // Every client of this issuer (several providers may share one), and only for provider
+    // sessions one of our logins came from: anybody can send this request.
+    let mut matching = Vec::new();
+    for provider in rp.providers.values() {
+        if provider.config.issuer() == iss {
+            matching.push(provider);
+        }
+    }
+    for provider in matching {
+        let ended = async {
+            let ready = provider.ready(&rp.http).await?;
+            let client = (
+                ready.metadata.issuer.as_str(),
+                ready.credentials.client_id.as_str(),
+            );
+            if !runtime.records.knows_provider_sid(client, &sid).await? {
+                return Ok::<(), AuthError>(());
+            }
+            let event = LogoutEvent {
+                provider: provider.name.clone(),
+                issuer: ready.metadata.issuer.clone(),
+                client_id: ready.credentials.client_id.clone(),
+                sub: None,
+                sid: Some(sid.clone()),
+                jti_record: String::new(),
+            };
+            rp.end_sessions(&runtime.records, &event).await
+        };
+        if let Err(error) = ended.await {
+            log::warn!("OpenID Connect: front-channel logout failed: {error}");
+            return FrontchannelResponse(Status::ServiceUnavailable, ancestors);
+        }
+    }
+    // Where the browser does send the cookies (a provider on the same site), clear them.
+    let now = unix_now();
+    if let Ok(Some(session)) = runtime.sessions.read(jar, now).await {
+        if session.issuer() == iss && session.provider_sid() == Some(&sid) {
+            let _ = runtime.sessions.remove(jar).await;
+        }
+    }
+    FrontchannelResponse(Status::Ok, ancestors)
+}
