@@ -47,6 +47,7 @@
 //! import rules in `ARCHITECTURE.md`.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 // The layers, from the bottom up; each imports only the ones before it (ARCHITECTURE.md).
@@ -69,6 +70,7 @@ mod web;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use config::{

@@ -115,19 +115,27 @@ fn check_claims(
 ) -> Result<CoreJwsSigningAlgorithm, TokenError> {
     // Header: alg is pinned; `crit` is refused (we understand no extension).
     let alg = check_alg(header, expect.allowed_algs)?;
+    check_identity(claims, expect)?;
+    check_times(claims, expect)?;
+    check_authentication(claims, expect)?;
+    check_hashes(claims, &alg, expect.hashes)?;
+    check_nonce(claims, expect.nonce)?;
+    Ok(alg)
+}
 
-    // iss: exact string comparison.
+/// Who issued the token, about whom, for whom: `iss` exactly the issuer, `sub` a non-empty
+/// string, `aud` containing the client, and `azp` the client when present (required with
+/// several audiences).
+fn check_identity(claims: &JsonObject, expect: &Expectations<'_>) -> Result<(), TokenError> {
     match claims.get("iss").and_then(Value::as_str) {
         Some(iss) if iss == expect.issuer => {}
         Some(_) => return Err(TokenError::Issuer("not the provider's issuer".into())),
         None => return Err(TokenError::Issuer("missing".into())),
     }
-    // sub: a non-empty string.
     match claims.get("sub").and_then(Value::as_str) {
         Some(sub) if !sub.is_empty() => {}
         _ => return Err(TokenError::Subject),
     }
-    // aud: must contain the client; several audiences need azp = client.
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(a)) => vec![a.as_str()],
         Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
@@ -137,16 +145,18 @@ fn check_claims(
         return Err(TokenError::Audience("does not contain this client".into()));
     }
     match claims.get("azp") {
-        Some(Value::String(azp)) if azp == expect.client_id => {}
-        Some(_) => return Err(TokenError::AuthorizedParty("not this client".into())),
-        None if audiences.len() > 1 => {
-            return Err(TokenError::AuthorizedParty(
-                "missing although there are several audiences".into(),
-            ))
-        }
-        None => {}
+        Some(Value::String(azp)) if azp == expect.client_id => Ok(()),
+        Some(_) => Err(TokenError::AuthorizedParty("not this client".into())),
+        None if audiences.len() > 1 => Err(TokenError::AuthorizedParty(
+            "missing although there are several audiences".into(),
+        )),
+        None => Ok(()),
     }
-    // Times, with the clock skew. Absurd values cannot overflow: they are compared as f64.
+}
+
+/// `exp`, `iat` and `nbf`, with the clock skew. Absurd values cannot overflow: they are
+/// compared as f64.
+fn check_times(claims: &JsonObject, expect: &Expectations<'_>) -> Result<(), TokenError> {
     let now = expect.now as f64;
     let skew = expect.skew as f64;
     let exp = number(claims, "exp")?.ok_or_else(|| TokenError::Malformed("no `exp`".into()))?;
@@ -161,33 +171,45 @@ fn check_claims(
     if iat > now + skew || iat < expect.issued_after as f64 - skew {
         return Err(TokenError::IssuedAt);
     }
-    if let Some(nbf) = number(claims, "nbf")? {
-        if nbf > now + skew {
-            return Err(TokenError::NotYetValid);
-        }
+    match number(claims, "nbf")? {
+        Some(nbf) if nbf > now + skew => Err(TokenError::NotYetValid),
+        _ => Ok(()),
     }
-    // max_age: auth_time required and recent enough (Core 3.1.2.1, 3.1.3.7 step 13).
+}
+
+/// What the login asked of the authentication: with `max_age`, an `auth_time` recent enough
+/// (Core 3.1.2.1, 3.1.3.7 step 13); with `acr_values`, an `acr` among them (step 12).
+fn check_authentication(claims: &JsonObject, expect: &Expectations<'_>) -> Result<(), TokenError> {
+    let now = expect.now as f64;
+    let skew = expect.skew as f64;
     if let Some(max_age) = expect.max_age {
         let auth_time = number(claims, "auth_time")?.ok_or(TokenError::AuthTime)?;
         if auth_time + max_age as f64 + skew < now || auth_time > now + skew {
             return Err(TokenError::AuthTime);
         }
     }
-    // acr_values: the acr must be one of them (step 12).
     if let Some(requested) = expect.acr_values {
         match claims.get("acr").and_then(Value::as_str) {
             Some(acr) if requested.split_whitespace().any(|r| r == acr) => {}
             _ => return Err(TokenError::AuthContext),
         }
     }
-    // Hashes of what came with the token (Core 3.2.2.10, 3.3.2.11): required ones present,
-    // present ones right (also when not required).
-    for check in expect.hashes {
+    Ok(())
+}
+
+/// Hashes of what came with the token (Core 3.2.2.10, 3.3.2.11): required ones present,
+/// present ones right (also when not required), compared in constant time.
+fn check_hashes(
+    claims: &JsonObject,
+    alg: &CoreJwsSigningAlgorithm,
+    hashes: &[HashCheck<'_>],
+) -> Result<(), TokenError> {
+    for check in hashes {
         match claims.get(check.claim) {
             None if check.required => return Err(TokenError::Hash(check.claim)),
             None => {}
             Some(value) => {
-                let expected = left_half_hash(&alg, check.value);
+                let expected = left_half_hash(alg, check.value);
                 let got = value.as_str().unwrap_or_default();
                 if !bool::from(got.as_bytes().ct_eq(expected.as_bytes())) {
                     return Err(TokenError::Hash(check.claim));
@@ -195,19 +217,23 @@ fn check_claims(
             }
         }
     }
-    // nonce, in constant time.
-    let nonce = claims.get("nonce");
-    match (expect.nonce, nonce) {
-        (NonceCheck::Required(_), None) => return Err(TokenError::Nonce("missing".into())),
+    Ok(())
+}
+
+/// The nonce, in constant time.
+fn check_nonce(claims: &JsonObject, nonce: NonceCheck<'_>) -> Result<(), TokenError> {
+    match (nonce, claims.get("nonce")) {
+        (NonceCheck::Required(_), None) => Err(TokenError::Nonce("missing".into())),
         (NonceCheck::Required(sent) | NonceCheck::IfPresent(sent), Some(value)) => {
             let got = value.as_str().unwrap_or_default();
-            if !bool::from(got.as_bytes().ct_eq(sent.as_bytes())) {
-                return Err(TokenError::Nonce("not the one sent".into()));
+            if bool::from(got.as_bytes().ct_eq(sent.as_bytes())) {
+                Ok(())
+            } else {
+                Err(TokenError::Nonce("not the one sent".into()))
             }
         }
-        (NonceCheck::IfPresent(_), None) => {}
+        (NonceCheck::IfPresent(_), None) => Ok(()),
     }
-    Ok(alg)
 }
 
 /// A value returned together with an ID token that the token must bind by its hash claim.

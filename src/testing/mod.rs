@@ -318,6 +318,7 @@ impl TestProvider {
     /// `prompt=none` works, and end-session ends it). **It logs in anybody: never use it in
     /// production.**
     #[cfg(feature = "dev-provider")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dev-provider")))]
     pub async fn start_interactive(port: u16) -> TestProvider {
         TestProvider::launch(Alg::Rs256, true, port).await
     }
