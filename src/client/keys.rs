@@ -9,6 +9,7 @@ use openidconnect::core::CoreJsonWebKeySet;
 
 use crate::client::http::{invalid, HttpClient};
 use crate::error::{ProviderError, TokenError};
+use crate::protocol::jwk::signing_keys;
 
 const ENDPOINT: &str = "key set endpoint (jwks_uri)";
 
@@ -18,6 +19,8 @@ const MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// The cached key set of one provider.
 pub(crate) struct KeyStore {
+    /// The provider's name, for log lines.
+    provider: String,
     jwks_uri: String,
     /// The keys and when they were (last tried to be) fetched.
     keys: RwLock<(Arc<CoreJsonWebKeySet>, Instant)>,
@@ -31,11 +34,13 @@ impl KeyStore {
     /// Fetches the key set for the first time.
     pub async fn fetch_new(
         http: &HttpClient,
+        provider: &str,
         jwks_uri: &str,
         refetch_interval: Duration,
     ) -> Result<Self, ProviderError> {
-        let keys = fetch(http, jwks_uri).await?;
+        let keys = fetch(http, provider, jwks_uri).await?;
         Ok(KeyStore {
+            provider: provider.to_owned(),
             jwks_uri: jwks_uri.to_owned(),
             keys: RwLock::new((Arc::new(keys), Instant::now())),
             last_refetch: tokio::sync::Mutex::new(None),
@@ -62,14 +67,17 @@ impl KeyStore {
         if fetched_at.elapsed() < MAX_AGE {
             return keys;
         }
-        match fetch(http, &self.jwks_uri).await {
+        match fetch(http, &self.provider, &self.jwks_uri).await {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
                 self.store(fresh.clone(), Instant::now());
                 fresh
             }
             Err(error) => {
-                log::warn!("keeping the cached key set: {error}");
+                log::warn!(
+                    "OpenID Connect: keeping the cached key set of provider `{}`: {error}",
+                    self.provider
+                );
                 // Try again after one refetch interval, not on every request.
                 let retry_at = Instant::now()
                     .checked_sub(MAX_AGE.saturating_sub(self.refetch_interval))
@@ -97,9 +105,12 @@ impl KeyStore {
             return Ok(None);
         }
         *last = Some(Instant::now());
-        let fresh = Arc::new(fetch(http, &self.jwks_uri).await?);
+        let fresh = Arc::new(fetch(http, &self.provider, &self.jwks_uri).await?);
         self.store(fresh.clone(), Instant::now());
-        log::info!("refetched the key set from {}", self.jwks_uri);
+        log::info!(
+            "OpenID Connect: refetched the key set of provider `{}`",
+            self.provider
+        );
         Ok(Some(fresh))
     }
 }
@@ -129,7 +140,13 @@ impl KeyStore {
     }
 }
 
-async fn fetch(http: &HttpClient, jwks_uri: &str) -> Result<CoreJsonWebKeySet, ProviderError> {
+/// Fetches the key set and keeps the keys that may verify signatures; each refused key is
+/// named in one log line, with the reason.
+async fn fetch(
+    http: &HttpClient,
+    provider: &str,
+    jwks_uri: &str,
+) -> Result<CoreJsonWebKeySet, ProviderError> {
     let response = http.send(ENDPOINT, http.get(jwks_uri)).await?;
     if response.status != 200 {
         return Err(ProviderError::Status {
@@ -138,10 +155,13 @@ async fn fetch(http: &HttpClient, jwks_uri: &str) -> Result<CoreJsonWebKeySet, P
         });
     }
     let object = response.json_object(ENDPOINT)?;
-    if !object.get("keys").is_some_and(|k| k.is_array()) {
-        return Err(invalid(ENDPOINT, "`keys` is not an array"));
+    let set = signing_keys(&object).map_err(|why| invalid(ENDPOINT, why))?;
+    for refused in &set.refused {
+        log::warn!(
+            "OpenID Connect: key `{}` of provider `{provider}` is refused: {}",
+            refused.kid,
+            refused.reason
+        );
     }
-    // Keys of unknown types are skipped by the parser; what remains is usable.
-    serde_json::from_value(serde_json::Value::Object(object))
-        .map_err(|e| invalid(ENDPOINT, e.to_string()))
+    Ok(set.keys)
 }

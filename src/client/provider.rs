@@ -111,7 +111,7 @@ impl ProviderClient {
             None => discover(http, self.config.issuer(), self.config.http_allowed()).await?,
         };
         let interval = Duration::from_secs(self.config.jwks_refetch_interval);
-        let keys = KeyStore::fetch_new(http, &metadata.jwks_uri, interval).await?;
+        let keys = KeyStore::fetch_new(http, &self.name, &metadata.jwks_uri, interval).await?;
         let refused = self
             .refused_client
             .lock()

@@ -11,6 +11,7 @@ use openidconnect::{ClientSecret, JsonWebKey, JwsSigningAlgorithm};
 use serde_json::{Map, Value};
 
 use crate::error::TokenError;
+use crate::util::text::for_log;
 
 /// A JSON object (a JOSE header or a claims set).
 pub(crate) type JsonObject = Map<String, Value>;
@@ -18,11 +19,17 @@ pub(crate) type JsonObject = Map<String, Value>;
 /// Largest JWS accepted, in bytes.
 pub(crate) const MAX_TOKEN_LEN: usize = 32 * 1024;
 
-/// Parses an algorithm name like `RS256`.
+/// Parses the name of an algorithm this crate can verify, like `RS256`: never `none`, and not
+/// `ES512` (P-521), which the verifier does not support.
 pub(crate) fn parse_alg(name: &str) -> Option<CoreJwsSigningAlgorithm> {
     serde_json::from_value::<CoreJwsSigningAlgorithm>(Value::String(name.to_owned()))
         .ok()
-        .filter(|alg| *alg != CoreJwsSigningAlgorithm::None)
+        .filter(|alg| {
+            !matches!(
+                alg,
+                CoreJwsSigningAlgorithm::None | CoreJwsSigningAlgorithm::EcdsaP521Sha512
+            )
+        })
 }
 
 /// The length in bytes of an HMAC of `alg`.
@@ -92,7 +99,9 @@ pub(crate) fn verify_jws(
 }
 
 /// Checks the signature of `raw` (whose `alg` was allowed already): with the provider's key
-/// for `kid`, or with the client secret for an HMAC algorithm (configured explicitly).
+/// for `kid` (each key with that `kid` is tried: a provider may publish a rotated key under
+/// an old `kid`), or with the only key that fits; or with the client secret for an HMAC
+/// algorithm (configured explicitly).
 pub(crate) fn verify_signature(
     raw: &str,
     header: &JsonObject,
@@ -100,53 +109,72 @@ pub(crate) fn verify_signature(
     keys: &CoreJsonWebKeySet,
     client_secret: Option<&ClientSecret>,
 ) -> Result<(), TokenError> {
-    use openidconnect::{JsonWebKeyAlgorithm, JsonWebKeyUse};
-    let symmetric;
-    let key = if is_symmetric(alg) {
-        // Core 3.1.3.7 step 8: the octets of the client secret; never a key of the key set
-        // (that would be the algorithm-confusion attack).
-        let secret = client_secret
-            .ok_or_else(|| TokenError::Algorithm("HMAC needs a client secret".into()))?;
-        symmetric = CoreJsonWebKey::new_symmetric(secret.secret().as_bytes().to_vec());
-        &symmetric
-    } else {
-        let kid = header.get("kid").and_then(Value::as_str);
-        let candidates: Vec<_> = keys
-            .keys()
-            .iter()
-            .filter(|key| kid.is_none() || key.key_id().map(|k| k.as_str()) == kid)
-            .filter(|key| key.key_use().is_none_or(|u| u.allows_signature()))
-            .filter(|key| alg.key_type().as_ref() == Some(key.key_type()))
-            .filter(|key| match key.signing_alg() {
-                JsonWebKeyAlgorithm::Unspecified => true,
-                JsonWebKeyAlgorithm::Algorithm(key_alg) => key_alg == alg,
-                _ => false,
-            })
-            .collect();
-        match candidates.as_slice() {
-            [] => {
-                return Err(TokenError::UnknownKey(
-                    "no key fits the token's `kid` and `alg`".into(),
-                ))
-            }
-            [key] => *key,
-            [key, ..] if kid.is_some() => *key,
-            _ => return Err(TokenError::AmbiguousKey),
-        }
-    };
     let (message, signature) = raw
         .rsplit_once('.')
         .ok_or_else(|| TokenError::Malformed("not a compact JWS".into()))?;
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
         .map_err(|_| TokenError::Malformed("the signature is not base64url".into()))?;
-    // An HMAC of the wrong length is refused here: openidconnect 4.1 compares it through a
-    // fixed-size array and panics on any other length (found by fuzzing: fuzz/ `jwt`).
-    if is_symmetric(alg) && Some(signature.len()) != hmac_len(alg) {
-        return Err(TokenError::Signature);
+    if is_symmetric(alg) {
+        // Core 3.1.3.7 step 8: the octets of the client secret; never a key of the key set
+        // (that would be the algorithm-confusion attack).
+        let secret = client_secret
+            .ok_or_else(|| TokenError::Algorithm("HMAC needs a client secret".into()))?;
+        // An HMAC of the wrong length is refused here: openidconnect 4.1 compares it through
+        // a fixed-size array and panics on any other length (found by fuzzing: fuzz/ `jwt`).
+        if Some(signature.len()) != hmac_len(alg) {
+            return Err(TokenError::Signature);
+        }
+        let key = CoreJsonWebKey::new_symmetric(secret.secret().as_bytes().to_vec());
+        return key
+            .verify_signature(alg, message.as_bytes(), &signature)
+            .map_err(|_| TokenError::Signature);
     }
-    key.verify_signature(alg, message.as_bytes(), &signature)
-        .map_err(|_| TokenError::Signature)
+    let candidates = candidate_keys(header, alg, keys)?;
+    if candidates.iter().any(|key| {
+        key.verify_signature(alg, message.as_bytes(), &signature)
+            .is_ok()
+    }) {
+        Ok(())
+    } else {
+        Err(TokenError::Signature)
+    }
+}
+
+/// The provider's keys that may have signed a token with this header and `alg`: those with
+/// its `kid` (all of them), or without a `kid` the only one that fits. Every key of the set
+/// passed [`jwk`](crate::protocol::jwk)'s checks; `use` and `alg` are checked again here.
+fn candidate_keys<'k>(
+    header: &JsonObject,
+    alg: &CoreJwsSigningAlgorithm,
+    keys: &'k CoreJsonWebKeySet,
+) -> Result<Vec<&'k CoreJsonWebKey>, TokenError> {
+    use openidconnect::{JsonWebKeyAlgorithm, JsonWebKeyUse};
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => return Err(TokenError::Malformed("the `kid` is not a string".into())),
+    };
+    let candidates: Vec<_> = keys
+        .keys()
+        .iter()
+        .filter(|key| kid.is_none() || key.key_id().map(|k| k.as_str()) == kid)
+        .filter(|key| key.key_use().is_none_or(|u| u.allows_signature()))
+        .filter(|key| alg.key_type().as_ref() == Some(key.key_type()))
+        .filter(|key| match key.signing_alg() {
+            JsonWebKeyAlgorithm::Unspecified => true,
+            JsonWebKeyAlgorithm::Algorithm(key_alg) => key_alg == alg,
+            _ => false,
+        })
+        .collect();
+    match candidates.len() {
+        0 => Err(TokenError::UnknownKey(
+            "no key fits the token's `kid` and `alg`".into(),
+        )),
+        1 => Ok(candidates),
+        _ if kid.is_some() => Ok(candidates),
+        _ => Err(TokenError::AmbiguousKey),
+    }
 }
 
 /// The header's `alg`, if allowed (never `none`); `crit` is refused.
@@ -161,12 +189,13 @@ pub(crate) fn check_alg(
     if alg.eq_ignore_ascii_case("none") {
         return Err(TokenError::Algorithm("`none` is never accepted".into()));
     }
-    // `{alg:?}`: the value comes from the token, so it is quoted and escaped in messages.
+    // The value comes from the token: escaped and bounded in messages.
+    let shown = for_log(alg, 32);
     let parsed = parse_alg(alg)
-        .ok_or_else(|| TokenError::Algorithm(format!("{alg:.32?} is not supported")))?;
+        .ok_or_else(|| TokenError::Algorithm(format!("`{shown}` is not supported")))?;
     if !allowed_algs.contains(&parsed) {
         return Err(TokenError::Algorithm(format!(
-            "{alg:?} is not allowed for this provider"
+            "`{shown}` is not allowed for this provider"
         )));
     }
     if header.contains_key("crit") {
