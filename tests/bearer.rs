@@ -219,21 +219,48 @@ async fn opaque_tokens_are_introspected_once_and_cached() {
 
 #[rocket::async_test]
 async fn a_revoked_token_is_refused_once_its_cache_entry_expires() {
+    // Two applications, one token (valid for 300 s at the provider): one caches introspection
+    // results for 300 s, the other for 1 s. Cache entries expire at whole Unix seconds, so
+    // "still cached" is checked where the entry cannot expire during the test, and the expiry
+    // where it must, by waiting for it.
     let provider = TestProvider::start().await;
-    let figment = provider
-        .app_figment()
-        .merge(("oidc.providers.default.introspection_cache_max_age", 1));
-    let client = client_with(figment).await;
+    let cached_for = |seconds: u64| {
+        provider.app_figment().merge((
+            "oidc.providers.default.introspection_cache_max_age",
+            seconds,
+        ))
+    };
+    let long = client_with(cached_for(300)).await;
+    let short = client_with(cached_for(1)).await;
     let token = provider.issue_access_token("svc-3", "api");
-    assert_eq!(api(&client, Some(&token)).await.0, Status::Ok);
+    assert_eq!(api(&long, Some(&token)).await.0, Status::Ok);
+    assert_eq!(api(&short, Some(&token)).await.0, Status::Ok);
+    assert_eq!(provider.hits().introspection, 2);
     provider.revoke_access_token(&token);
+
+    // The long-lived entry: still cached, the provider is not asked.
+    assert_eq!(api(&long, Some(&token)).await.0, Status::Ok, "still cached");
+    assert_eq!(provider.hits().introspection, 2, "still cached");
+
+    // The 1 s entry expires (within 2 s: whole seconds; long before the token's own expiry,
+    // 300 s), the token is introspected anew, and refused.
+    let (short, token_ref) = (&short, token.as_str());
+    support::eventually_async(
+        "the revoked token refused once its 1 s cache entry expired",
+        support::PATIENCE,
+        move || async move {
+            (api(short, Some(token_ref)).await.0 == Status::Unauthorized).then_some(())
+        },
+    )
+    .await;
     assert_eq!(
-        api(&client, Some(&token)).await.0,
-        Status::Ok,
-        "still cached"
+        provider.hits().introspection,
+        3,
+        "one new introspection, once the entry expired"
     );
-    rocket::tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(api(&client, Some(&token)).await.0, Status::Unauthorized);
+    // The long-lived entry is still used.
+    assert_eq!(api(&long, Some(&token)).await.0, Status::Ok);
+    assert_eq!(provider.hits().introspection, 3);
 }
 
 #[rocket::async_test]

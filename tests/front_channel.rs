@@ -469,13 +469,51 @@ async fn a_form_post_response_replayed_is_refused() {
     let provider = TestProvider::start().await;
     let client = app(&provider, "id_token token", Some("form_post")).await;
     let response = provider_response(&provider, &client).await;
+    // A copy of the pending-login cookie as the browser holds it when the response arrives
+    // (the login consumes it from the browser; a replay brings its copy).
+    let pending: Vec<_> = client
+        .cookies()
+        .iter()
+        .filter(|c| c.name().contains("_login."))
+        .map(|c| c.clone().into_owned())
+        .collect();
+    assert_eq!(pending.len(), 1, "one pending login");
     assert_eq!(
         provider.deliver(&client, &response).await.status,
         Status::SeeOther
     );
     client.get("/logout").dispatch().await;
-    let replay = provider.deliver(&client, &response).await;
-    assert_rejected(&replay, 400, &provider);
+    // The same form POST again, with the genuine pending-login cookie: refused by the state,
+    // which was used.
+    let (action, form) = response
+        .strip_prefix("POST ")
+        .and_then(|rest| rest.split_once('\n'))
+        .expect("a form_post response");
+    let action = url::Url::parse(action).unwrap().path().to_owned();
+    let replay = client
+        .post(action)
+        .header(rocket::http::ContentType::Form)
+        .header(Accept::HTML)
+        .cookies(pending)
+        .body(form)
+        .dispatch()
+        .await;
+    let status = replay.status();
+    let session_created = replay
+        .cookies()
+        .iter()
+        .any(|c| c.name().starts_with("oidc_session.") && !c.value().is_empty());
+    let body = replay.into_string().await.unwrap_or_default();
+    assert_eq!(status, Status::BadRequest, "{body}");
+    assert!(body.contains("invalid_state"), "{body}");
+    assert!(
+        body.contains("already used"),
+        "not refused as a replay: {body}"
+    );
+    assert!(!session_created, "a session was created");
+    let secrets = support::secrets_of_provider(&provider);
+    support::assert_no_secret_in("the page", &body, &secrets);
+    assert_logged_out(&client, &provider).await;
 }
 
 #[rocket::async_test]

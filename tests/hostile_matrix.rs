@@ -62,26 +62,25 @@ fn capture_logs() {
 }
 
 /// N4 for the logs: no record of this library (of any test of this binary so far) holds a JWT,
-/// and none holds the client secret of `provider` or a value this test saw. Records of tests
-/// running in parallel are mixed in, but codes and tokens are random per test, so checking for
-/// this test's values is sound.
+/// and none holds a value this test saw, the client secret of `provider` or any code or token
+/// `provider` issued (the refresh tokens and opaque access tokens of its token responses
+/// included, which the browser never sees). Records of tests running in parallel are mixed in,
+/// but codes and tokens are random per test, so checking for this test's values is sound.
 fn assert_logs_clean(provider: Option<&TestProvider>, seen: &[String]) {
     let records = RECORDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let secret = provider.map(|p| p.client_secret().to_owned());
-    let secrets: Vec<&String> = seen
-        .iter()
-        .chain(secret.iter())
-        .filter(|s| s.len() >= 8)
-        .collect();
+    let secrets = with_issued(provider, seen);
     for record in &records {
-        assert!(!record.contains("eyJ"), "a JWT in the log: {record}");
-        for secret in &secrets {
-            assert!(
-                !record.contains(secret.as_str()),
-                "a code, token or secret in the log: {record}"
-            );
-        }
+        support::assert_no_secret_in("the log", record, &secrets);
     }
+}
+
+/// `seen`, and if there is a provider, its client secret and every code and token it issued.
+fn with_issued(provider: Option<&TestProvider>, seen: &[String]) -> Vec<String> {
+    let mut secrets = seen.to_vec();
+    if let Some(provider) = provider {
+        secrets.extend(support::secrets_of_provider(provider));
+    }
+    secrets
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +245,7 @@ fn assert_clean(body: &str, location: Option<&str>, seen: &[String]) {
 }
 
 /// N1, N4, N5: refused with `status`, no session (and `/` still asks to log in), nothing
-/// secret in the answer or the logs.
+/// secret (seen by the browser, or issued by the provider) in the answer or the logs.
 async fn assert_refused(
     provider: &TestProvider,
     client: &Client,
@@ -255,7 +254,8 @@ async fn assert_refused(
     seen: &[String],
 ) {
     assert_rejected(attempt, status, provider);
-    assert_clean(&attempt.body, attempt.location.as_deref(), seen);
+    let secrets = with_issued(Some(provider), seen);
+    assert_clean(&attempt.body, attempt.location.as_deref(), &secrets);
     assert_logged_out(client, provider).await;
     assert_logs_clean(Some(provider), seen);
 }
@@ -430,7 +430,8 @@ fn assert_rejected_reply(reply: &Reply, status: u16, provider: &TestProvider, se
         "a token leaked: {}",
         reply.body
     );
-    assert_clean(&reply.body, reply.location.as_deref(), seen);
+    let secrets = with_issued(Some(provider), seen);
+    assert_clean(&reply.body, reply.location.as_deref(), &secrets);
 }
 
 /// An API request to `path`: its status and JSON body.
@@ -586,7 +587,8 @@ async fn a3_state_replayed_after_a_successful_login() {
     let again = provider.deliver(&client, &response).await;
     assert_rejected(&again, 400, &provider);
     assert!(again.body.contains("invalid_state"), "{}", again.body);
-    assert_clean(&again.body, again.location.as_deref(), &seen);
+    let secrets = with_issued(Some(&provider), &seen);
+    assert_clean(&again.body, again.location.as_deref(), &secrets);
     assert_eq!(page(&client, "/").await, (Status::Ok, before));
 
     // With a copy of the pending-login cookie: refused although the cookie is genuine.
@@ -2750,7 +2752,14 @@ async fn s14_tokens_never_in_urls_pages_or_logs() {
     let done = provider.deliver(&client, &response).await;
     assert_eq!(done.status, Status::SeeOther, "{}", done.body);
     assert_eq!(done.location.as_deref(), Some("/"));
-    assert_clean(&done.body, done.location.as_deref(), &seen);
+    // Nor are the tokens of the token response (its access token, its refresh token), which
+    // the browser never saw.
+    assert!(
+        provider.issued_tokens().iter().any(|t| !seen.contains(t)),
+        "the token response's tokens are checked too"
+    );
+    let issued = with_issued(Some(&provider), &seen);
+    assert_clean(&done.body, done.location.as_deref(), &issued);
     // An error page neither.
     client.get("/logout").dispatch().await;
     provider.configure(|b| b.signing = Signing::BadSignature);

@@ -76,10 +76,11 @@ fn token_for(
     })
 }
 
-/// A refused logout token: 400, JSON error, no-store, and the session is still there.
-async fn refused(provider: &TestProvider, client: &Client, token: &str) -> String {
+/// A refused logout token: 400, JSON error saying `because`, no-store, and the session is
+/// still there.
+async fn refused(provider: &TestProvider, client: &Client, token: &str, because: &str) -> String {
     let (status, cache, body) = post_token(client, token).await;
-    assert_refused(status, &cache, &body);
+    assert_refused(status, &cache, &body, because);
     assert!(
         is_logged_in(client).await,
         "the session was ended by a refused token"
@@ -88,11 +89,18 @@ async fn refused(provider: &TestProvider, client: &Client, token: &str) -> Strin
     body
 }
 
-fn assert_refused(status: Status, cache: &str, body: &str) {
+/// 400 with `Cache-Control: no-store` and the JSON error `invalid_request`, whose description
+/// holds `because`: refused for the reason the test is about, not for any other.
+fn assert_refused(status: Status, cache: &str, body: &str, because: &str) {
     assert_eq!(status, Status::BadRequest, "{body}");
     assert_eq!(cache, "no-store");
     let error: Value = serde_json::from_str(body).expect("a JSON error");
     assert_eq!(error["error"], "invalid_request", "{body}");
+    let description = error["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains(because),
+        "refused, but not because of `{because}`: {body}"
+    );
     assert!(!body.contains("eyJ"), "a token in the answer: {body}");
 }
 
@@ -172,7 +180,8 @@ async fn b2_extra_parameters_and_unknown_claims_are_ignored() {
 async fn b3_alg_none_is_refused() {
     let (provider, client, claims) = session().await;
     provider.configure(|b| b.signing = Signing::None);
-    refused(&provider, &client, &token_for(&provider, &claims, |_| {})).await;
+    let token = token_for(&provider, &claims, |_| {});
+    refused(&provider, &client, &token, "algorithm rejected").await;
 }
 
 #[rocket::async_test]
@@ -187,24 +196,39 @@ async fn b4_another_algorithm_than_the_providers_is_refused() {
     header.insert("alg".into(), "ES256".into());
     let sid = claims["sid"].clone();
     let token = provider.logout_token(header, |c| drop(c.insert("sid".into(), sid)));
-    refused(&provider, &client, &token).await;
+    refused(&provider, &client, &token, "`ES256` is not allowed").await;
     // HMAC with the client secret is never accepted unless configured either.
     let secret = provider.client_secret().to_owned();
     provider.configure(|b| b.signing = Signing::Hs256(secret));
-    refused(&provider, &client, &token_for(&provider, &claims, |_| {})).await;
+    let token = token_for(&provider, &claims, |_| {});
+    refused(&provider, &client, &token, "`HS256` is not allowed").await;
 }
 
 #[rocket::async_test]
 async fn b5_a_bad_signature_or_an_unknown_kid_is_refused_after_one_key_refetch() {
-    let (provider, client, claims) = session().await;
-    provider.configure(|b| b.signing = Signing::BadSignature);
-    refused(&provider, &client, &token_for(&provider, &claims, |_| {})).await;
-    provider.configure(|b| b.signing = Signing::Kid("unknown-kid".into()));
-    let before = provider.hits().jwks;
-    for _ in 0..5 {
-        refused(&provider, &client, &token_for(&provider, &claims, |_| {})).await;
+    // Each case on a session of its own: the key set is refetched at most once per interval
+    // (30 s), so a refetch for one case would leave none for the other.
+    let cases = [
+        (Signing::BadSignature, "signature is invalid"),
+        (Signing::Kid("unknown-kid".into()), "no matching key"),
+    ];
+    for (signing, because) in cases {
+        let (provider, client, claims) = session().await;
+        provider.configure(|b| b.signing = signing.clone());
+        let before = provider.hits().jwks;
+        // The first token makes the key set be fetched once more (the provider may have
+        // rotated its keys); the next ones, within the interval, do not.
+        for _ in 0..5 {
+            let token = token_for(&provider, &claims, |_| {});
+            refused(&provider, &client, &token, because).await;
+        }
+        assert_eq!(
+            provider.hits().jwks - before,
+            1,
+            "{signing:?}: one key-set refetch for five tokens (none: no rotation is \
+             considered; more: a fetch storm)"
+        );
     }
-    assert!(provider.hits().jwks - before <= 1, "key-set fetch storm");
 }
 
 #[rocket::async_test]
@@ -221,7 +245,7 @@ async fn b6_to_b8_the_logout_event_must_be_there_and_an_object() {
             Some(event) => drop(c.insert("events".into(), event)),
             None => drop(c.remove("events")),
         });
-        refused(&provider, &client, &token).await;
+        refused(&provider, &client, &token, "no back-channel logout event").await;
     }
 }
 
@@ -231,7 +255,7 @@ async fn b9_a_nonce_is_refused() {
     let token = token_for(&provider, &claims, |c| {
         drop(c.insert("nonce".into(), "n".into()))
     });
-    refused(&provider, &client, &token).await;
+    refused(&provider, &client, &token, "never has a `nonce`").await;
 }
 
 #[rocket::async_test]
@@ -240,7 +264,7 @@ async fn b10_another_audience_is_refused() {
     let token = token_for(&provider, &claims, |c| {
         c.insert("aud".into(), "another-client".into());
     });
-    refused(&provider, &client, &token).await;
+    refused(&provider, &client, &token, "audience is wrong").await;
 }
 
 #[rocket::async_test]
@@ -253,7 +277,7 @@ async fn b11_another_issuer_is_refused() {
         let token = token_for(&provider, &claims, |c| {
             drop(c.insert("iss".into(), issuer.into()))
         });
-        refused(&provider, &client, &token).await;
+        refused(&provider, &client, &token, "issuer is wrong").await;
     }
 }
 
@@ -264,18 +288,14 @@ async fn b12_neither_sub_nor_sid_is_refused() {
         c.remove("sid");
         c.remove("sub");
     });
-    refused(&provider, &client, &token).await;
+    refused(&provider, &client, &token, "neither `sub` nor `sid`").await;
 }
 
 #[rocket::async_test]
 async fn b13_a_missing_jti_is_refused() {
     let (provider, client, claims) = session().await;
-    refused(
-        &provider,
-        &client,
-        &token_for(&provider, &claims, |c| drop(c.remove("jti"))),
-    )
-    .await;
+    let token = token_for(&provider, &claims, |c| drop(c.remove("jti")));
+    refused(&provider, &client, &token, "no `jti`").await;
 }
 
 #[rocket::async_test]
@@ -285,26 +305,26 @@ async fn b14_a_replayed_token_is_refused() {
     assert_eq!(post_token(&client, &token).await.0, Status::Ok);
     // A new login, then the same token again: refused, and the new session stays.
     logged_in(&provider, &client).await;
-    refused(&provider, &client, &token).await;
+    refused(&provider, &client, &token, "used already").await;
 }
 
 #[rocket::async_test]
 async fn b15_b16_b17_iat_and_exp_are_required_and_checked() {
     let (provider, client, claims) = session().await;
     let now = claims["iat"].as_i64().unwrap();
-    let changes: [(&str, Option<i64>); 5] = [
-        ("iat", None),
-        ("iat", Some(now - 3600)),
-        ("iat", Some(now + 3600)),
-        ("exp", Some(now - 600)),
-        ("exp", None),
+    let changes: [(&str, Option<i64>, &str); 5] = [
+        ("iat", None, "no numeric `iat`"),
+        ("iat", Some(now - 3600), "issue time is out of range"),
+        ("iat", Some(now + 3600), "issue time is out of range"),
+        ("exp", Some(now - 600), "expired"),
+        ("exp", None, "no numeric `exp`"),
     ];
-    for (claim, value) in changes {
+    for (claim, value, because) in changes {
         let token = token_for(&provider, &claims, |c| match value {
             Some(v) => drop(c.insert(claim.into(), v.into())),
             None => drop(c.remove(claim)),
         });
-        refused(&provider, &client, &token).await;
+        refused(&provider, &client, &token, because).await;
     }
 }
 
@@ -317,8 +337,21 @@ async fn b18_logout_tokens_may_be_typed_or_not_but_never_as_another_jwt() {
         let sid = claims["sid"].clone();
         provider.logout_token(header, |c| drop(c.insert("sid".into(), sid)))
     };
-    refused(&provider, &client, &typed("at+jwt".into(), &claims)).await;
-    refused(&provider, &client, &typed("secevent+jwt".into(), &claims)).await;
+    let untyped = "not typed as a logout token";
+    refused(
+        &provider,
+        &client,
+        &typed("at+jwt".into(), &claims),
+        untyped,
+    )
+    .await;
+    refused(
+        &provider,
+        &client,
+        &typed("secevent+jwt".into(), &claims),
+        untyped,
+    )
+    .await;
     // Typed as a logout token, as any JWT, or not typed (`null` removes the member).
     let mut claims = claims;
     for typ in [Value::from("logout+jwt"), Value::from("JWT"), Value::Null] {
@@ -333,7 +366,8 @@ async fn b18_logout_tokens_may_be_typed_or_not_but_never_as_another_jwt() {
 async fn b19_an_id_token_posted_as_a_logout_token_is_refused() {
     let (provider, client, _) = session().await;
     let id_token = provider.mint_id_token("alice", "a-nonce");
-    refused(&provider, &client, &id_token).await;
+    // It has no `jti` and no logout event: malformed as a logout token.
+    refused(&provider, &client, &id_token, "malformed").await;
 }
 
 #[rocket::async_test]
@@ -351,17 +385,19 @@ async fn b21_anything_but_a_form_post_with_one_logout_token_is_refused() {
     let (provider, client, claims) = session().await;
     let token = token_for(&provider, &claims, |_| {});
     let get = client.get("/backchannel_logout").dispatch().await;
+    let status_of_get = get.status();
     let cache = get
         .headers()
         .get_one("Cache-Control")
         .unwrap_or_default()
         .to_owned();
-    assert_refused(get.status(), &cache, &get.into_string().await.unwrap());
+    let body = get.into_string().await.unwrap();
+    assert_refused(status_of_get, &cache, &body, "a logout token is POSTed");
     let (status, cache, body) = post_body(&client, "other=1".into()).await;
-    assert_refused(status, &cache, &body);
+    assert_refused(status, &cache, &body, "no logout_token");
     let twice = format!("logout_token={token}&logout_token={token}");
     let (status, cache, body) = post_body(&client, twice).await;
-    assert_refused(status, &cache, &body);
+    assert_refused(status, &cache, &body, "appears more than once");
     let json = client
         .post("/backchannel_logout")
         .header(ContentType::JSON)
@@ -373,14 +409,22 @@ async fn b21_anything_but_a_form_post_with_one_logout_token_is_refused() {
         .get_one("Cache-Control")
         .unwrap_or_default()
         .to_owned();
-    assert_refused(json.status(), &cache, &json.into_string().await.unwrap());
+    let status = json.status();
+    let body = json.into_string().await.unwrap();
+    assert_refused(
+        status,
+        &cache,
+        &body,
+        "not application/x-www-form-urlencoded",
+    );
     assert!(is_logged_in(&client).await);
 }
 
 #[rocket::async_test]
 async fn b22_an_encrypted_token_is_refused() {
     let (provider, client, _) = session().await;
-    refused(&provider, &client, "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d").await;
+    let encrypted = "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d";
+    refused(&provider, &client, encrypted, "encrypted").await;
 }
 
 #[rocket::async_test]
@@ -388,7 +432,7 @@ async fn b23_a_huge_body_is_refused() {
     let (_, client, _) = session().await;
     let body = format!("logout_token={}", "a".repeat(1 << 20));
     let (status, cache, body) = post_body(&client, body).await;
-    assert_refused(status, &cache, &body);
+    assert_refused(status, &cache, &body, "too large");
     assert!(is_logged_in(&client).await);
 }
 

@@ -334,7 +334,9 @@ async fn dynamic_registration_with_a_real_provider_survives_a_restart() {
         let page = page_json(&client, "/").await;
         assert_eq!(page["id_token"]["sub"], login);
         assert_eq!(page["userinfo"]["email"], format!("{login}@example.com"));
-        // One registration, at the first start only.
+        // One registration, at the first start only. (The provider logs each one on stderr,
+        // which arrives in this process a little later: every line logged so far first.)
+        op.flush_stderr().await;
         assert_eq!(
             registrations(),
             1,
@@ -471,11 +473,19 @@ async fn a_logout_at_the_real_provider_ends_the_session_by_back_channel() {
     assert!(support::browser_page(&app_browser, port).await.is_some());
 
     // The user logs out at the provider itself (not through the application): the provider
-    // tells the application by back channel, and the session is gone.
+    // tells the application by back channel, and the session is gone. (The provider logs the
+    // delivery once the application has answered; the line reaches this process a little
+    // later.)
     real_op::end_provider_session(&op_browser, &op.issuer).await;
+    support::eventually(
+        "the provider's log line `OP backchannel.success` (a back-channel logout delivered)",
+        support::PATIENCE,
+        || op.stderr().contains("OP backchannel.success").then_some(()),
+    )
+    .await;
     assert!(
-        op.stderr().contains("OP backchannel.success"),
-        "no back-channel logout was delivered: {}",
+        !op.stderr().contains("OP backchannel.error"),
+        "{}",
         op.stderr()
     );
     assert!(support::browser_page(&app_browser, port).await.is_none());

@@ -11,6 +11,7 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
+use reqwest::cookie::CookieStore;
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use rocket::figment::Figment;
 use rocket_openidconnect::testing::TestProvider;
@@ -73,6 +74,9 @@ async fn two_instances_share_logins_sessions_logouts_and_replay_records() {
     let redis = Redis::start(support::free_port()).await;
     let provider = TestProvider::start().await;
     provider.set_user("alice", json!({}));
+    // A broken provider that redeems a code twice: a replayed callback can only be refused by
+    // the state, recorded as used in Redis, never by the provider.
+    provider.configure(|b| b.reusable_codes = true);
     let a = support::serve(instance(&provider, SECRET_KEY, &redis.url())).await;
     let b = support::serve(instance(&provider, SECRET_KEY, &redis.url())).await;
     let http = reqwest::Client::builder()
@@ -118,8 +122,10 @@ async fn two_instances_share_logins_sessions_logouts_and_replay_records() {
         .filter(|c| c.starts_with("oidc_session.") && !c.ends_with('='))
         .collect();
     assert!(!session.is_empty());
+    assert_eq!(provider.hits().token, 1);
 
-    // The same callback with the same pending-login cookie, replayed on A: refused.
+    // The same callback with the same pending-login cookie, replayed on A: refused by its state,
+    // which B recorded as used in Redis (A never saw it); the code is not sent again.
     let replay = http
         .get(callback_on(a))
         .header(COOKIE, pending.join("; "))
@@ -127,12 +133,21 @@ async fn two_instances_share_logins_sessions_logouts_and_replay_records() {
         .send()
         .await
         .unwrap();
-    assert_eq!(replay.status(), 400);
+    let replay_status = replay.status();
     assert!(replay
         .headers()
         .get_all(SET_COOKIE)
         .iter()
         .all(|c| !c.to_str().unwrap().starts_with("oidc_session.0=")));
+    let replay_body = replay.text().await.unwrap();
+    assert_eq!(replay_status, 400, "{replay_body}");
+    assert!(replay_body.contains("invalid_state"), "{replay_body}");
+    assert!(replay_body.contains("already used"), "{replay_body}");
+    assert_eq!(
+        provider.hits().token,
+        1,
+        "the replayed code reached the token endpoint"
+    );
 
     // The session works on both instances.
     let page = |port: u16| {
@@ -287,9 +302,17 @@ async fn a_logout_at_the_real_provider_reaches_one_instance_and_ends_the_session
     assert!(support::browser_page(&app_browser, b).await.is_some());
 
     // The user logs out at the provider; its logout token goes to B; A ends the session too.
+    // (The provider logs the delivery once B has answered; the line reaches this process a
+    // little later.)
     real_op::end_provider_session(&op_browser, &op.issuer).await;
+    support::eventually(
+        "the provider's log line `OP backchannel.success` (a back-channel logout delivered)",
+        support::PATIENCE,
+        || op.stderr().contains("OP backchannel.success").then_some(()),
+    )
+    .await;
     assert!(
-        op.stderr().contains("OP backchannel.success"),
+        !op.stderr().contains("OP backchannel.error"),
         "{}",
         op.stderr()
     );
@@ -306,12 +329,36 @@ async fn sessions_kept_in_redis_are_used_on_every_instance() {
         || instance(&provider, SECRET_KEY, &redis.url()).merge(("oidc.session_store", "redis"));
     let a = support::serve(figment()).await;
     let b = support::serve(figment()).await;
-    let (browser, claims) = support::browser_logged_in(&provider, a).await;
+    let (browser, jar, claims) = support::browser_logged_in_with_jar(&provider, a).await;
     let on_b = support::browser_page(&browser, b)
         .await
         .expect("the session on B");
     assert_eq!(on_b["id_token"]["sub"], claims["sub"]);
-    // Logout on B: gone on A as well (the session was deleted from Redis).
+    // A copy of the browser's cookies (the logout below removes them from its jar, so the
+    // browser itself would prove nothing on A): a working session on A.
+    let app_a = url::Url::parse(&format!("http://127.0.0.1:{a}/")).unwrap();
+    let saved = jar
+        .cookies(&app_a)
+        .expect("the browser's cookies")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page_with_saved = |port: u16| {
+        let saved = saved.clone();
+        async move {
+            reqwest::Client::new()
+                .get(format!("http://127.0.0.1:{port}/"))
+                .header(ACCEPT, "application/json")
+                .header(COOKIE, saved)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(page_with_saved(a).await, 200, "the saved copy is a session");
+    // Logout on B: gone on A as well (the session was deleted from Redis), even for the copy.
     let logout = browser
         .get(format!("http://127.0.0.1:{b}/logout"))
         .send()
@@ -319,6 +366,11 @@ async fn sessions_kept_in_redis_are_used_on_every_instance() {
         .unwrap();
     assert!(logout.status().is_redirection() || logout.status().is_success());
     assert!(support::browser_page(&browser, a).await.is_none());
+    assert_eq!(
+        page_with_saved(a).await,
+        401,
+        "the session still works on A with a copy of its cookies"
+    );
 
     // Redis down: 503, never a session or an anonymous answer.
     let (browser, _) = support::browser_logged_in(&provider, a).await;

@@ -91,6 +91,9 @@ fn discovery(op: Op) -> Json<Value> {
         document["end_session_endpoint"] = format!("{base}/end_session").into();
         document["revocation_endpoint"] = format!("{base}/revoke").into();
     }
+    if let Some(tweak) = &behaviour.discovery_document {
+        tweak(&mut document);
+    }
     Json(document)
 }
 
@@ -389,6 +392,10 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
         }
         TokenEndpoint::InvalidGrant => return token_error(Status::BadRequest, "invalid_grant"),
         TokenEndpoint::Json(body) => return TokenReply::Json((Status::Ok, Json(body.clone()))),
+        TokenEndpoint::Error(code, body) => {
+            let status = Status::from_code(*code).unwrap_or(Status::BadRequest);
+            return TokenReply::Json((status, Json(body.clone())));
+        }
         TokenEndpoint::Redirect(url) => {
             return TokenReply::Redirect(Box::new(Redirect::temporary(url.clone())))
         }

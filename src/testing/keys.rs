@@ -54,6 +54,16 @@ impl SigningKey {
         }
     }
 
+    /// An RSA key of `bits` bits (a weak one, to test that it is refused).
+    pub fn generate_rsa(bits: usize, kid: String) -> Self {
+        let key =
+            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits).expect("RSA key generation");
+        SigningKey::Rsa {
+            key: Box::new(key),
+            kid,
+        }
+    }
+
     pub fn kid(&self) -> &str {
         match self {
             SigningKey::Rsa { kid, .. } | SigningKey::Ec { kid, .. } => kid,

@@ -79,6 +79,8 @@ pub enum TokenEndpoint {
     /// Answers `307 Temporary Redirect` to this URL (which a client must not follow with its
     /// credentials).
     Redirect(String),
+    /// Answers with this status and this JSON body (an error response, say).
+    Error(u16, Value),
 }
 
 /// What the userinfo endpoint does.
@@ -127,6 +129,8 @@ pub struct Behaviour {
     pub userinfo_sub: Option<String>,
     /// If set, the discovery document names this issuer.
     pub discovery_issuer: Option<String>,
+    /// Changes the discovery document just before it is served.
+    pub discovery_document: Option<DocumentTweak>,
     /// Whether discovery advertises `authorization_response_iss_parameter_supported`.
     pub advertise_iss_parameter: bool,
     /// The `iss` parameter of authorization responses.
@@ -199,6 +203,7 @@ impl Default for Behaviour {
             token_type: "Bearer".into(),
             userinfo_sub: None,
             discovery_issuer: None,
+            discovery_document: None,
             advertise_iss_parameter: true,
             iss_parameter: IssParameter::Correct,
             authorization_error: None,
@@ -400,6 +405,15 @@ impl TestProvider {
         lock(&self.state.revoked).clone()
     }
 
+    /// Every code and token this provider issued, oldest first (at most the last 10,000):
+    /// authorization codes, ID tokens, access tokens (JWT or opaque) and refresh tokens, from
+    /// the front channel, the token endpoint and [`issue_access_token`](Self::issue_access_token)
+    /// alike. For leak checks: none of them may appear in a page, a header or a log line of the
+    /// application, except where the protocol puts it.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.state.issued).iter().cloned().collect()
+    }
+
     /// Sets the user the next logins authenticate: its `sub` and extra claims (in the ID
     /// token and in userinfo).
     pub fn set_user(&self, sub: &str, claims: Value) {
@@ -420,6 +434,21 @@ impl TestProvider {
     pub async fn rotate_keys(&self) {
         let key = self.new_key().await;
         *lock(&self.state.keys) = vec![Arc::new(key)];
+    }
+
+    /// Replaces the signing key by an RSA key of `bits` bits with a new `kid` (for a provider
+    /// signing with RS256): a weak key (512, 1024 bits) that a relying party must refuse.
+    pub async fn rotate_to_rsa_key(&self, bits: usize) {
+        let key =
+            rocket::tokio::task::spawn_blocking(move || SigningKey::generate_rsa(bits, random(8)))
+                .await
+                .expect("key generation");
+        *lock(&self.state.keys) = vec![Arc::new(key)];
+    }
+
+    /// The `kid` of the key the provider signs with now.
+    pub fn current_kid(&self) -> String {
+        self.state.current_key().kid().to_owned()
     }
 
     /// Adds a second key of the same kind to the key set, without using it.
@@ -586,8 +615,15 @@ impl TestProvider {
 
     /// Logs the `client` in like a browser would: requests `path`, follows the redirect to this
     /// provider (which authenticates the current user without asking) and the redirect back to
-    /// the application's callback. Returns the application's last response; a successful login
-    /// is a 303 to `path`.
+    /// the application's callback. Returns the application's answer to the callback; a
+    /// successful login is a 303 to `path`.
+    ///
+    /// # Panics
+    ///
+    /// If the application does not send the browser to this provider (it answers `path` with a
+    /// page, an error or a redirect elsewhere): no callback is sent then, and that first answer
+    /// is never handed back as if the callback had been refused. A test that expects such an
+    /// answer requests `path` itself.
     pub async fn login(&self, client: &Client, path: &str) -> LoginAttempt {
         let start = client
             .get(path.to_owned())
@@ -599,7 +635,15 @@ impl TestProvider {
             Some(url) if start.status() == Status::SeeOther && url.starts_with(self.issuer()) => {
                 url
             }
-            _ => return LoginAttempt::read(start).await,
+            _ => {
+                let first = LoginAttempt::read(start).await;
+                panic!(
+                    "TestProvider::login: the application answered {path} with {} (Location: \
+                     {:?}) instead of sending the browser to the provider, so no callback was \
+                     sent; its body: {}",
+                    first.status, first.location, first.body
+                );
+            }
         };
         let callback = self.authorize(&authorize_url).await;
         self.deliver(client, &callback).await

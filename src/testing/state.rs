@@ -1,7 +1,7 @@
 //! The test provider's state: keys, behaviour, registered clients, accounts, issued codes and
 //! tokens.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -140,8 +140,14 @@ pub(super) struct ProviderState {
     pub access_tokens: Mutex<HashMap<String, IssuedToken>>,
     pub refresh_tokens: Mutex<HashMap<String, Account>>,
     pub revoked: Mutex<Vec<String>>,
+    /// Every code and token issued (codes, ID tokens, access and refresh tokens), oldest
+    /// first; at most `MAX_ISSUED`.
+    pub issued: Mutex<VecDeque<String>>,
     pub counters: Counters,
 }
+
+/// At most this many issued codes and tokens are remembered (for leak checks).
+pub(super) const MAX_ISSUED: usize = 10_000;
 
 /// Inserts into a map that a long test run could grow without end.
 pub(super) fn insert_bounded<V>(map: &Mutex<HashMap<String, V>>, key: String, value: V) {
@@ -174,12 +180,22 @@ impl ProviderState {
             access_tokens: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             revoked: Mutex::new(Vec::new()),
+            issued: Mutex::new(VecDeque::new()),
             counters: Counters::default(),
         }
     }
 
     pub fn issuer(&self) -> &str {
         self.issuer.get().map(String::as_str).unwrap_or_default()
+    }
+
+    /// Remembers a code or token this provider issued (see `TestProvider::issued_tokens`).
+    pub fn record_issued(&self, token: &str) {
+        let mut issued = lock(&self.issued);
+        if issued.len() >= MAX_ISSUED {
+            issued.pop_front();
+        }
+        issued.push_back(token.to_owned());
     }
 
     pub fn behaviour(&self) -> Behaviour {
@@ -211,6 +227,7 @@ impl ProviderState {
         let mut hashes = Map::new();
         let code = wants("code").then(|| random(24));
         if let Some(code) = &code {
+            self.record_issued(code);
             hashes.insert("c_hash".into(), half_sha256(code).into());
             params.push(("code".into(), code.clone()));
         }
@@ -304,6 +321,7 @@ impl ProviderState {
         }
         if new_refresh_token {
             let refresh_token = random(32);
+            self.record_issued(&refresh_token);
             insert_bounded(&self.refresh_tokens, refresh_token.clone(), account.clone());
             body["refresh_token"] = refresh_token.into();
         }
@@ -350,6 +368,7 @@ impl ProviderState {
             scope: scope.to_owned(),
             exp,
         };
+        self.record_issued(&token);
         insert_bounded(&self.access_tokens, token.clone(), issued);
         token
     }
@@ -397,6 +416,8 @@ impl ProviderState {
         if let Some(tweak) = &behaviour.id_token_header {
             tweak(&mut header);
         }
-        make_jwt(&self.current_key(), &behaviour.signing, header, &claims)
+        let id_token = make_jwt(&self.current_key(), &behaviour.signing, header, &claims);
+        self.record_issued(&id_token);
+        id_token
     }
 }

@@ -3,8 +3,7 @@
 //! Rocket's default `Strict` is not sent on the way back from the provider), `Path=/`, and
 //! `Secure` with the `__Host-` prefix when the application is served over https.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::time::{Duration, OffsetDateTime};
@@ -36,14 +35,42 @@ pub(crate) struct CookieSettings {
 /// chunks' authentication tags and used only if every chunk is byte for byte the one that was
 /// decrypted and authenticated: a different cookie can never hit another's entry. Expiry,
 /// logout and inactivity are still checked on every request, by the guard.
-#[derive(Default)]
-struct DecodedSessions(Mutex<HashMap<Vec<u8>, DecodedEntry>>);
+///
+/// Bounded by weight ([`DECODED_BUDGET`] bytes, about twice the cookie bytes per entry: the
+/// chunks kept for the comparison and the decoded session); when full, entries leave one by
+/// one (S3-FIFO, `quick_cache`), never all at once.
+struct DecodedSessions(quick_cache::sync::Cache<Vec<u8>, Arc<DecodedEntry>, EntryWeight>);
 
 /// The chunks as received (still encrypted) and the session they decode to.
-type DecodedEntry = (Vec<String>, Arc<UserSession>);
+struct DecodedEntry {
+    chunks: Vec<String>,
+    session: Arc<UserSession>,
+}
 
-/// At most this many decoded sessions are kept.
-const DECODED_CAPACITY: usize = 1024;
+/// The memory an entry holds, roughly: its chunks, and a decoded session of about their size.
+#[derive(Clone)]
+struct EntryWeight;
+
+impl quick_cache::Weighter<Vec<u8>, Arc<DecodedEntry>> for EntryWeight {
+    fn weight(&self, key: &Vec<u8>, entry: &Arc<DecodedEntry>) -> u64 {
+        let chunks: usize = entry.chunks.iter().map(String::len).sum();
+        (key.len() + 2 * chunks + 256) as u64
+    }
+}
+
+/// The memory the decoded sessions may take (64 MiB: about 6,500 sessions of 4.9 KB of
+/// cookies).
+const DECODED_BUDGET: u64 = 64 * 1024 * 1024;
+
+impl Default for DecodedSessions {
+    fn default() -> Self {
+        DecodedSessions(quick_cache::sync::Cache::with_weighter(
+            8_192,
+            DECODED_BUDGET,
+            EntryWeight,
+        ))
+    }
+}
 
 impl DecodedSessions {
     /// The lookup key: the last bytes (the GCM tag) of each chunk. Bytes, not characters: a
@@ -60,19 +87,16 @@ impl DecodedSessions {
     }
 
     fn get(&self, raw: &[&str]) -> Option<Arc<UserSession>> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (chunks, session) = map.get(&Self::key(raw))?;
-        let same = chunks.len() == raw.len() && chunks.iter().zip(raw).all(|(a, b)| a == b);
-        same.then(|| session.clone())
+        let entry = self.0.get(&Self::key(raw))?;
+        let same =
+            entry.chunks.len() == raw.len() && entry.chunks.iter().zip(raw).all(|(a, b)| a == b);
+        same.then(|| entry.session.clone())
     }
 
     fn insert(&self, raw: &[&str], session: Arc<UserSession>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= DECODED_CAPACITY {
-            map.clear();
-        }
         let chunks = raw.iter().map(|v| (*v).to_owned()).collect();
-        map.insert(Self::key(raw), (chunks, session));
+        let entry = DecodedEntry { chunks, session };
+        self.0.insert(Self::key(raw), Arc::new(entry));
     }
 }
 
@@ -204,8 +228,14 @@ impl CookieSettings {
 
     /// The pending logins in the request (decrypted), with their cookie names.
     fn pending_logins(&self, jar: &CookieJar<'_>) -> Vec<(String, Option<PendingLogin>)> {
+        // Only names this library could have set: a browser's other cookie names are never
+        // echoed back in a removal.
         jar.iter()
-            .filter(|c| c.name().starts_with(&self.pending_prefix))
+            .filter(|c| {
+                c.name()
+                    .strip_prefix(&self.pending_prefix)
+                    .is_some_and(is_well_formed_token)
+            })
             .map(|c| {
                 let name = c.name().to_owned();
                 let pending = jar

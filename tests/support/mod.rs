@@ -4,11 +4,68 @@
 #[path = "../../examples/app.rs"]
 mod example_app;
 
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use rocket::figment::Figment;
 use rocket::http::{Accept, Status};
 use rocket::local::asynchronous::Client;
 use rocket_openidconnect::testing::{LoginAttempt, TestProvider};
 use serde_json::Value;
+
+/// How long a test waits for something that happens asynchronously (a provider's log line, a
+/// count at the provider, a cache entry's expiry) before it fails: generous, because a busy CI
+/// machine may be slow, and a wait that succeeds ends at once anyway.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Polls `probe` every 50 ms until it returns `Some`, and returns that; panics naming `what`
+/// once `deadline` has passed (the last probe runs at or after the deadline).
+pub async fn eventually<T>(
+    what: &str,
+    deadline: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    eventually_async(what, deadline, move || std::future::ready(probe())).await
+}
+
+/// [`eventually`] with an asynchronous probe (an HTTP request, say).
+pub async fn eventually_async<T, F, Fut>(what: &str, deadline: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        if start.elapsed() >= deadline {
+            panic!("waited {deadline:?} for {what}, in vain");
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every code and token `provider` issued, and its client secret: none of them may be in an
+/// answer or a log line of the application (where the protocol does not put it).
+pub fn secrets_of_provider(provider: &TestProvider) -> Vec<String> {
+    let mut secrets = provider.issued_tokens();
+    secrets.push(provider.client_secret().to_owned());
+    secrets
+}
+
+/// Panics if `text` (a page, a header, a log line: `what`) holds a JWT or one of `secrets`.
+pub fn assert_no_secret_in(what: &str, text: &str, secrets: &[String]) {
+    assert!(!text.contains("eyJ"), "a JWT in {what}: {text}");
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a code, token or secret ({}...) in {what}: {text}",
+            secret.chars().take(6).collect::<String>()
+        );
+    }
+}
 
 /// The example app, configured for `provider`, as a cookie-keeping client.
 pub async fn client(provider: &TestProvider) -> Client {
@@ -38,19 +95,16 @@ pub async fn assert_logged_out(client: &Client, provider: &TestProvider) {
     assert!(location.starts_with(provider.issuer()), "{location}");
 }
 
-/// A login that must fail with `status`, create no session, and show no secret.
+/// A login that must fail with `status`, create no session, and show no secret: neither the
+/// client secret nor any code or token the provider issued (refresh tokens and opaque access
+/// tokens of the token response included) is in the body or the `Location`.
 pub fn assert_rejected(attempt: &LoginAttempt, status: u16, provider: &TestProvider) {
     assert_eq!(attempt.status.code, status, "body: {}", attempt.body);
     assert!(!attempt.session_created, "a session was created");
-    assert!(
-        !attempt.body.contains(provider.client_secret()),
-        "the secret leaked"
-    );
-    assert!(
-        !attempt.body.contains("eyJ"),
-        "a token leaked: {}",
-        attempt.body
-    );
+    let secrets = secrets_of_provider(provider);
+    assert_no_secret_in("the page", &attempt.body, &secrets);
+    let location = attempt.location.as_deref().unwrap_or_default();
+    assert_no_secret_in("the Location", location, &secrets);
 }
 
 /// Serves the example app on a free loopback port (a real server, for real HTTP clients and
@@ -105,6 +159,28 @@ pub async fn browser_logged_in(provider: &TestProvider, port: u16) -> (reqwest::
     browser_logged_in_at(provider, port, "/").await
 }
 
+/// A browser of its own (no automatic redirects) and its cookie jar, whose cookies a test can
+/// read (`reqwest::cookie::CookieStore::cookies`) to send a copy elsewhere.
+pub fn browser_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (browser, jar)
+}
+
+/// [`browser_logged_in`], with the browser's cookie jar (see [`browser_with_jar`]).
+pub async fn browser_logged_in_with_jar(
+    provider: &TestProvider,
+    port: u16,
+) -> (reqwest::Client, Arc<reqwest::cookie::Jar>, Value) {
+    let (browser, jar) = browser_with_jar();
+    let claims = log_in_browser(&browser, provider, port, "/").await;
+    (browser, jar, claims)
+}
+
 /// [`browser_logged_in`] through the protected page `path` (which answers with JSON holding
 /// the ID token's claims under `id_token`).
 pub async fn browser_logged_in_at(
@@ -112,11 +188,19 @@ pub async fn browser_logged_in_at(
     port: u16,
     path: &str,
 ) -> (reqwest::Client, Value) {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let (browser, _) = browser_with_jar();
+    let claims = log_in_browser(&browser, provider, port, path).await;
+    (browser, claims)
+}
+
+/// Logs `browser` (with a cookie store, no automatic redirects) in through `provider` at the
+/// protected page `path` of the app served on `port`; returns the ID token's claims.
+async fn log_in_browser(
+    browser: &reqwest::Client,
+    provider: &TestProvider,
+    port: u16,
+    path: &str,
+) -> Value {
     let app = format!("http://127.0.0.1:{port}");
     let start = browser
         .get(format!("{app}{path}"))
@@ -143,11 +227,10 @@ pub async fn browser_logged_in_at(
         "{}",
         done.text().await.unwrap_or_default()
     );
-    let claims = browser_page_at(&browser, port, path)
+    browser_page_at(browser, port, path)
         .await
         .expect("logged in")["id_token"]
-        .clone();
-    (browser, claims)
+        .clone()
 }
 
 /// The example app's protected page as `browser` sees it: its JSON, or `None` for a 401.

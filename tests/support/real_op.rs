@@ -151,6 +151,33 @@ impl RealOp {
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
+
+    /// Waits until everything the OP logged before this call is in [`stderr`](Self::stderr):
+    /// makes it log one more line (a userinfo request with a token it never issued gives
+    /// `OP userinfo.error`) and waits for that line. Its stderr is one pipe, written
+    /// synchronously and read in order, so the lines logged before it have arrived too. For
+    /// counting log lines (`== n` cannot be polled for: a late line would come after the check).
+    pub async fn flush_stderr(&self) {
+        const MARKER: &str = "OP userinfo.error";
+        let before = self.stderr().matches(MARKER).count();
+        let status = reqwest::Client::new()
+            .get(format!("{}/me", self.issuer))
+            .bearer_auth("a-token-this-provider-never-issued")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the OP's userinfo endpoint: {e}"))
+            .status();
+        assert_eq!(status, 401, "a userinfo request with an unknown token");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.stderr().matches(MARKER).count() <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the OP's `{MARKER}` line did not arrive within 20 s; its stderr:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// Runs `npm ci --prefix tests/op` unless `tests/op/node_modules/oidc-provider` exists.
