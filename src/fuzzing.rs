@@ -7,6 +7,7 @@ use openidconnect::ClientSecret;
 
 use crate::protocol::callback::CallbackParams;
 use crate::protocol::id_token::{validate_id_token, Expectations, HashCheck, NonceCheck};
+use crate::protocol::jwk::signing_keys;
 use crate::protocol::jws::verify_jws;
 use crate::protocol::response::ResponseType;
 use crate::session::chunks::{decode_chunks, encode_chunks};
@@ -59,7 +60,9 @@ pub fn jwt(input: &[u8]) {
     let Ok(raw) = std::str::from_utf8(input) else {
         return;
     };
-    let keys: CoreJsonWebKeySet = serde_json::from_str(JWKS).expect("the fixed key set");
+    let document: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(JWKS).expect("the fixed key set");
+    let keys: CoreJsonWebKeySet = signing_keys(&document).expect("a key set").keys;
     let secret = ClientSecret::new("fuzzing-secret-0123456789abcdef".into());
     let algs = [
         CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
@@ -100,6 +103,35 @@ pub fn logout_token(input: &[u8]) {
         return;
     };
     let _ = crate::protocol::logout_token::parse_logout_token(raw, 1_700_000_000, 60);
+}
+
+/// A provider's key set: whatever a document says, the keys kept for verifying signatures are
+/// for signatures (`use` absent or `sig`, `key_ops` absent or with `verify`), of a supported
+/// type, and free of private parts; every refusal names its key safely (no line break).
+pub fn jwks(input: &[u8]) {
+    let Ok(serde_json::Value::Object(document)) = serde_json::from_slice(input) else {
+        return;
+    };
+    let Ok(set) = signing_keys(&document) else {
+        return;
+    };
+    assert!(set.keys.keys().len() <= crate::protocol::jwk::MAX_KEYS);
+    let kept = serde_json::to_value(&set.keys).expect("a key set serializes");
+    for key in kept["keys"].as_array().into_iter().flatten() {
+        assert!(
+            matches!(key.get("use").and_then(|u| u.as_str()), None | Some("sig")),
+            "a key for another use was kept: {key}"
+        );
+        assert!(
+            matches!(key["kty"].as_str(), Some("RSA" | "EC" | "OKP")),
+            "{key}"
+        );
+        assert!(key.get("d").is_none() && key.get("k").is_none(), "{key}");
+    }
+    for refused in &set.refused {
+        assert!(!refused.kid.contains('\n') && !refused.kid.contains('\r'));
+        assert!(!refused.reason.contains('\n') && !refused.reason.contains('\r'));
+    }
 }
 
 /// The return-path validator: whatever it accepts stays on the application's origin when a
