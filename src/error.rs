@@ -74,6 +74,22 @@ pub enum ProviderError {
     /// The provider has no endpoint needed for the flow.
     #[error("the provider has no {0}")]
     MissingEndpoint(&'static str),
+    /// A TLS failure: the provider's certificate was refused (not trusted, expired, for
+    /// another host name), or the provider refused the handshake. A configuration problem
+    /// (shown as 502), never retried as an outage.
+    #[error(
+        "provider `{}`: TLS failure at the {endpoint}: {}",
+        for_log(.provider, SHOWN),
+        for_log(.reason, SHOWN)
+    )]
+    Tls {
+        /// The provider's name in the configuration.
+        provider: String,
+        /// Which endpoint.
+        endpoint: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 impl ProviderError {

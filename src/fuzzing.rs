@@ -75,7 +75,7 @@ pub fn jwt(input: &[u8]) {
         required: false,
     }];
     let expect = Expectations {
-        issuer: "https://op.example",
+        issuer: crate::protocol::issuer::IssuerRule::Exact("https://op.example"),
         client_id: "client",
         client_secret: Some(&secret),
         allowed_algs: &algs,

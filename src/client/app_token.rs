@@ -69,13 +69,13 @@ impl AppTokens {
 
     async fn request(&self, provider: &str, scope: &str) -> Result<(AccessToken, i64), AuthError> {
         let client = self.rp.provider(provider)?;
-        let ready = client.ready(&self.rp.http).await?;
+        let ready = client.ready().await?;
         let mut form = vec![("grant_type", "client_credentials")];
         if !scope.is_empty() {
             form.push(("scope", scope));
         }
         let started = unix_now();
-        let tokens = token_request(&self.rp.http, client, &ready, form).await?;
+        let tokens = token_request(client, &ready, form).await?;
         let until = started.saturating_add(tokens.expires_in.unwrap_or(UNSTATED_LIFETIME));
         Ok((tokens.access_token, until))
     }

@@ -2,12 +2,14 @@
 //! to end sessions, validated as section 2.6 says, and its effect (the sessions it names end,
 //! for every instance that shares the records).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
-use crate::client::provider::ProviderClient;
+use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::RelyingParty;
 use crate::error::{AuthError, TokenError};
-use crate::protocol::jws::{allowed_algs, check_alg, verify_signature};
+use crate::protocol::jws::{allowed_algs, check_alg, verify_signature, JsonObject};
 use crate::protocol::logout_token::{parse_logout_token, MAX_AGE};
 use crate::session::records::{EndedBy, Records};
 use crate::util::clock::unix_now;
@@ -42,35 +44,7 @@ impl RelyingParty {
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| TokenError::Issuer("missing".into()))?;
-        // The providers with this issuer (several clients at one provider are possible); the
-        // token must be for one of their clients.
-        let mut candidates: Vec<&ProviderClient> = Vec::new();
-        for provider in self.providers.values() {
-            if provider.config.issuer() == issuer {
-                candidates.push(provider);
-            }
-        }
-        if candidates.is_empty() {
-            return Err(TokenError::Issuer("not a configured provider".into()).into());
-        }
-        let audiences: Vec<&str> = match claims.get("aud") {
-            Some(Value::String(a)) => vec![a.as_str()],
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
-            _ => return Err(TokenError::Audience("missing".into()).into()),
-        };
-        let mut client: Option<(&ProviderClient, _)> = None;
-        for candidate in candidates {
-            let ready = candidate.ready(&self.http).await?;
-            if audiences.contains(&ready.credentials.client_id.as_str()) {
-                client = Some((candidate, ready));
-                break;
-            }
-        }
-        let (client, ready) =
-            client.ok_or_else(|| TokenError::Audience("does not contain this client".into()))?;
-        if ready.metadata.issuer != issuer {
-            return Err(TokenError::Issuer("not the provider's issuer".into()).into());
-        }
+        let (client, ready) = self.client_of_logout_token(issuer, &claims).await?;
         // The header: an allowed algorithm of this provider's ID tokens; typed as a logout
         // token or not typed (never as another kind of JWT, like an access token).
         let algs = allowed_algs(
@@ -81,7 +55,7 @@ impl RelyingParty {
         // The signature (with one key-set refetch for a rotated key).
         let secret = ready.credentials.client_secret.as_ref();
         let check = |keys: &_| verify_signature(raw, &header, &alg, keys, secret);
-        ready.keys.check_with(&self.http, check).await??;
+        ready.keys.check_with(&client.http, check).await??;
         // Used once: a replayed token is refused.
         let jti = claims
             .get("jti")
@@ -99,12 +73,85 @@ impl RelyingParty {
         let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         Ok(LogoutEvent {
             provider: client.name.clone(),
-            issuer: ready.metadata.issuer.clone(),
+            issuer: client.config.issuer().to_owned(),
             client_id: ready.credentials.client_id.clone(),
             sub: string("sub"),
             sid: string("sid"),
             jti_record,
         })
+    }
+
+    /// The provider and client a logout token is for: a provider with its issuer (for a
+    /// multi-tenant one, the issuer of the token's tenant), whose client is in its audience
+    /// (several clients at one provider are possible).
+    async fn client_of_logout_token(
+        &self,
+        issuer: &str,
+        claims: &JsonObject,
+    ) -> Result<(&ProviderClient, Arc<ReadyProvider>), AuthError> {
+        let audiences: Vec<&str> = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => return Err(TokenError::Audience("missing".into()).into()),
+        };
+        let mut issuer_known = false;
+        for provider in self.providers.values() {
+            // Without a network call where the configuration already tells.
+            if !provider.config.is_multi_tenant() && provider.config.issuer() != issuer {
+                continue;
+            }
+            let ready = provider.ready().await?;
+            if !provider.issuer_rule(&ready).accepts(issuer, claims) {
+                continue;
+            }
+            issuer_known = true;
+            if audiences.contains(&ready.credentials.client_id.as_str()) {
+                return Ok((provider, ready));
+            }
+        }
+        Err(if issuer_known {
+            TokenError::Audience("does not contain this client".into())
+        } else {
+            TokenError::Issuer("not a configured provider".into())
+        }
+        .into())
+    }
+
+    /// A front-channel logout (`iss`, `sid`): ends the sessions of that provider session, for
+    /// every client of the issuer (several providers may share one), and only for provider
+    /// sessions one of our logins came from (anybody can send this request).
+    pub async fn end_provider_session(
+        &self,
+        records: &Records,
+        iss: &str,
+        sid: &str,
+    ) -> Result<(), AuthError> {
+        for provider in self.providers.values() {
+            if !provider.config.is_multi_tenant() && provider.config.issuer() != iss {
+                continue;
+            }
+            let ready = provider.ready().await?;
+            if !provider.issuer_rule(&ready).accepts_parameter(iss) {
+                continue;
+            }
+            let client = (
+                provider.config.issuer(),
+                ready.credentials.client_id.as_str(),
+            );
+            if !records.knows_provider_sid(client, sid).await? {
+                continue;
+            }
+            let event = LogoutEvent {
+                provider: provider.name.clone(),
+                issuer: provider.config.issuer().to_owned(),
+                client_id: ready.credentials.client_id.clone(),
+                sub: None,
+                sid: Some(sid.to_owned()),
+                jti_record: String::new(),
+            };
+            self.end_sessions(records, &event).await?;
+        }
+        Ok(())
     }
 
     /// Ends the sessions a logout names: those of the provider session `sid` if given (the

@@ -61,7 +61,7 @@ impl AccessTokenValidator {
             .providers
             .get(provider)
             .ok_or_else(|| BearerError::Invalid("unknown provider".into()))?;
-        let ready = client.ready(&self.rp.http).await?;
+        let ready = client.ready().await?;
         let jwt = match client.config.access_token_validation {
             AccessTokenValidation::Jwt => true,
             AccessTokenValidation::Introspection => false,
@@ -73,7 +73,7 @@ impl AccessTokenValidator {
             (self.introspect(client, &ready, token).await?, false)
         };
         let expect = AccessExpectations {
-            issuer: &ready.metadata.issuer,
+            issuer: client.issuer_rule(&ready),
             audiences: &client.config.audiences,
             client_id: &ready.credentials.client_id,
             now: unix_now(),
@@ -93,7 +93,7 @@ impl AccessTokenValidator {
     ) -> Result<AccessTokenInfo, BearerError> {
         let algs = access_token_algs(client, ready);
         let check = |keys: &_| verify_jws(token, keys, &algs);
-        let (header, claims) = match ready.keys.check_with(&self.rp.http, check).await? {
+        let (header, claims) = match ready.keys.check_with(&client.http, check).await? {
             Err(TokenError::UnknownKey(_) | TokenError::Signature) => {
                 return Err(BearerError::Invalid("no key verifies the token".into()))
             }
@@ -124,7 +124,7 @@ impl AccessTokenValidator {
         hasher.update([0]);
         hasher.update(token.as_bytes());
         let max_age = client.config.introspection_cache_max_age as i64;
-        let http = &self.rp.http;
+        let http = &client.http;
         let outcome = self
             .introspections
             .get_or_compute(

@@ -55,7 +55,7 @@ impl RelyingParty {
         if client.uris.redirect_path != arrival.path {
             return Err(AuthError::IssuerMismatch);
         }
-        let ready = client.ready(&self.http).await?;
+        let ready = client.ready().await?;
         check_response(client, &ready, &params, pending.response_type)?;
         let tokens = self
             .obtain_tokens(client, &ready, &pending, &params, now)
@@ -76,14 +76,14 @@ impl RelyingParty {
         let userinfo: Option<Map<String, Value>> = match &tokens.access {
             Some((access_token, _)) => {
                 let subject = tokens.claims.subject();
-                fetch_userinfo(&self.http, client, &ready, access_token.secret(), subject).await?
+                fetch_userinfo(client, &ready, access_token.secret(), subject).await?
             }
             None => None,
         };
         let (access_token, expires_in) = tokens.access.unzip();
         Ok(UserSession::new(NewSession {
             provider: pending.provider,
-            issuer: ready.metadata.issuer.clone(),
+            issuer: client.config.issuer().to_owned(),
             client_id: ready.credentials.client_id.clone(),
             id_token: tokens.id_token,
             claims: tokens.claims,
@@ -175,7 +175,7 @@ impl RelyingParty {
         if let Some(verifier) = &pending.pkce_verifier {
             form.push(("code_verifier", verifier.secret()));
         }
-        let tokens = token_request(&self.http, client, ready, form).await?;
+        let tokens = token_request(client, ready, form).await?;
         let at_hash = [HashCheck {
             claim: "at_hash",
             value: tokens.access_token.secret(),
@@ -262,7 +262,7 @@ impl RelyingParty {
         now: i64,
     ) -> Result<Claims, AuthError> {
         let skew = self.config.clock_skew as i64;
-        id_token::validate(&self.http, client, ready, raw, context, now, skew).await
+        id_token::validate(client, ready, raw, context, now, skew).await
     }
 }
 
@@ -282,7 +282,9 @@ fn check_response(
         || client.uris.shares_redirect_path)
         && (params.id_token.is_none() || params.error.is_some());
     match params.iss.as_deref() {
-        Some(iss) if iss != ready.metadata.issuer => return Err(AuthError::IssuerMismatch),
+        Some(iss) if !client.issuer_rule(ready).accepts_parameter(iss) => {
+            return Err(AuthError::IssuerMismatch)
+        }
         None if iss_required => return Err(AuthError::IssuerMismatch),
         _ => {}
     }

@@ -2,6 +2,7 @@
 
 use crate::client::http::{invalid, HttpClient};
 use crate::error::ProviderError;
+use crate::protocol::issuer::TENANT_PLACEHOLDER;
 use crate::protocol::metadata::ProviderMetadata;
 
 /// Fetches and checks `{issuer}/.well-known/openid-configuration`: JSON, for exactly this
@@ -10,6 +11,7 @@ pub(crate) async fn discover(
     http: &HttpClient,
     issuer: &str,
     allow_http: bool,
+    multi_tenant: bool,
 ) -> Result<ProviderMetadata, ProviderError> {
     const ENDPOINT: &str = "discovery endpoint";
     let url = format!(
@@ -32,7 +34,9 @@ pub(crate) async fn discover(
     let object = response.json_object(ENDPOINT)?;
     let metadata: ProviderMetadata = serde_json::from_value(serde_json::Value::Object(object))
         .map_err(|e| invalid(ENDPOINT, e.to_string()))?;
-    if metadata.issuer != issuer {
+    // A multi-tenant provider's common document names an issuer template instead.
+    let template = multi_tenant && metadata.issuer.contains(TENANT_PLACEHOLDER);
+    if metadata.issuer != issuer && !template {
         return Err(ProviderError::IssuerMismatch {
             expected: issuer.to_owned(),
             found: metadata.issuer,

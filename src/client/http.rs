@@ -1,12 +1,17 @@
-//! The one HTTP client shared by all calls to providers: connection pooling, a timeout on every
-//! call, no redirects (a provider's 3xx is an error, never followed with our credentials), and a
-//! bound on the size of every response body.
+//! The HTTP client of each provider: how it connects (the trusted roots, a client certificate
+//! for mutual TLS, a proxy), a timeout on every call, no redirects (a provider's 3xx is an
+//! error, never followed with our credentials), and a bound on the size of every response
+//! body. A certificate failure is told apart from other transport errors, and logged naming
+//! the provider.
 
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 
+use crate::config::{OidcConfig, ProviderConfig};
 use crate::error::ProviderError;
+use crate::util::text::for_log;
 
 /// Largest response body accepted from a provider (discovery, key set, token, userinfo).
 pub(crate) const MAX_BODY: usize = 256 * 1024;
@@ -49,23 +54,128 @@ pub(crate) fn invalid(endpoint: &'static str, reason: impl Into<String>) -> Prov
     }
 }
 
-/// The shared client.
+/// How calls to one provider connect, read from the configuration at ignite (its files
+/// loaded): the provider's settings where it has them, else the global ones.
+pub(crate) struct Connection {
+    roots: Vec<reqwest::Certificate>,
+    system_roots: bool,
+    identity: Option<reqwest::Identity>,
+    proxy: Option<String>,
+}
+
+impl Connection {
+    /// The connection settings of provider `name`; a file that cannot be read or holds no
+    /// usable PEM is an error naming the key and the file.
+    pub fn of(config: &OidcConfig, name: &str, provider: &ProviderConfig) -> Result<Self, String> {
+        let key = format!("oidc.providers.{name}");
+        let (roots_key, files) = match &provider.ca_certificates {
+            Some(files) => (format!("{key}.ca_certificates"), files.as_slice()),
+            None => (
+                "oidc.ca_certificates".to_owned(),
+                config.ca_certificates.as_slice(),
+            ),
+        };
+        let mut roots = Vec::new();
+        for file in files {
+            roots.extend(load_roots(&roots_key, file)?);
+        }
+        let identity = match (&provider.tls_client_certificate, &provider.tls_client_key) {
+            (Some(certificate), Some(private_key)) => {
+                Some(load_identity(&key, certificate, private_key)?)
+            }
+            _ => None,
+        };
+        Ok(Connection {
+            roots,
+            system_roots: provider.use_system_roots.unwrap_or(config.use_system_roots),
+            identity,
+            proxy: provider
+                .http_proxy
+                .clone()
+                .or_else(|| config.http_proxy.clone()),
+        })
+    }
+}
+
+fn read(key: &str, file: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(file).map_err(|e| format!("{key}: cannot read `{}`: {e}", file.display()))
+}
+
+/// The certificates of a PEM file (one or several).
+fn load_roots(key: &str, file: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = read(key, file)?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|_| format!("{key}: `{}` is not a PEM certificate file", file.display()))?;
+    if roots.is_empty() {
+        return Err(format!(
+            "{key}: `{}` holds no PEM certificate",
+            file.display()
+        ));
+    }
+    Ok(roots)
+}
+
+/// A client certificate (with its chain) and its private key.
+fn load_identity(
+    key: &str,
+    certificate: &Path,
+    private_key: &Path,
+) -> Result<reqwest::Identity, String> {
+    let mut pem = read(&format!("{key}.tls_client_certificate"), certificate)?;
+    pem.push(b'\n');
+    pem.extend(read(&format!("{key}.tls_client_key"), private_key)?);
+    reqwest::Identity::from_pem(&pem).map_err(|_| {
+        format!(
+            "{key}.tls_client_certificate, {key}.tls_client_key: `{}` and `{}` are not a PEM \
+             certificate and its private key (PKCS#8, PKCS#1 or SEC1)",
+            certificate.display(),
+            private_key.display()
+        )
+    })
+}
+
+/// The client of one provider.
 #[derive(Clone)]
 pub(crate) struct HttpClient {
     inner: reqwest::Client,
+    /// The provider's name, for log lines and errors.
+    provider: String,
 }
 
 impl HttpClient {
-    pub fn new(timeout: Duration) -> Result<Self, String> {
-        let inner = reqwest::Client::builder()
+    /// The client of `provider`, connecting as `connection` says.
+    pub fn new(provider: &str, timeout: Duration, connection: Connection) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("rocket_openidconnect/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(HttpClient { inner })
+            .tls_built_in_root_certs(connection.system_roots);
+        for root in connection.roots {
+            builder = builder.add_root_certificate(root);
+        }
+        if let Some(identity) = connection.identity {
+            builder = builder.identity(identity);
+        }
+        // A configured proxy replaces the environment's (which reqwest reads otherwise);
+        // `NO_PROXY` applies to both.
+        if let Some(proxy) = &connection.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|_| format!("oidc.providers.{provider}.http_proxy: not a proxy URL"))?
+                .no_proxy(reqwest::NoProxy::from_env());
+            builder = builder.proxy(proxy);
+        }
+        let inner = builder.build().map_err(|e| {
+            format!(
+                "oidc.providers.{provider}: cannot build its HTTP client: {}",
+                for_log(&error_chain(&e), 300)
+            )
+        })?;
+        Ok(HttpClient {
+            inner,
+            provider: provider.to_owned(),
+        })
     }
 
     pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
@@ -91,7 +201,7 @@ impl HttpClient {
         let mut response = request
             .send()
             .await
-            .map_err(|e| unreachable(endpoint, &e))?;
+            .map_err(|e| self.failure(endpoint, &e))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -108,7 +218,7 @@ impl HttpClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| unreachable(endpoint, &e))?
+            .map_err(|e| self.failure(endpoint, &e))?
         {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(invalid(endpoint, "the body is too large"));
@@ -121,21 +231,100 @@ impl HttpClient {
             body,
         })
     }
+
+    /// Maps a transport error without its text (reqwest's messages contain the URL). A TLS
+    /// failure says what was wrong with the certificate, and is logged at once with the
+    /// provider's name: it is a configuration problem, not an outage.
+    fn failure(&self, endpoint: &'static str, e: &reqwest::Error) -> ProviderError {
+        if let Some(reason) = find_rustls(e).map(describe_tls) {
+            log::error!(
+                "OpenID Connect: provider `{}`: TLS failure at the {endpoint}: {reason}",
+                self.provider
+            );
+            return ProviderError::Tls {
+                provider: self.provider.clone(),
+                endpoint,
+                reason,
+            };
+        }
+        let reason = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else if e.is_body() || e.is_decode() {
+            "the response body could not be read"
+        } else {
+            "the request failed"
+        };
+        ProviderError::Unreachable {
+            endpoint,
+            reason: reason.into(),
+        }
+    }
 }
 
-/// Maps a transport error without its text: reqwest's messages contain the URL.
-fn unreachable(endpoint: &'static str, e: &reqwest::Error) -> ProviderError {
-    let reason = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "the response body could not be read"
-    } else {
-        "the request failed"
-    };
-    ProviderError::Unreachable {
-        endpoint,
-        reason: reason.into(),
+/// The rustls error under a transport error, if any: `std::io::Error::source` skips the error
+/// it wraps, so each io::Error is looked into with `get_ref`.
+fn find_rustls<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            if let Some(tls) = find_rustls(inner) {
+                return Some(tls);
+            }
+        }
+        current = e.source();
     }
+    None
+}
+
+/// What a rustls error means for an operator.
+fn describe_tls(error: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            C::UnknownIssuer => "the provider's certificate is not trusted (unknown issuer: \
+                                 configure its CA in ca_certificates)"
+                .into(),
+            C::Expired | C::ExpiredContext { .. } => {
+                "the provider's certificate has expired".into()
+            }
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "the provider's certificate is not valid yet".into()
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the provider's certificate is for another host name".into()
+            }
+            C::Revoked => "the provider's certificate is revoked".into(),
+            other => format!(
+                "the provider's certificate is refused: {}",
+                for_log(&format!("{other:?}"), 120)
+            ),
+        },
+        rustls::Error::AlertReceived(alert) => format!(
+            "the provider refused the TLS handshake ({}): a client certificate may be required",
+            for_log(&format!("{alert:?}"), 60)
+        ),
+        rustls::Error::NoCertificatesPresented => "the provider presented no certificate".into(),
+        other => for_log(&other.to_string(), 160),
+    }
+}
+
+/// The messages of an error and its sources, for a configuration error.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }

@@ -1,6 +1,5 @@
 //! ID tokens from a provider, validated with its (cached, refetched on rotation) keys.
 
-use crate::client::http::HttpClient;
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::error::AuthError;
 use crate::protocol::id_token::{validate_id_token, Claims, Expectations, HashCheck, NonceCheck};
@@ -22,7 +21,6 @@ pub(crate) struct IdTokenContext<'a> {
 /// Validates `id_token` completely (OpenID Connect Core 3.1.3.7) for `client` at `now`, with
 /// `skew` seconds of clock difference; one key-set refetch for a rotated key.
 pub(crate) async fn validate(
-    http: &HttpClient,
     client: &ProviderClient,
     ready: &ReadyProvider,
     id_token: &str,
@@ -35,7 +33,7 @@ pub(crate) async fn validate(
         &ready.metadata.id_token_signing_alg_values_supported,
     );
     let expect = Expectations {
-        issuer: &ready.metadata.issuer,
+        issuer: client.issuer_rule(ready),
         client_id: &ready.credentials.client_id,
         client_secret: ready.credentials.client_secret.as_ref(),
         allowed_algs: &algs,
@@ -48,5 +46,5 @@ pub(crate) async fn validate(
         hashes: context.hashes,
     };
     let check = |keys: &_| validate_id_token(id_token, keys, &expect);
-    Ok(ready.keys.check_with(http, check).await??)
+    Ok(ready.keys.check_with(&client.http, check).await??)
 }

@@ -10,10 +10,33 @@ use crate::config::ProviderConfig;
 use crate::error::AuthError;
 use crate::protocol::metadata::ProviderMetadata;
 use crate::protocol::secret::{Nonce, PkceVerifier, State};
+use crate::session::model::UserSession;
 use crate::session::pending::PendingLogin;
 use crate::util::clock::unix_now;
 use crate::util::random::random_token;
 use crate::util::url::safe_return_path;
+
+/// Who is logging in, when the application knows.
+#[derive(Clone, Copy, Default)]
+pub(crate) enum Returning<'a> {
+    /// Nobody known: a plain login.
+    #[default]
+    Unknown,
+    /// The user of this (valid) session logs in again: its ID token goes as `id_token_hint`.
+    User(&'a UserSession),
+    /// A silent re-authentication (`prompt=none`) of this session, with its ID token as
+    /// `id_token_hint` (OIDC Core 3.1.2.1 recommends it; some providers require it).
+    Silently(&'a UserSession),
+}
+
+impl<'a> Returning<'a> {
+    fn session(self) -> Option<&'a UserSession> {
+        match self {
+            Returning::Unknown => None,
+            Returning::User(session) | Returning::Silently(session) => Some(session),
+        }
+    }
+}
 
 /// A login to start: where to send the browser and what to remember.
 pub(crate) struct LoginStart {
@@ -23,16 +46,20 @@ pub(crate) struct LoginStart {
 
 impl RelyingParty {
     /// Builds the authorization request for `provider`. May discover the provider first.
-    /// With `silent_sub`, a silent re-authentication (`prompt=none`) of that subject's session.
+    /// `returning` says whose session this login renews, if any (see [`Returning`]).
     pub async fn start_login(
         &self,
         provider: &str,
         return_to: &str,
-        silent_sub: Option<&str>,
+        returning: Returning<'_>,
         extra_params: &[(String, String)],
     ) -> Result<LoginStart, AuthError> {
+        let silent_sub = match returning {
+            Returning::Silently(session) => Some(session.claims().subject()),
+            _ => None,
+        };
         let client = self.provider(provider)?;
-        let ready = client.ready(&self.http).await?;
+        let ready = client.ready().await?;
         let config = &client.config;
         check_offered(config, &ready.metadata)?;
         let mut url = url::Url::parse(&ready.metadata.authorization_endpoint)
@@ -62,6 +89,10 @@ impl RelyingParty {
             PkceVerifier::new(verifier.secret().clone())
         });
         query.extend_pairs(&params);
+        // The session's ID token as a hint of who logs in (only to its own provider).
+        if let Some(session) = returning.session().filter(|s| s.provider() == provider) {
+            query.append_pair("id_token_hint", session.id_token());
+        }
         drop(query);
         Ok(LoginStart {
             pending: PendingLogin {

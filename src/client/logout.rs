@@ -49,7 +49,7 @@ impl RelyingParty {
         let Ok(client) = self.provider(session.provider()) else {
             return LogoutStep::Done;
         };
-        let ready = match client.ready(&self.http).await {
+        let ready = match client.ready().await {
             Ok(ready) => ready,
             Err(error) => {
                 log::warn!("logout without the provider `{}`: {error}", client.name);
@@ -122,8 +122,8 @@ impl RelyingParty {
         for (token, hint) in tokens {
             let Some(token) = token else { continue };
             let form = vec![("token", token.as_str()), ("token_type_hint", hint)];
-            let request = client_post(&self.http, &ready.credentials, endpoint, form);
-            match self.http.send(ENDPOINT, request).await {
+            let request = client_post(&client.http, &ready.credentials, endpoint, form);
+            match client.http.send(ENDPOINT, request).await {
                 Ok(response) if response.status == 200 => {}
                 Ok(response) => log::warn!(
                     "revoking the {hint} at `{}` failed: HTTP {}",

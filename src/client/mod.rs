@@ -4,7 +4,8 @@
 //! bearer-token validation and the application's own tokens. No web framework here: the edge
 //! hands in what it read from the request and applies what comes back.
 //!
-//! [`RelyingParty`] holds only the configuration, the HTTP client and the providers; the state
+//! [`RelyingParty`] holds only the configuration and the providers (each with its HTTP
+//! client: trusted roots, client certificate, proxy); the state
 //! of a feature (refreshes under way, cached introspections and tokens) belongs to the
 //! feature's own type.
 
@@ -31,14 +32,14 @@ use std::time::Duration;
 use crate::config::OidcConfig;
 use crate::error::AuthError;
 use crate::util::url::is_loopback;
-use http::HttpClient;
+use http::{Connection, HttpClient};
 use provider::ProviderClient;
 use registration::ClientUris;
 
 /// The relying party: its configuration, the shared HTTP client and the providers.
 pub(crate) struct RelyingParty {
     pub config: OidcConfig,
-    pub http: HttpClient,
+    /// The providers, each with its own HTTP client (its TLS settings and proxy).
     pub providers: HashMap<String, ProviderClient>,
     /// The path prefix of `base_url` (`""` at the root), prepended to local redirects.
     pub base_path: String,
@@ -54,7 +55,7 @@ pub(crate) struct RelyingParty {
 impl RelyingParty {
     /// The relying party of `config`, served at `base_url`.
     pub fn new(config: OidcConfig, base_url: &str) -> Result<Self, String> {
-        let http = HttpClient::new(Duration::from_secs(config.http_timeout))?;
+        let timeout = Duration::from_secs(config.http_timeout);
         let base = url::Url::parse(base_url).map_err(|e| format!("oidc.base_url: {e}"))?;
         let base_path = base.path().trim_end_matches('/').to_owned();
         let origin = base.origin().ascii_serialization();
@@ -67,7 +68,7 @@ impl RelyingParty {
         let providers = config
             .providers
             .iter()
-            .map(|(name, p)| {
+            .map(|(name, p)| -> Result<(String, ProviderClient), String> {
                 let path = config.redirect_path_of(p);
                 let uris = ClientUris {
                     redirect_path: path.to_owned(),
@@ -80,16 +81,16 @@ impl RelyingParty {
                     backchannel_logout_uri: absolute(&config.backchannel_logout_path),
                     frontchannel_logout_uri: absolute(&config.frontchannel_logout_path),
                 };
-                let client = ProviderClient::new(name.clone(), p.clone(), uris);
-                (name.clone(), client)
+                let http = HttpClient::new(name, timeout, Connection::of(&config, name, p)?)?;
+                let client = ProviderClient::new(name.clone(), p.clone(), uris, http);
+                Ok((name.clone(), client))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok(RelyingParty {
             secure: base.scheme() == "https",
             secure_context: base.scheme() == "https" || is_loopback(&base),
             origin,
             config,
-            http,
             providers,
             base_path,
         })

@@ -1,6 +1,7 @@
 //! One configured provider: its metadata (discovery or static), signing keys and client
 //! credentials, discovered lazily, shared by every request, and retried after a failure.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use crate::client::keys::KeyStore;
 use crate::client::registration::{self, ClientCredentials, ClientUris};
 use crate::config::ProviderConfig;
 use crate::error::ProviderError;
+use crate::protocol::issuer::IssuerRule;
 use crate::protocol::metadata::ProviderMetadata;
 
 /// How long a failed discovery is remembered before a request tries again.
@@ -18,7 +20,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// A provider that has been discovered: its metadata and keys.
 pub(crate) struct ReadyProvider {
     pub metadata: ProviderMetadata,
-    pub keys: KeyStore,
+    pub keys: Arc<KeyStore>,
     pub credentials: ClientCredentials,
 }
 
@@ -27,6 +29,8 @@ pub(crate) struct ProviderClient {
     pub name: String,
     pub config: ProviderConfig,
     pub uris: ClientUris,
+    /// The provider's HTTP client (its TLS settings and proxy).
+    pub http: HttpClient,
     /// A registered client the provider refused: not to be reused from the store (another
     /// instance may have stored a newer one meanwhile, which is).
     refused_client: Mutex<Option<String>>,
@@ -34,18 +38,22 @@ pub(crate) struct ProviderClient {
     last_failure: Mutex<Option<(Instant, ProviderError)>>,
     /// Held while a discovery runs, so concurrent requests share one.
     discovering: tokio::sync::Mutex<()>,
+    /// Whether the last background refresh of the metadata failed (logged once).
+    refresh_failing: AtomicBool,
 }
 
 impl ProviderClient {
-    pub fn new(name: String, config: ProviderConfig, uris: ClientUris) -> Self {
+    pub fn new(name: String, config: ProviderConfig, uris: ClientUris, http: HttpClient) -> Self {
         ProviderClient {
             name,
             config,
             uris,
+            http,
             refused_client: Mutex::new(None),
             ready: RwLock::new(None),
             last_failure: Mutex::new(None),
             discovering: tokio::sync::Mutex::new(()),
+            refresh_failing: AtomicBool::new(false),
         }
     }
 
@@ -64,7 +72,7 @@ impl ProviderClient {
     /// The discovered provider, discovering it first if needed. A failure is remembered for a
     /// short while, and while a retry runs other requests fail fast with the last failure, so
     /// an outage neither turns every request into a provider call nor makes requests queue.
-    pub async fn ready(&self, http: &HttpClient) -> Result<Arc<ReadyProvider>, ProviderError> {
+    pub async fn ready(&self) -> Result<Arc<ReadyProvider>, ProviderError> {
         if let Some(ready) = self.ready_now() {
             return Ok(ready);
         }
@@ -87,7 +95,7 @@ impl ProviderClient {
                 return Err(error);
             }
         }
-        let result = self.discover(http).await;
+        let result = self.discover().await;
         let mut last_failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(ready) => {
@@ -105,13 +113,27 @@ impl ProviderClient {
         }
     }
 
-    async fn discover(&self, http: &HttpClient) -> Result<ReadyProvider, ProviderError> {
+    /// The discovery document, checked.
+    async fn read_metadata(&self) -> Result<ProviderMetadata, ProviderError> {
+        let issuer = self.config.issuer();
+        let multi_tenant = self.config.is_multi_tenant();
+        discover(&self.http, issuer, self.config.http_allowed(), multi_tenant).await
+    }
+
+    async fn fetch_keys(&self, jwks_uri: &str) -> Result<Arc<KeyStore>, ProviderError> {
+        let interval = Duration::from_secs(self.config.jwks_refetch_interval);
+        Ok(Arc::new(
+            KeyStore::fetch_new(&self.http, &self.name, jwks_uri, interval).await?,
+        ))
+    }
+
+    async fn discover(&self) -> Result<ReadyProvider, ProviderError> {
+        let http = &self.http;
         let metadata = match &self.config.metadata {
             Some(static_metadata) => static_metadata.clone(),
-            None => discover(http, self.config.issuer(), self.config.http_allowed()).await?,
+            None => self.read_metadata().await?,
         };
-        let interval = Duration::from_secs(self.config.jwks_refetch_interval);
-        let keys = KeyStore::fetch_new(http, &self.name, &metadata.jwks_uri, interval).await?;
+        let keys = self.fetch_keys(&metadata.jwks_uri).await?;
         let refused = self
             .refused_client
             .lock()
@@ -132,6 +154,59 @@ impl ProviderClient {
         })
     }
 
+    /// Re-reads the discovery document (the fairing does, every `metadata_refresh_interval`
+    /// seconds): a changed endpoint or `jwks_uri` takes effect at once (a new `jwks_uri`'s keys
+    /// are fetched first); a failure keeps the metadata in use and is logged once, until a
+    /// refresh succeeds again. Nothing to do for static metadata, or before the first
+    /// discovery (which the next request makes).
+    pub async fn refresh_metadata(&self) {
+        let Some(current) = self.ready_now().filter(|_| self.config.metadata.is_none()) else {
+            return;
+        };
+        let fresh = async {
+            let metadata = self.read_metadata().await?;
+            if metadata == current.metadata {
+                return Ok(None);
+            }
+            let keys = if metadata.jwks_uri == current.metadata.jwks_uri {
+                current.keys.clone()
+            } else {
+                self.fetch_keys(&metadata.jwks_uri).await?
+            };
+            Ok::<_, ProviderError>(Some(ReadyProvider {
+                metadata,
+                keys,
+                credentials: current.credentials.clone(),
+            }))
+        };
+        match fresh.await {
+            Ok(fresh) => {
+                if self.refresh_failing.swap(false, Ordering::Relaxed) {
+                    log::info!(
+                        "OpenID provider `{}`: its metadata refresh works again",
+                        self.name
+                    );
+                }
+                if let Some(fresh) = fresh {
+                    *self.ready.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(fresh));
+                    log::info!(
+                        "OpenID provider `{}`: its metadata changed; in use now",
+                        self.name
+                    );
+                }
+            }
+            Err(error) => {
+                if !self.refresh_failing.swap(true, Ordering::Relaxed) {
+                    log::warn!(
+                        "OpenID provider `{}`: the metadata refresh failed, the metadata in use \
+                         stays: {error}",
+                        self.name
+                    );
+                }
+            }
+        }
+    }
+
     /// The provider refused our dynamically registered client: forget it, so that the next
     /// login registers a new one (and does not reuse the stored one).
     pub fn forget_registration(&self, client_id: &str) {
@@ -144,6 +219,18 @@ impl ProviderClient {
             "OpenID provider `{}` refused the registered client; it will register again",
             self.name
         );
+    }
+
+    /// The rule a token's `iss` follows: the discovered issuer, or for a multi-tenant
+    /// provider its template with the token's `tid`.
+    pub fn issuer_rule<'a>(&'a self, ready: &'a ReadyProvider) -> IssuerRule<'a> {
+        match &self.config.allowed_tenants {
+            Some(allowed) => IssuerRule::Tenant {
+                template: &ready.metadata.issuer,
+                allowed,
+            },
+            None => IssuerRule::Exact(&ready.metadata.issuer),
+        }
     }
 
     /// Whether a session made for `client_id` belongs to this provider's client, without any

@@ -92,13 +92,13 @@ async fn refresh_once(
     refresh_token: &RefreshToken,
 ) -> Result<UserSession, AuthError> {
     let client = rp.provider(session.provider())?;
-    let ready = client.ready(&rp.http).await?;
+    let ready = client.ready().await?;
     let started = unix_now();
     let form = vec![
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.secret().as_str()),
     ];
-    let tokens = match token_request(&rp.http, client, &ready, form).await {
+    let tokens = match token_request(client, &ready, form).await {
         // The refresh token is dead: the session ends. Other refusals (`invalid_client`
         // after a secret rotation, say) are the application's problem, not the user's.
         Err(AuthError::TokenRejected(error)) if error == "invalid_grant" => {
@@ -123,7 +123,8 @@ async fn refresh_once(
             let claims = rp
                 .validate_id_token(client, &ready, raw.secret(), &context, unix_now())
                 .await?;
-            if claims.subject() != session.claims().subject() || claims.issuer() != session.issuer()
+            if claims.subject() != session.claims().subject()
+                || claims.issuer() != session.claims().issuer()
             {
                 return Err(AuthError::SubjectChanged);
             }

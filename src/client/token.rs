@@ -15,7 +15,6 @@ const ENDPOINT: &str = "token endpoint";
 /// A request to the token endpoint with `form`. A registered client the provider refuses
 /// (`invalid_client`) is forgotten, so that the next login registers anew.
 pub(crate) async fn token_request(
-    http: &HttpClient,
     client: &ProviderClient,
     ready: &ReadyProvider,
     form: Vec<(&str, &str)>,
@@ -26,8 +25,8 @@ pub(crate) async fn token_request(
         .as_deref()
         .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
     let credentials = &ready.credentials;
-    let request = client_post(http, credentials, token_endpoint, form);
-    let result = read_token_response(http, request).await;
+    let request = client_post(&client.http, credentials, token_endpoint, form);
+    let result = read_token_response(&client.http, request).await;
     if credentials.registered
         && matches!(&result, Err(AuthError::TokenRejected(e)) if e == "invalid_client")
     {

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::client::http::{invalid, HttpClient};
+use crate::client::http::invalid;
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::config::UserinfoMethod;
 use crate::error::{AuthError, ProviderError};
@@ -12,7 +12,6 @@ const ENDPOINT: &str = "userinfo endpoint";
 /// The userinfo of `access_token`'s user, if configured and offered; its `sub` must be
 /// `subject`.
 pub(crate) async fn fetch_userinfo(
-    http: &HttpClient,
     client: &ProviderClient,
     ready: &ReadyProvider,
     access_token: &str,
@@ -25,6 +24,7 @@ pub(crate) async fn fetch_userinfo(
         (UserinfoMethod::None, _) | (_, None) => return Ok(None),
         (_, Some(endpoint)) => endpoint,
     };
+    let http = &client.http;
     let request = match client.config.userinfo_method {
         UserinfoMethod::Post => http.post(endpoint).header(
             reqwest::header::CONTENT_TYPE,

@@ -36,6 +36,9 @@ pub(crate) fn check(config: &OidcConfig) -> Result<(), ConfigError> {
     check_stores(config)?;
     check_times(config)?;
     check_cookie_name(config)?;
+    if let Some(proxy) = &config.http_proxy {
+        check_proxy("oidc.http_proxy", proxy)?;
+    }
     if config.providers.is_empty() {
         return Err(ConfigError::Missing("oidc.providers".into()));
     }
@@ -258,7 +261,64 @@ fn check_provider(provider: &ProviderConfig, key: &str) -> Result<(), ConfigErro
     check_response(provider, key)?;
     check_client(provider, key)?;
     check_token_settings(provider, key)?;
+    check_connection(provider, key)?;
     check_request_params(provider, key)
+}
+
+/// How the provider is reached: a client certificate comes with its key, a proxy is an
+/// http(s) URL, tenants are named.
+fn check_connection(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
+    match (&provider.tls_client_certificate, &provider.tls_client_key) {
+        (Some(_), None) => {
+            return Err(ConfigError::Missing(format!(
+                "{key}.tls_client_key (the key of {key}.tls_client_certificate)"
+            )))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Missing(format!(
+                "{key}.tls_client_certificate (the certificate of {key}.tls_client_key)"
+            )))
+        }
+        _ => {}
+    }
+    if let Some(proxy) = &provider.http_proxy {
+        check_proxy(&format!("{key}.http_proxy"), proxy)?;
+    }
+    if let Some(tenants) = &provider.allowed_tenants {
+        let key = format!("{key}.allowed_tenants");
+        if tenants.is_empty() {
+            return Err(invalid(
+                &key,
+                "must name at least one tenant, or be [\"*\"]",
+            ));
+        }
+        if tenants.len() > 1 && tenants.iter().any(|t| t == "*") {
+            return Err(invalid(&key, "`*` (any tenant) stands alone"));
+        }
+        if let Some(bad) = tenants.iter().find(|t| {
+            t.is_empty()
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._*".contains(&b))
+        }) {
+            return Err(invalid(
+                &key,
+                format!("`{bad}` is not a tenant id (letters, digits, `-._`)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A proxy URL: `http://` or `https://`, with a host.
+fn check_proxy(key: &str, proxy: &str) -> Result<(), ConfigError> {
+    match Url::parse(proxy) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(()),
+        _ => Err(invalid(
+            key,
+            "must be an http:// or https:// proxy URL, like `http://proxy.example:3128`",
+        )),
+    }
 }
 
 /// The issuer and static metadata: one issuer, and URLs that follow the https rule.

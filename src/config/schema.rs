@@ -3,6 +3,7 @@
 //! what the field is for the API reader.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use openidconnect::ClientSecret;
@@ -102,6 +103,19 @@ pub struct OidcConfig {
     /// instance and a logout on one ends the session on all. Default: in this process only.
     #[serde(default)]
     pub redis_url: Option<String>,
+    /// PEM files of certificate authorities trusted for every provider (each file may hold
+    /// several certificates): a private CA. A provider's own `ca_certificates` replace them.
+    #[serde(default)]
+    pub ca_certificates: Vec<PathBuf>,
+    /// Whether providers' certificates may also chain to the public roots (Mozilla's list,
+    /// built in, and the operating system's store). Default `true`; `false` trusts only
+    /// `ca_certificates`.
+    #[serde(default = "default_true")]
+    pub use_system_roots: bool,
+    /// A proxy for every call to a provider (`http://proxy.example:3128`). Default: the
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` environment variables.
+    #[serde(default)]
+    pub http_proxy: Option<String>,
     /// The providers, by name. A guard `OidcUser<P>` uses the provider named `P::NAME`
     /// (`default` for a plain `OidcUser`).
     #[serde(default)]
@@ -279,6 +293,33 @@ pub struct ProviderConfig {
     /// Minimum seconds between two key-set refetches caused by an unknown `kid` (default 30).
     #[serde(default = "default_jwks_refetch_interval")]
     pub jwks_refetch_interval: u64,
+    /// Certificate authorities for this provider only (PEM files), instead of the global
+    /// `ca_certificates`.
+    #[serde(default)]
+    pub ca_certificates: Option<Vec<PathBuf>>,
+    /// Whether this provider's certificate may chain to the public roots (default: the
+    /// global `use_system_roots`).
+    #[serde(default)]
+    pub use_system_roots: Option<bool>,
+    /// A client certificate (PEM, with its chain) for mutual TLS with this provider; needs
+    /// `tls_client_key`.
+    #[serde(default)]
+    pub tls_client_certificate: Option<PathBuf>,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of `tls_client_certificate`.
+    #[serde(default)]
+    pub tls_client_key: Option<PathBuf>,
+    /// A proxy for this provider's calls, instead of the global `http_proxy`.
+    #[serde(default)]
+    pub http_proxy: Option<String>,
+    /// A multi-tenant provider (Microsoft Entra ID style): the tenants (`tid` claims) whose
+    /// users may log in, or `["*"]` for any; the discovered issuer may then be a template
+    /// with `{tenantid}`, which the token's `tid` fills in.
+    #[serde(default)]
+    pub allowed_tenants: Option<Vec<String>>,
+    /// Seconds between background re-reads of the discovery document (default 86400, one
+    /// day; 0: never).
+    #[serde(default = "default_metadata_refresh_interval")]
+    pub metadata_refresh_interval: u64,
 }
 
 fn default_redirect_path() -> String {
@@ -322,6 +363,9 @@ fn default_jwks_refetch_interval() -> u64 {
 }
 fn default_access_token_leeway() -> u64 {
     30
+}
+fn default_metadata_refresh_interval() -> u64 {
+    86_400
 }
 fn default_introspection_cache_max_age() -> u64 {
     300
@@ -480,6 +524,11 @@ impl ProviderConfig {
             || Url::parse(self.issuer())
                 .map(|u| u.scheme() == "http" && is_loopback(&u))
                 .unwrap_or(false)
+    }
+
+    /// Whether this is a multi-tenant provider (`allowed_tenants`).
+    pub fn is_multi_tenant(&self) -> bool {
+        self.allowed_tenants.is_some()
     }
 
     /// The issuer: the configured one or the static metadata's.

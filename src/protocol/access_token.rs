@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::protocol::issuer::IssuerRule;
+
 /// What a validated access token says: its claims (from the JWT or the introspection response).
 ///
 /// # Example
@@ -95,8 +97,8 @@ pub(crate) const KEPT_CLAIMS: &[&str] = &[
 
 /// What an access token must satisfy for this application.
 pub(crate) struct AccessExpectations<'a> {
-    /// The provider's issuer.
-    pub issuer: &'a str,
+    /// The provider's issuer (or issuers, multi-tenant).
+    pub issuer: IssuerRule<'a>,
     /// The configured `audiences` (empty: the client id is the audience).
     pub audiences: &'a [String],
     /// The client id.
@@ -165,7 +167,7 @@ pub(crate) fn check_access_claims(
         }
     }
     match claims.get("iss").and_then(Value::as_str) {
-        Some(iss) if iss == expect.issuer => {}
+        Some(iss) if expect.issuer.accepts(iss, claims) => {}
         None if !required => {}
         _ => return invalid("wrong issuer"),
     }
@@ -211,7 +213,7 @@ mod tests {
     fn access_claims_are_checked() {
         let audiences = vec!["https://api.example".to_string()];
         let expect = AccessExpectations {
-            issuer: "https://op.example",
+            issuer: IssuerRule::Exact("https://op.example"),
             audiences: &audiences,
             client_id: "client",
             now: 1_000,

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use crate::error::TokenError;
+use crate::protocol::issuer::IssuerRule;
 use crate::protocol::jws::{alg_name, check_alg, decode_parts, verify_signature, JsonObject};
 
 /// The claims of a validated ID token, every one of them (standard and custom).
@@ -77,7 +78,7 @@ pub(crate) enum NonceCheck<'a> {
 
 /// What an ID token must satisfy.
 pub(crate) struct Expectations<'a> {
-    pub issuer: &'a str,
+    pub issuer: IssuerRule<'a>,
     pub client_id: &'a str,
     pub client_secret: Option<&'a ClientSecret>,
     pub allowed_algs: &'a [CoreJwsSigningAlgorithm],
@@ -128,7 +129,7 @@ fn check_claims(
 /// several audiences).
 fn check_identity(claims: &JsonObject, expect: &Expectations<'_>) -> Result<(), TokenError> {
     match claims.get("iss").and_then(Value::as_str) {
-        Some(iss) if iss == expect.issuer => {}
+        Some(iss) if expect.issuer.accepts(iss, claims) => {}
         Some(_) => return Err(TokenError::Issuer("not the provider's issuer".into())),
         None => return Err(TokenError::Issuer("missing".into())),
     }
@@ -336,7 +337,7 @@ mod tests {
 
     fn expect<'a>(algs: &'a [CoreJwsSigningAlgorithm]) -> Expectations<'a> {
         Expectations {
-            issuer: "https://op.example",
+            issuer: IssuerRule::Exact("https://op.example"),
             client_id: "client",
             client_secret: None,
             allowed_algs: algs,

@@ -6,6 +6,7 @@
 pub(crate) mod access_token;
 pub(crate) mod callback;
 pub(crate) mod id_token;
+pub(crate) mod issuer;
 pub(crate) mod jwk;
 pub(crate) mod jws;
 pub(crate) mod logout_token;

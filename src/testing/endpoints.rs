@@ -30,6 +30,7 @@ pub(super) fn routes() -> Vec<Route> {
     routes![
         discovery,
         jwks,
+        jwks_moved,
         authorize,
         login,
         token,
@@ -116,6 +117,15 @@ fn jwks(op: Op) -> (Status, Json<Value>) {
     (Status::Ok, Json(document))
 }
 
+/// The key set at another address (`{issuer}/jwks2`), as the provider's keys are: never
+/// changed by [`Behaviour::jwks_document`]; for a provider that moves its `jwks_uri`.
+#[get("/jwks2")]
+fn jwks_moved(op: Op) -> Json<Value> {
+    op.0.counters.jwks.fetch_add(1, Ordering::SeqCst);
+    let keys = lock(&op.0.keys);
+    Json(json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() }))
+}
+
 #[derive(FromForm)]
 struct AuthorizeParams {
     client_id: String,
@@ -128,6 +138,7 @@ struct AuthorizeParams {
     code_challenge_method: Option<String>,
     prompt: Option<String>,
     scope: Option<String>,
+    id_token_hint: Option<String>,
 }
 
 /// A redirect, the login page, or a `form_post` page.
@@ -165,10 +176,12 @@ fn response_type_words(response_type: &str) -> Option<Vec<String>> {
 fn authorize(
     op: Op,
     params: AuthorizeParams,
+    uri: &rocket::http::uri::Origin<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<AuthorizeReply, Refusal> {
     let s = &op.0;
     s.counters.authorize.fetch_add(1, Ordering::SeqCst);
+    *lock(&s.last_authorize) = uri.query().map(|q| q.as_str().to_owned());
     let client = s
         .client(&params.client_id)
         .ok_or((Status::BadRequest, "unknown client"))?;
@@ -214,6 +227,23 @@ fn authorize(
     if prompt == "none" {
         if let Some(error) = &behaviour.prompt_none_error {
             return redirect(s.error_response(&request, error));
+        }
+        // Like providers that require a hint of whose session to check.
+        if behaviour.require_id_token_hint {
+            let hinted_sub = params
+                .id_token_hint
+                .as_deref()
+                .and_then(|hint| hint.split('.').nth(1))
+                .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
+                .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+                .and_then(|claims| claims["sub"].as_str().map(str::to_owned));
+            match hinted_sub {
+                None => return redirect(s.error_response(&request, "invalid_request")),
+                Some(sub) if sub != lock(&s.user).0 => {
+                    return redirect(s.error_response(&request, "login_required"))
+                }
+                Some(_) => {}
+            }
         }
     }
     if let Some(error) = &behaviour.authorization_error {

@@ -159,6 +159,10 @@ pub struct Behaviour {
     pub rotate_refresh_token: bool,
     /// If set, `prompt=none` requests get this `error` (e.g. `login_required`).
     pub prompt_none_error: Option<String>,
+    /// `prompt=none` requires an `id_token_hint` of the current user's session (some
+    /// providers do): without one the answer is `invalid_request`, with another user's
+    /// `login_required` (default `false`).
+    pub require_id_token_hint: bool,
     /// The status of registration responses (default 201; others come with an error body).
     pub registration_status: u16,
     /// If set, registration requires this initial access token as a Bearer token.
@@ -218,6 +222,7 @@ impl Default for Behaviour {
             refresh_sub: None,
             rotate_refresh_token: true,
             prompt_none_error: None,
+            require_id_token_hint: false,
             registration_status: 201,
             initial_access_token: None,
             jwt_access_tokens: false,
@@ -505,6 +510,14 @@ impl TestProvider {
         )
     }
 
+    /// The parameters of the last authorization request this provider received.
+    pub fn last_authorization_request(&self) -> Vec<(String, String)> {
+        let query = lock(&self.state.last_authorize).clone().unwrap_or_default();
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
     /// The client metadata of the last dynamic registration this provider received.
     pub fn last_registration(&self) -> Option<Value> {
         lock(&self.state.last_registration).clone()
@@ -557,7 +570,7 @@ impl TestProvider {
         ];
         let now = crate::util::clock::unix_now();
         let expect = crate::protocol::id_token::Expectations {
-            issuer: self.issuer(),
+            issuer: crate::protocol::issuer::IssuerRule::Exact(self.issuer()),
             client_id: self.client_id(),
             client_secret: None,
             allowed_algs: &algs,

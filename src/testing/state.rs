@@ -143,6 +143,8 @@ pub(super) struct ProviderState {
     /// Every code and token issued (codes, ID tokens, access and refresh tokens), oldest
     /// first; at most `MAX_ISSUED`.
     pub issued: Mutex<VecDeque<String>>,
+    /// The query of the last authorization request.
+    pub last_authorize: Mutex<Option<String>>,
     pub counters: Counters,
 }
 
@@ -181,6 +183,7 @@ impl ProviderState {
             refresh_tokens: Mutex::new(HashMap::new()),
             revoked: Mutex::new(Vec::new()),
             issued: Mutex::new(VecDeque::new()),
+            last_authorize: Mutex::new(None),
             counters: Counters::default(),
         }
     }

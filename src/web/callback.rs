@@ -8,6 +8,7 @@ use rocket::http::{ContentType, CookieJar};
 use rocket::{get, post, routes, Route, State};
 
 use crate::client::callback::Arrival;
+use crate::client::login::Returning;
 use crate::error::AuthError;
 use crate::protocol::callback::CallbackParams;
 use crate::session::model::UserSession;
@@ -138,7 +139,7 @@ async fn complete(
             }
             let start = runtime
                 .rp
-                .start_login(&provider, &return_to, None, &[])
+                .start_login(&provider, &return_to, Returning::Unknown, &[])
                 .await?;
             runtime.cookies.add_pending(jar, &start.pending);
             Ok(start.authorization_url)

@@ -6,6 +6,7 @@ use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::Responder;
 
+use crate::client::login::Returning;
 use crate::error::AuthError;
 use crate::web::logout;
 use crate::web::navigation::is_navigation;
@@ -52,7 +53,7 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
                 let return_to = req.uri().to_string();
                 match runtime
                     .rp
-                    .start_login(provider, &return_to, None, &[])
+                    .start_login(provider, &return_to, Returning::Unknown, &[])
                     .await
                 {
                     Ok(start) => {

@@ -185,9 +185,27 @@ impl Fairing for OpenIdConnect {
             let rp = runtime.rp.clone();
             rocket::tokio::spawn(async move {
                 for provider in rp.providers.values() {
-                    let _ = provider.ready(&rp.http).await;
+                    let _ = provider.ready().await;
                 }
             });
+            // Each provider's discovery document is read again now and then, in the
+            // background, so that changed endpoints take effect without a restart.
+            for (name, provider) in &runtime.rp.providers {
+                let interval = provider.config.metadata_refresh_interval;
+                if interval == 0 || provider.config.metadata.is_some() {
+                    continue;
+                }
+                let (rp, name) = (runtime.rp.clone(), name.clone());
+                rocket::tokio::spawn(async move {
+                    let period = std::time::Duration::from_secs(interval);
+                    loop {
+                        rocket::tokio::time::sleep(period).await;
+                        if let Some(provider) = rp.providers.get(&name) {
+                            provider.refresh_metadata().await;
+                        }
+                    }
+                });
+            }
         }
     }
 }

@@ -5,8 +5,9 @@ use rocket::http::uri::Origin;
 use rocket::http::CookieJar;
 use rocket::{get, routes, Route, State};
 
-use crate::client::login::LoginStart;
+use crate::client::login::{LoginStart, Returning};
 use crate::error::AuthError;
+use crate::util::clock::unix_now;
 use crate::util::params::parse_all_params;
 use crate::web::response::AuthResponse;
 use crate::web::runtime::OidcRuntime;
@@ -27,7 +28,7 @@ async fn login_get(
     runtime: &State<OidcRuntime>,
 ) -> AuthResponse {
     let query = uri.query().map(|q| q.as_str()).unwrap_or_default();
-    match start_login_with(runtime, query).await {
+    match start_login_with(runtime, jar, query).await {
         Ok(start) => {
             runtime.cookies.add_pending(jar, &start.pending);
             AuthResponse::Redirect(start.authorization_url)
@@ -36,7 +37,11 @@ async fn login_get(
     }
 }
 
-async fn start_login_with(runtime: &OidcRuntime, query: &str) -> Result<LoginStart, AuthError> {
+async fn start_login_with(
+    runtime: &OidcRuntime,
+    jar: &CookieJar<'_>,
+    query: &str,
+) -> Result<LoginStart, AuthError> {
     let mut provider = None;
     let mut return_to = None;
     let mut extra: Vec<(String, String)> = Vec::new();
@@ -58,8 +63,17 @@ async fn start_login_with(runtime: &OidcRuntime, query: &str) -> Result<LoginSta
         )));
     }
     let return_to = return_to.unwrap_or_else(|| "/".into());
+    // A user who has a (live) session logs in again: its ID token is the hint.
+    let session = runtime.sessions.read(jar, unix_now()).await?;
+    let session = match session {
+        Some(session) if !runtime.records.is_ended(&session).await? => Some(session),
+        _ => None,
+    };
+    let returning = session
+        .as_deref()
+        .map_or(Returning::Unknown, Returning::User);
     runtime
         .rp
-        .start_login(&provider, &return_to, None, &extra)
+        .start_login(&provider, &return_to, returning, &extra)
         .await
 }

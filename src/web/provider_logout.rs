@@ -156,38 +156,9 @@ async fn frontchannel_get(
         Ok([None, None]) => return FrontchannelResponse(Status::Ok, ancestors),
         _ => return FrontchannelResponse(Status::BadRequest, ancestors),
     };
-    // Every client of this issuer (several providers may share one), and only for provider
-    // sessions one of our logins came from: anybody can send this request.
-    let mut matching = Vec::new();
-    for provider in rp.providers.values() {
-        if provider.config.issuer() == iss {
-            matching.push(provider);
-        }
-    }
-    for provider in matching {
-        let ended = async {
-            let ready = provider.ready(&rp.http).await?;
-            let client = (
-                ready.metadata.issuer.as_str(),
-                ready.credentials.client_id.as_str(),
-            );
-            if !runtime.records.knows_provider_sid(client, &sid).await? {
-                return Ok::<(), AuthError>(());
-            }
-            let event = LogoutEvent {
-                provider: provider.name.clone(),
-                issuer: ready.metadata.issuer.clone(),
-                client_id: ready.credentials.client_id.clone(),
-                sub: None,
-                sid: Some(sid.clone()),
-                jti_record: String::new(),
-            };
-            rp.end_sessions(&runtime.records, &event).await
-        };
-        if let Err(error) = ended.await {
-            log::warn!("OpenID Connect: front-channel logout failed: {error}");
-            return FrontchannelResponse(Status::ServiceUnavailable, ancestors);
-        }
+    if let Err(error) = rp.end_provider_session(&runtime.records, &iss, &sid).await {
+        log::warn!("OpenID Connect: front-channel logout failed: {error}");
+        return FrontchannelResponse(Status::ServiceUnavailable, ancestors);
     }
     // Where the browser does send the cookies (a provider on the same site), clear them.
     let now = unix_now();

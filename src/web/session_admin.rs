@@ -56,9 +56,9 @@ pub struct OidcSessions {
 impl OidcSessions {
     /// The provider's issuer and the client id of `provider`.
     async fn client_of(&self, provider: &str) -> Result<(String, String), AuthError> {
-        let ready = self.rp.provider(provider)?.ready(&self.rp.http).await?;
+        let ready = self.rp.provider(provider)?.ready().await?;
         Ok((
-            ready.metadata.issuer.clone(),
+            self.rp.provider(provider)?.config.issuer().to_owned(),
             ready.credentials.client_id.clone(),
         ))
     }

@@ -10,6 +10,7 @@ use rocket::http::{CookieJar, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
+use crate::client::login::Returning;
 use crate::client::refresh::Refresher;
 use crate::error::{AuthError, StoreError};
 use crate::session::model::UserSession;
@@ -224,10 +225,10 @@ async fn prepare_silent_refresh(
     session: &UserSession,
 ) {
     let return_to = req.uri().to_string();
-    let subject = Some(session.claims().subject());
+    let returning = Returning::Silently(session);
     if let Ok(start) = runtime
         .rp
-        .start_login(provider, &return_to, subject, &[])
+        .start_login(provider, &return_to, returning, &[])
         .await
     {
         runtime.cookies.add_pending(req.cookies(), &start.pending);
