@@ -305,7 +305,9 @@ async fn launch_fails(provider: &TestProvider, extra: &[(&str, Value)], needle: 
         figment = figment.merge((*key, value.clone()));
     }
     let rocket = rocket::custom(figment).attach(rocket_openidconnect::OpenIdConnect::fairing());
-    let error = rocket.ignite().await.err().expect("the launch fails");
+    let Err(error) = rocket.ignite().await else {
+        panic!("the launch succeeded");
+    };
     assert!(
         matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)),
         "{error:?}"

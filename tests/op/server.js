@@ -17,11 +17,19 @@
 //   RESPONSE_TYPES             comma separated response types of the client (default code),
 //                              e.g. `code,id_token,id_token token,code id_token,code token,
 //                              code id_token token`; the OP supports these and `code`
+//   OP_TLS_CERT, OP_TLS_KEY    PEM files: serve https with this certificate (default http)
+//   OP_HOST                    the host name in the issuer (default 127.0.0.1; it always
+//                              listens on 127.0.0.1)
+//   OP_TLS_CLIENT_CA           PEM file: ask for client certificates issued by this CA
+//   OP_MTLS_PATHS              comma separated paths (e.g. `/token`) that answer 401 unless
+//                              the request came with a client certificate of OP_TLS_CLIENT_CA
 //
-// Prints exactly one stdout line `OP_READY http://127.0.0.1:<port>` once
-// listening. Exits on stdin EOF, SIGTERM and SIGINT.
+// Prints exactly one stdout line `OP_READY <issuer>` once listening. Exits on stdin EOF,
+// SIGTERM and SIGINT.
 
 import * as http from 'node:http';
+import * as https from 'node:https';
+import * as fs from 'node:fs';
 
 // oidc-provider prints development warnings (dev keys, dev interactions,
 // Node 20 "unsupported runtime", default helper functions) via console.warn and
@@ -81,14 +89,26 @@ process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 
 // Listen first so that the issuer can carry the actual port.
-const server = http.createServer();
+const tls = env.OP_TLS_CERT && env.OP_TLS_KEY;
+const server = tls
+  ? https.createServer({
+    cert: fs.readFileSync(env.OP_TLS_CERT),
+    key: fs.readFileSync(env.OP_TLS_KEY),
+    ...(env.OP_TLS_CLIENT_CA ? {
+      ca: [fs.readFileSync(env.OP_TLS_CLIENT_CA)],
+      requestCert: true,
+      // The handshake succeeds without one; the paths of OP_MTLS_PATHS refuse such requests.
+      rejectUnauthorized: false,
+    } : {}),
+  })
+  : http.createServer();
 server.on('error', (err) => {
   console.error(`server.js: ${err.message}`);
   process.exit(1);
 });
 await new Promise((resolve) => server.listen(Number(env.OP_PORT || 0), '127.0.0.1', resolve));
 const { port } = server.address();
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `${tls ? 'https' : 'http'}://${env.OP_HOST || '127.0.0.1'}:${port}`;
 
 const hour = 60 * 60;
 const provider = new Provider(issuer, {
@@ -220,6 +240,22 @@ try {
 } catch (err) {
   console.error(`server.js: invalid client configuration: ${err.message}${err.error_description ? ` (${err.error_description})` : ''}`);
   process.exit(1);
+}
+
+// Endpoints that require a client certificate (mutual TLS): refused without one.
+const mtlsPaths = list(env.OP_MTLS_PATHS);
+if (mtlsPaths.length > 0) {
+  provider.use(async (ctx, next) => {
+    if (mtlsPaths.includes(ctx.path) && !ctx.req.socket.authorized) {
+      console.error(`OP mtls.refused ${ctx.path}`);
+      ctx.status = 401;
+      ctx.type = 'json';
+      ctx.body = { error: 'invalid_client', error_description: 'a client certificate is required' };
+      return;
+    }
+    if (mtlsPaths.includes(ctx.path)) console.error(`OP mtls.accepted ${ctx.path}`);
+    await next();
+  });
 }
 
 server.on('request', provider.callback());
