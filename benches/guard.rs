@@ -57,8 +57,16 @@ fn benches(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("a runtime");
-    let (provider, client, stranger, cookie_sets) = runtime.block_on(async {
-        let provider = TestProvider::start().await;
+    // A real run rotates over 10,000 sessions; the CI smoke run (`cargo test --benches`, no
+    // `--bench` argument) over a few.
+    let sessions = if std::env::args().any(|a| a == "--bench") {
+        10_000
+    } else {
+        20
+    };
+    let (provider, client, figment, cookie_sets) = runtime.block_on(async {
+        // ES256: the provider's signatures are cheap, so that 10,000 sessions are quick to make.
+        let provider = TestProvider::start_with(Alg::Es256).await;
         realistic(&provider);
         let figment = provider.app_figment();
         let client = Client::tracked(app(figment.clone()))
@@ -66,16 +74,13 @@ fn benches(c: &mut Criterion) {
             .expect("the app");
         let login = provider.login(&client, "/guarded").await;
         assert_eq!(login.status.code, 303, "{}", login.body);
-        // Cookie values the process has not decoded yet: more sessions than its cache keeps
-        // (1,024), each the same user's session written anew.
+        // Session cookies: the same user's session written anew (a forced refresh) each time.
         let mut cookie_sets = Vec::new();
-        for _ in 0..1100 {
+        for _ in 0..sessions {
             assert_eq!(client.get("/rewrite").dispatch().await.status().code, 200);
             cookie_sets.push(session_cookies(&client));
         }
-        // Another instance with the same secret key: it has seen none of them.
-        let stranger = Client::untracked(app(figment)).await.expect("the app");
-        (provider, client, stranger, cookie_sets)
+        (provider, client, figment, cookie_sets)
     });
     let cookie_bytes: usize = client
         .cookies()
@@ -83,7 +88,7 @@ fn benches(c: &mut Criterion) {
         .filter(|c| c.name().starts_with("oidc_session."))
         .map(|c| c.name().len() + c.value().len())
         .sum();
-    eprintln!("session cookies: {cookie_bytes} bytes");
+    eprintln!("session cookies: {cookie_bytes} bytes; {sessions} sessions");
 
     let mut group = c.benchmark_group("request");
     group.bench_function("guarded (OidcUser, session cookie)", |b| {
@@ -92,20 +97,49 @@ fn benches(c: &mut Criterion) {
             assert_eq!(response.status().code, 200);
         })
     });
+    // The worst case of the decoded-session cache: more sessions rotating than it holds
+    // (about 6,500 of this size), each seen before by this instance (another instance with
+    // the same secret key, which has seen each once before the measurement).
+    let rotator = runtime.block_on(async {
+        let rotator = Client::untracked(app(figment.clone())).await.expect("app");
+        for cookies in &cookie_sets {
+            let response = guarded_with(&rotator, cookies).dispatch().await;
+            assert_eq!(response.status().code, 200);
+        }
+        rotator
+    });
+    group.bench_function(format!("guarded, {sessions} sessions rotating"), |b| {
+        let mut next = 0;
+        b.to_async(&runtime).iter(|| {
+            next = (next + 1) % cookie_sets.len();
+            let request = guarded_with(&rotator, &cookie_sets[next]);
+            async move { assert_eq!(request.dispatch().await.status().code, 200) }
+        })
+    });
+    // Never cached: each session's cookies go once to an instance (with the same secret key)
+    // that has not seen them; a new instance for each pass over the sessions (not timed).
     group.bench_function(
         "guarded, session cookie not seen before (base64, AES-GCM, JSON, checks)",
         |b| {
-            let mut next = 0;
-            b.to_async(&runtime).iter(|| {
-                next = (next + 1) % cookie_sets.len();
-                let cookies = &cookie_sets[next];
-                let stranger = &stranger;
+            b.to_async(&runtime).iter_custom(|iterations| {
+                let (figment, cookie_sets) = (figment.clone(), &cookie_sets);
                 async move {
-                    let mut request = stranger.get("/guarded");
-                    for (name, value) in cookies {
-                        request = request.cookie(Cookie::new(name.clone(), value.clone()));
+                    let mut total = std::time::Duration::ZERO;
+                    let mut stranger = None;
+                    let mut next = cookie_sets.len();
+                    for _ in 0..iterations {
+                        if next == cookie_sets.len() {
+                            stranger =
+                                Some(Client::untracked(app(figment.clone())).await.expect("app"));
+                            next = 0;
+                        }
+                        let request = guarded_with(stranger.as_ref().unwrap(), &cookie_sets[next]);
+                        next += 1;
+                        let began = std::time::Instant::now();
+                        assert_eq!(request.dispatch().await.status().code, 200);
+                        total += began.elapsed();
                     }
-                    assert_eq!(request.dispatch().await.status().code, 200);
+                    total
                 }
             })
         },
@@ -113,6 +147,27 @@ fn benches(c: &mut Criterion) {
     group.bench_function("open (same route, no guard)", |b| {
         b.to_async(&runtime).iter(|| async {
             let response = client.get("/open").dispatch().await;
+            assert_eq!(response.status().code, 200);
+        })
+    });
+    // Once a logout has happened, every request checks the record of ended sessions (in this
+    // process: three hashed keys looked up).
+    runtime.block_on(async {
+        let token = provider.logout_token(serde_json::Map::new(), |claims| {
+            claims.insert("sub".into(), "someone-else".into());
+        });
+        let body = format!("logout_token={token}");
+        let ended = client
+            .post("/backchannel_logout")
+            .header(rocket::http::ContentType::Form)
+            .body(body)
+            .dispatch()
+            .await;
+        assert_eq!(ended.status().code, 200);
+    });
+    group.bench_function("guarded, ended-session records present", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = client.get("/guarded").dispatch().await;
             assert_eq!(response.status().code, 200);
         })
     });
@@ -156,6 +211,18 @@ fn benches(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// A request for the guarded route with these session cookies.
+fn guarded_with<'c>(
+    client: &'c Client,
+    cookies: &[(String, String)],
+) -> rocket::local::asynchronous::LocalRequest<'c> {
+    let mut request = client.get("/guarded");
+    for (name, value) in cookies {
+        request = request.cookie(Cookie::new(name.clone(), value.clone()));
+    }
+    request
 }
 
 /// The session cookies of `client` (raw, encrypted values).
