@@ -1,6 +1,8 @@
 //! The session the library keeps for a logged-in user: what the guards hand the handlers.
 //! How it is stored (cookies or a server-side store) is not its concern.
 
+use std::sync::OnceLock;
+
 use openidconnect::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -30,6 +32,10 @@ use crate::util::random::random_token;
 pub struct UserSession {
     data: SessionData,
     claims: Claims,
+    /// The store keys of the records that would end this session, computed once per decoded
+    /// session (see [`records`](crate::session::records)): a session used again is checked
+    /// without hashing.
+    record_keys: OnceLock<Vec<String>>,
 }
 
 /// What is stored (encrypted) in the cookies.
@@ -112,6 +118,7 @@ impl UserSession {
             .filter(|t| *t <= s.now)
             .unwrap_or(s.now);
         UserSession {
+            record_keys: OnceLock::new(),
             data: SessionData {
                 sid: random_token()[..22].to_owned(),
                 provider: s.provider,
@@ -131,6 +138,11 @@ impl UserSession {
             },
             claims: s.claims,
         }
+    }
+
+    /// The store keys of the records about this session, made by `make` the first time.
+    pub(crate) fn record_keys(&self, make: impl FnOnce(&UserSession) -> Vec<String>) -> &[String] {
+        self.record_keys.get_or_init(|| make(self))
     }
 
     /// The session's random id (new at every login).
@@ -288,7 +300,11 @@ impl UserSession {
     pub(crate) fn from_json(json: &str) -> Option<Self> {
         let data: SessionData = serde_json::from_str(json).ok()?;
         let claims = Claims::from_trusted_jwt(data.id_token.secret())?;
-        Some(UserSession { data, claims })
+        Some(UserSession {
+            data,
+            claims,
+            record_keys: OnceLock::new(),
+        })
     }
 }
 

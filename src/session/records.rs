@@ -109,17 +109,20 @@ impl Records {
         if self.local_and_empty.load(Ordering::Acquire) {
             return Ok(false);
         }
-        let (issuer, client) = (session.issuer(), session.client_id());
-        let subject = session.claims().subject();
-        let mut keys = vec![
-            key(EndedBy::Session.kind(), &[issuer, client, session.sid()]),
-            key(EndedBy::Subject.kind(), &[issuer, client, subject]),
-        ];
-        if let Some(sid) = session.provider_sid() {
-            keys.push(key(EndedBy::ProviderSession.kind(), &[issuer, client, sid]));
-        }
+        let keys = session.record_keys(|session| {
+            let (issuer, client) = (session.issuer(), session.client_id());
+            let subject = session.claims().subject();
+            let mut keys = vec![
+                key(EndedBy::Session.kind(), &[issuer, client, session.sid()]),
+                key(EndedBy::Subject.kind(), &[issuer, client, subject]),
+            ];
+            if let Some(sid) = session.provider_sid() {
+                keys.push(key(EndedBy::ProviderSession.kind(), &[issuer, client, sid]));
+            }
+            keys
+        });
         let started = session.started_at();
-        let ends = self.ended.get_many(&keys).await?;
+        let ends = self.ended.get_many(keys).await?;
         Ok(ends.into_iter().flatten().any(|at| {
             std::str::from_utf8(&at)
                 .ok()

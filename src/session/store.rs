@@ -52,9 +52,15 @@ pub(crate) fn key(kind: &str, parts: &[&str]) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
-    let digest = hasher.finalize();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{kind}:{hex}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(kind.len() + 65);
+    key.push_str(kind);
+    key.push(':');
+    for byte in hasher.finalize() {
+        key.push(HEX[usize::from(byte >> 4)] as char);
+        key.push(HEX[usize::from(byte & 15)] as char);
+    }
+    key
 }
 
 /// At most this many entries are kept in memory; beyond it the ones closest to expiry go.
