@@ -4,13 +4,16 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use rocket::figment::Figment;
 use rocket::http::{Accept, Header, Status};
 use rocket::local::asynchronous::Client;
+use rocket::serde::json::Json;
 use rocket::{get, routes};
-use rocket_openidconnect::testing::{Signing, TestProvider};
+use rocket_openidconnect::testing::{Signing, TestProvider, TokenEndpoint};
 use rocket_openidconnect::{AuthError, ClientCredentialsGrant, OidcAccess, OpenIdConnect};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use support::{client, client_with};
 
 async fn api(client: &Client, token: Option<&str>) -> (Status, Option<String>, Value) {
@@ -418,4 +421,227 @@ async fn sender_constrained_tokens_are_refused() {
     let client = client(&provider).await;
     let token = provider.issue_access_token("s", "api");
     assert_eq!(api(&client, Some(&token)).await.0, Status::Unauthorized);
+}
+
+/// The application's own token for `scope` (`{"token": ...}`), or its error (`{"error": ...,
+/// "status": ...}`): always 200, so that a test sees what `ClientCredentialsGrant::token` gave.
+#[get("/app_token?<scope>")]
+async fn app_token(grant: ClientCredentialsGrant, scope: Option<String>) -> Json<Value> {
+    match grant.token(scope.as_deref().unwrap_or_default()).await {
+        Ok(token) => Json(json!({ "token": token.secret() })),
+        Err(error) => Json(json!({
+            "error": error.error_code(),
+            "status": error.status_code(),
+        })),
+    }
+}
+
+/// An application with the `/app_token` route.
+async fn token_app(figment: Figment) -> Client {
+    let rocket = rocket::custom(figment)
+        .attach(OpenIdConnect::fairing())
+        .mount("/", routes![app_token]);
+    Client::tracked(rocket).await.unwrap()
+}
+
+/// What `/app_token` answers for `scope` (spaces sent as they are, percent-encoded).
+async fn app_token_for(client: &Client, scope: &str) -> Value {
+    let path = format!("/app_token?scope={}", scope.replace(' ', "%20"));
+    let response = client.get(path).dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    serde_json::from_str(&response.into_string().await.unwrap()).unwrap()
+}
+
+/// The token of an `/app_token` answer (panics on an error).
+fn token_of(answer: &Value) -> String {
+    answer["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {answer}"))
+        .to_owned()
+}
+
+/// The provider's introspection of `token` (as its default client).
+async fn introspect(provider: &TestProvider, token: &str) -> Value {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/introspect", provider.issuer()))
+        .basic_auth(provider.client_id(), Some(provider.client_secret()))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&answer).unwrap()
+}
+
+#[rocket::async_test]
+async fn a_failed_client_credentials_grant_is_remembered_for_five_seconds() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.token_endpoint = TokenEndpoint::Status(503));
+    let client = token_app(provider.app_figment()).await;
+    let started = Instant::now();
+    let failed = app_token_for(&client, "reports").await;
+    assert!(failed["error"].is_string(), "{failed}");
+    assert_eq!(provider.hits().token, 1);
+
+    // The provider works again at once, but callers get the remembered failure, without a
+    // request, for 5 s.
+    provider.configure(|b| b.token_endpoint = TokenEndpoint::Normal);
+    for _ in 0..20 {
+        assert_eq!(app_token_for(&client, "reports").await, failed);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "too slow to check the remembered failure"
+    );
+    assert_eq!(provider.hits().token, 1, "one request for 21 calls");
+
+    // Then the next call asks again (the failure is kept until 5 s after it, in whole seconds:
+    // more than 4 s after the first call).
+    let client_ref = &client;
+    let token = support::eventually_async(
+        "a new grant once the failure is forgotten",
+        Duration::from_secs(10),
+        move || async move {
+            let answer = app_token_for(client_ref, "reports").await;
+            answer["token"].as_str().map(str::to_owned)
+        },
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4),
+        "the failure was forgotten after {waited:?}"
+    );
+    assert!(!token.is_empty());
+    assert_eq!(provider.hits().token, 2, "one failed request, one good one");
+}
+
+#[rocket::async_test]
+async fn a_short_lived_app_token_is_reused_then_renewed_at_half_its_life() {
+    // A token is reused until `min(30 s, half its remaining life)` before it expires: one of
+    // 10 s for about 5 s. (A plain "30 s before" would never reuse it; no margin would reuse it
+    // for the full 10 s.)
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.expires_in = Some(10));
+    let client = token_app(provider.app_figment()).await;
+    let started = Instant::now();
+    let first = token_of(&app_token_for(&client, "reports").await);
+    let again = token_of(&app_token_for(&client, "reports").await);
+    assert_eq!(
+        again, first,
+        "a token valid for 10 s more is reused at once"
+    );
+    assert_eq!(provider.hits().token, 1);
+
+    // Renewed at 5 s (6 s if the request crossed a second) after the request: never before 4 s
+    // after the first call, and well before it expires.
+    let (client_ref, first_ref) = (&client, first.as_str());
+    let renewed = support::eventually_async(
+        "the app token renewed",
+        Duration::from_secs(9),
+        move || async move {
+            let token = token_of(&app_token_for(client_ref, "reports").await);
+            (token != first_ref).then_some(token)
+        },
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4),
+        "renewed after {waited:?}: too early"
+    );
+    assert!(
+        waited < Duration::from_secs(9),
+        "renewed after {waited:?}: too late, at its expiry"
+    );
+    assert_eq!(provider.hits().token, 2, "one renewal");
+    assert_eq!(introspect(&provider, &renewed).await["active"], true);
+}
+
+#[rocket::async_test]
+async fn scopes_in_any_order_or_spacing_share_one_app_token() {
+    let provider = TestProvider::start().await;
+    let client = token_app(provider.app_figment()).await;
+    let mut tokens = Vec::new();
+    for scope in ["b a", "a  b", "a b", " a b a "] {
+        tokens.push(token_of(&app_token_for(&client, scope).await));
+    }
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1, "one token for one set of scopes");
+    assert_eq!(provider.hits().token, 1);
+    // Asked for with the normalised scope.
+    assert_eq!(introspect(&provider, &tokens[0]).await["scope"], "a b");
+
+    // Another set of scopes is another token.
+    let other = token_of(&app_token_for(&client, "a").await);
+    assert_ne!(other, tokens[0]);
+    assert_eq!(provider.hits().token, 2);
+    assert_eq!(introspect(&provider, &other).await["scope"], "a");
+}
+
+#[rocket::async_test]
+async fn a_failed_grant_reaches_every_concurrent_caller_with_one_request() {
+    // A slow token endpoint that then refuses the client (a wrong secret): ten calls arrive
+    // while the one request is under way, and all get its error.
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.token_endpoint = TokenEndpoint::Delay(Duration::from_millis(1500)));
+    let figment = provider.app_figment().merge((
+        "oidc.providers.default.client_secret",
+        "not-the-client-secret",
+    ));
+    let client = token_app(figment).await;
+    let calls = (0..10).map(|_| app_token_for(&client, "reports"));
+    let answers = rocket::futures::future::join_all(calls).await;
+    for answer in &answers {
+        assert!(answer["error"].is_string(), "{answer}");
+        assert!(answer.get("token").is_none(), "{answer}");
+        assert_eq!(*answer, answers[0]);
+    }
+    assert_eq!(provider.hits().token, 1, "one request for ten callers");
+}
+
+#[rocket::async_test]
+async fn an_unknown_key_refetches_the_key_set_at_most_once_per_jwks_refetch_interval() {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.jwt_access_tokens = true);
+    let figment = provider
+        .app_figment()
+        .merge(("oidc.providers.default.jwks_refetch_interval", 2));
+    let client = client_with(figment).await;
+    let (status, _, body) = api(&client, Some(&provider.issue_access_token("svc", "api"))).await;
+    assert_eq!(status, Status::Ok, "{body}");
+    assert_eq!(provider.hits().jwks, 1);
+
+    // Tokens naming a key the provider does not have: the first refetches the key set at once
+    // (there may be a new key), the next one within the interval does not.
+    provider.configure(|b| b.signing = Signing::Kid("unknown".into()));
+    let unknown = provider.issue_access_token("svc", "api");
+    let started = Instant::now();
+    assert_eq!(api(&client, Some(&unknown)).await.0, Status::Unauthorized);
+    assert_eq!(provider.hits().jwks, 2, "the first unknown key refetches");
+    assert_eq!(api(&client, Some(&unknown)).await.0, Status::Unauthorized);
+    assert_eq!(provider.hits().jwks, 2, "within the interval: no refetch");
+
+    // Once the 2 s have passed (not the default 30 s), the next one refetches again.
+    let (client_ref, token_ref, provider_ref) = (&client, unknown.as_str(), &provider);
+    support::eventually_async(
+        "a key-set refetch once the interval has passed",
+        Duration::from_secs(10),
+        move || async move {
+            assert_eq!(
+                api(client_ref, Some(token_ref)).await.0,
+                Status::Unauthorized
+            );
+            (provider_ref.hits().jwks >= 3).then_some(())
+        },
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2),
+        "refetched after {waited:?}"
+    );
+    assert_eq!(provider.hits().jwks, 3, "one refetch per interval");
 }

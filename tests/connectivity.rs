@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rocket::http::{Accept, Status};
@@ -14,39 +14,13 @@ use rocket_openidconnect::testing::{IssParameter, TestProvider};
 use serde_json::{json, Map, Value};
 use support::{client_with, json_page};
 
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static LOGGER: Once = Once::new();
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("rocket_openidconnect") {
-            let line = format!("{}", record.args());
-            RECORDS.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        }
-    }
-    fn flush(&self) {}
-}
-
 async fn start() -> TestProvider {
-    LOGGER.call_once(|| {
-        log::set_logger(&Capture).expect("the first logger of this binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
+    support::logs::capture();
     TestProvider::start().await
 }
 
 fn records_with(needle: &str) -> usize {
-    RECORDS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|r| r.contains(needle))
-        .count()
+    support::logs::count(needle)
 }
 
 /// Polls `probe` every 50 ms until it is true; fails after 20 s.
@@ -315,7 +289,7 @@ async fn launch_fails(provider: &TestProvider, extra: &[(&str, Value)], needle: 
     assert!(
         records_with(needle) >= 1,
         "no log line holds {needle:?}: {:#?}",
-        RECORDS.lock().unwrap()
+        support::logs::records()
     );
 }
 

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::http::{Accept, ContentType, Header, Status};
@@ -16,29 +16,8 @@ use rocket_openidconnect::testing::{Alg, TestProvider};
 use serde_json::{json, Map, Value};
 use support::{assert_logged_out, assert_rejected, client};
 
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static LOGGER: Once = Once::new();
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("rocket_openidconnect") {
-            let line = format!("{}", record.args());
-            RECORDS.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        }
-    }
-    fn flush(&self) {}
-}
-
 async fn start(alg: Alg) -> TestProvider {
-    LOGGER.call_once(|| {
-        log::set_logger(&Capture).expect("the first logger of this binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
+    support::logs::capture();
     TestProvider::start_with(alg).await
 }
 
@@ -75,7 +54,7 @@ async fn assert_refusal_logged(kid: &str, reason: &str) {
     let needle = format!("key `{kid}` of provider `default` is refused");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let records = RECORDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let records = support::logs::records();
         for record in &records {
             assert!(
                 !record.contains('\n') && !record.contains('\r'),

@@ -11,7 +11,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rocket::figment::Figment;
@@ -32,33 +32,11 @@ const SESSION: &str = "oidc_session.";
 // ---------------------------------------------------------------------------------------------
 // The log capture (N4 for the logs).
 
-/// The records of this library's log targets, from every test of this binary.
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static LOGGER: Once = Once::new();
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("rocket_openidconnect") {
-            let line = format!("{}", record.args());
-            RECORDS.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        }
-    }
-    fn flush(&self) {}
-}
-
 /// Installs the capturing logger, once per test binary (`log` takes a single logger). Every
 /// test calls this before it starts anything, so it is installed before Rocket could install
 /// its own.
 fn capture_logs() {
-    LOGGER.call_once(|| {
-        log::set_logger(&Capture).expect("the capturing logger is the first of this binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
+    support::logs::capture();
 }
 
 /// N4 for the logs: no record of this library (of any test of this binary so far) holds a JWT,
@@ -67,7 +45,7 @@ fn capture_logs() {
 /// included, which the browser never sees). Records of tests running in parallel are mixed in,
 /// but codes and tokens are random per test, so checking for this test's values is sound.
 fn assert_logs_clean(provider: Option<&TestProvider>, seen: &[String]) {
-    let records = RECORDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let records = support::logs::records();
     let secrets = with_issued(provider, seen);
     for record in &records {
         support::assert_no_secret_in("the log", record, &secrets);

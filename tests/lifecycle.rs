@@ -333,3 +333,109 @@ async fn a_forced_refresh_without_refresh_token_keeps_the_session() {
         .contains("no_refresh_token"));
     assert_eq!(json(&client, "/").await.0, Status::Ok);
 }
+
+#[rocket::async_test]
+async fn access_token_leeway_decides_which_token_is_refreshed() {
+    // Access tokens valid for 100 s: inside a leeway of 120 s (refreshed by `/token`), outside
+    // one of 60 s (used as it is).
+    let provider = TestProvider::start().await;
+    provider.configure(|b| b.expires_in = Some(100));
+    for (leeway, refreshes) in [(120, 1), (60, 0)] {
+        let figment = provider
+            .app_figment()
+            .merge(("oidc.providers.default.access_token_leeway", leeway));
+        let client = client_with(figment).await;
+        logged_in(&provider, &client).await;
+        let before = provider.hits().refresh;
+        let (_, page) = json(&client, "/").await;
+        let (status, token) = json(&client, "/token").await;
+        assert_eq!(status, Status::Ok, "{token}");
+        assert_eq!(
+            provider.hits().refresh - before,
+            refreshes,
+            "a token valid for 100 s with a leeway of {leeway} s"
+        );
+        assert_eq!(
+            token["access_token"] == page["access_token"],
+            refreshes == 0,
+            "leeway {leeway} s: {token}"
+        );
+    }
+}
+
+/// Navigates `client` to `path` (a document navigation) until the answer is a silent
+/// re-authentication, a redirect with `prompt=none` (the page until then); returns its URL.
+async fn due_silent_reauthentication(client: &Client, path: &str) -> String {
+    support::eventually_async(
+        "a due silent re-authentication",
+        support::PATIENCE,
+        move || async move {
+            let page = client.get(path).header(Accept::HTML).dispatch().await;
+            if page.status() != Status::SeeOther {
+                assert_eq!(page.status(), Status::Ok);
+                return None;
+            }
+            let location = page
+                .headers()
+                .get_one("Location")
+                .unwrap_or_default()
+                .to_owned();
+            assert!(location.contains("prompt=none"), "{location}");
+            Some(location)
+        },
+    )
+    .await
+}
+
+#[rocket::async_test]
+async fn navigations_right_after_a_silent_reauthentication_start_no_other() {
+    // `session_refresh_interval = 1`: due every second, but never more often than the 3 s
+    // minimum gap, so that a browser coming back from one cannot be sent straight to another.
+    let provider = TestProvider::start().await;
+    let client = refreshing_client(&provider, &[]).await;
+    logged_in(&provider, &client).await;
+    let silent = due_silent_reauthentication(&client, "/?page=1").await;
+    let refreshed_from = support::unix_now();
+    let done = provider
+        .deliver(&client, &provider.authorize(&silent).await)
+        .await;
+    assert_eq!(done.status, Status::SeeOther, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/?page=1"));
+    let refreshed_by = support::unix_now();
+    assert_eq!(provider.hits().authorize, 2, "the login and one silent one");
+
+    // The browser follows the redirect back at once: the page.
+    let back = client.get("/?page=1").header(Accept::HTML).dispatch().await;
+    assert_eq!(
+        back.status(),
+        Status::Ok,
+        "sent to the provider again: {:?}",
+        back.headers().get_one("Location")
+    );
+    // Another navigation a second later: past the configured interval (1 s), within the gap.
+    support::until_unix(refreshed_by + 1).await;
+    let next = client.get("/?page=2").header(Accept::HTML).dispatch().await;
+    let at = support::unix_now();
+    let location = next.headers().get_one("Location").map(str::to_owned);
+    // The session was refreshed at `refreshed_from` or later: up to 2 s later is in the gap.
+    if at <= refreshed_from + 2 {
+        assert_eq!(
+            next.status(),
+            Status::Ok,
+            "a silent re-authentication {} s after the last one: {location:?}",
+            at - refreshed_from
+        );
+    } else {
+        eprintln!(
+            "inconclusive: the second navigation came {} s after the silent re-authentication \
+             started (a slow machine); the gap needs it within 2 s",
+            at - refreshed_from
+        );
+    }
+
+    // Only once the gap has passed is the next one due.
+    let again = due_silent_reauthentication(&client, "/?page=3").await;
+    assert!(support::unix_now() >= refreshed_from + 3);
+    assert!(again.contains("prompt=none"));
+    assert_eq!(provider.hits().authorize, 2);
+}

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::http::{Accept, ContentType, Status};
@@ -24,34 +24,13 @@ const ESCAPED: &str = "\\r\\n[2025-01-01T00:00:00Z INFO  rocket_openidconnect]";
 /// No record of this library is longer (the longest escaped value is bounded at 200).
 const MAX_RECORD: usize = 2_048;
 
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static LOGGER: Once = Once::new();
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("rocket_openidconnect") {
-            let line = format!("{}", record.args());
-            RECORDS.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        }
-    }
-    fn flush(&self) {}
-}
-
 async fn start() -> TestProvider {
-    LOGGER.call_once(|| {
-        log::set_logger(&Capture).expect("the first logger of this binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
+    support::logs::capture();
     TestProvider::start().await
 }
 
 fn records() -> Vec<String> {
-    RECORDS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    support::logs::records()
 }
 
 /// Text that must never contain a raw control character or override.

@@ -356,3 +356,104 @@ async fn session_cookies_with_any_text_are_no_session_and_no_error() {
         assert_eq!(response.status(), Status::Unauthorized, "{value:?}");
     }
 }
+
+/// Logs `client` in step by step; returns the `Set-Cookie` headers of the login's start and
+/// of the callback.
+async fn login_set_cookies(
+    provider: &TestProvider,
+    client: &rocket::local::asynchronous::Client,
+) -> (Vec<String>, Vec<String>) {
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(start.status(), Status::SeeOther);
+    let started: Vec<String> = start
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_owned)
+        .collect();
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = provider.authorize(&authorize_url).await;
+    let local = callback.trim_start_matches("http://127.0.0.1:8000");
+    let done = client.get(local.to_owned()).dispatch().await;
+    assert_eq!(done.status(), Status::SeeOther);
+    let set: Vec<String> = done
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_owned)
+        .collect();
+    (started, set)
+}
+
+#[rocket::async_test]
+async fn session_permanent_false_makes_browser_session_cookies() {
+    // Sessions in cookies (chunks) and on the server (an id cookie): with `session_permanent =
+    // false` the session cookies have neither `Expires` nor `Max-Age` (they end with the
+    // browser); by default they last as long as the session.
+    let provider = TestProvider::start().await;
+    for store in ["cookie", "memory"] {
+        for permanent in [false, true] {
+            let figment = provider
+                .app_figment()
+                .merge(("oidc.session_store", store))
+                .merge(("oidc.session_permanent", permanent));
+            let client = client_with(figment).await;
+            let (_, set) = login_set_cookies(&provider, &client).await;
+            let session: Vec<&String> = set
+                .iter()
+                .filter(|c| c.starts_with("oidc_session.") && !c.contains("Max-Age=0"))
+                .collect();
+            assert!(!session.is_empty(), "{store}: {set:?}");
+            for cookie in session {
+                let lasting = cookie.contains("Expires=") || cookie.contains("Max-Age=");
+                assert_eq!(
+                    lasting, permanent,
+                    "session_store = {store}, session_permanent = {permanent}: {cookie}"
+                );
+            }
+            assert_eq!(json_of(&client, "/").await.0, Status::Ok, "{store}");
+        }
+    }
+}
+
+#[rocket::async_test]
+async fn every_cookie_is_named_after_cookie_name() {
+    let provider = TestProvider::start().await;
+    for (store, session_cookie) in [("cookie", "my-app_auth.0="), ("memory", "my-app_auth.id=")] {
+        let figment = provider
+            .app_figment()
+            .merge(("oidc.cookie_name", "my-app_auth"))
+            .merge(("oidc.session_store", store));
+        let client = client_with(figment).await;
+        let (started, set) = login_set_cookies(&provider, &client).await;
+        assert!(
+            started.iter().any(|c| c.starts_with("my-app_auth_login.")),
+            "{started:?}"
+        );
+        assert!(
+            set.iter().any(|c| c.starts_with(session_cookie)),
+            "{store}: {set:?}"
+        );
+        for cookie in started.iter().chain(&set) {
+            assert!(cookie.starts_with("my-app_auth"), "{store}: {cookie}");
+        }
+        // The session is read from the renamed cookies (there are no others).
+        assert!(client
+            .cookies()
+            .iter()
+            .all(|c| !c.name().starts_with("oidc_session")));
+        assert_eq!(json_of(&client, "/").await.0, Status::Ok, "{store}");
+        // And a logout removes them.
+        let logout = client.get("/logout").dispatch().await;
+        let removed: Vec<String> = logout
+            .headers()
+            .get("Set-Cookie")
+            .map(str::to_owned)
+            .collect();
+        assert!(
+            removed
+                .iter()
+                .any(|c| c.starts_with(&format!("{session_cookie};"))),
+            "{store}: {removed:?}"
+        );
+        assert_logged_out(&client, &provider).await;
+    }
+}

@@ -2,32 +2,13 @@
 
 mod support;
 
-use std::sync::Mutex;
-
 use rocket::http::{Accept, Status};
 use rocket_openidconnect::testing::{Signing, TestProvider, TokenEndpoint};
 use serde_json::Value;
 
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("rocket_openidconnect") {
-            RECORDS.lock().unwrap().push(format!("{}", record.args()));
-        }
-    }
-    fn flush(&self) {}
-}
-
 #[rocket::async_test]
 async fn logs_never_contain_tokens_codes_or_secrets() {
-    log::set_logger(&Capture).expect("no other logger in this test binary");
-    log::set_max_level(log::LevelFilter::Trace);
+    support::logs::capture();
 
     let provider = TestProvider::start().await;
     let client = support::client(&provider).await;
@@ -125,7 +106,7 @@ async fn logs_never_contain_tokens_codes_or_secrets() {
     );
     secrets.extend(issued);
 
-    let records = RECORDS.lock().unwrap().clone();
+    let records = support::logs::records();
     assert!(
         records
             .iter()

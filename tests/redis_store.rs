@@ -14,8 +14,11 @@ use std::time::Duration;
 use reqwest::cookie::CookieStore;
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use rocket::figment::Figment;
+use rocket::serde::json::Json;
+use rocket::{get, post, routes};
 use rocket_openidconnect::testing::TestProvider;
-use serde_json::{json, Map};
+use rocket_openidconnect::{AuthError, OidcSessions, OidcUser, OpenIdConnect};
+use serde_json::{json, Map, Value};
 use tokio::process::{Child, Command};
 
 /// A `redis-server` on `port`, without persistence, killed on drop.
@@ -392,4 +395,137 @@ async fn sessions_kept_in_redis_are_used_on_every_instance() {
         .await
         .unwrap();
     assert_eq!(logout.status(), 503);
+}
+
+#[rocket::async_test]
+async fn a_session_kept_in_redis_rolls_with_use_and_ends_when_idle() {
+    let redis = Redis::start(support::free_port()).await;
+    let provider = TestProvider::start().await;
+    let figment = instance(&provider, SECRET_KEY, &redis.url())
+        .merge(("oidc.session_store", "redis"))
+        .merge(("oidc.session_inactivity_timeout", 3));
+    let client = support::client_with(figment).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status.code, 303, "{}", login.body);
+    assert!(login.cookies.iter().any(|c| c == "oidc_session.id"));
+    support::assert_inactivity_rolls_then_ends(&client, 3).await;
+}
+
+/// The user's claims, as the example app's `/` gives them (for `support::browser_logged_in`).
+#[get("/")]
+fn me(user: OidcUser) -> Json<Value> {
+    Json(json!({ "id_token": user.claims() }))
+}
+
+/// The handles of the user's sessions (`null` if they are not listed).
+#[get("/sessions")]
+async fn list(user: OidcUser, sessions: OidcSessions) -> Result<Json<Value>, AuthError> {
+    let found = sessions
+        .of_user(user.provider(), user.claims().subject())
+        .await?;
+    Ok(Json(json!(found.map(|list| list
+        .iter()
+        .map(|s| json!({ "id": s.id, "started_at": s.started_at }))
+        .collect::<Vec<_>>()))))
+}
+
+#[post("/sessions/<id>/end")]
+async fn end_one(user: OidcUser, sessions: OidcSessions, id: &str) -> Result<String, AuthError> {
+    let ended = sessions
+        .end(user.provider(), user.claims().subject(), id)
+        .await?;
+    Ok(ended.to_string())
+}
+
+#[post("/sessions/end-all")]
+async fn end_all(user: OidcUser, sessions: OidcSessions) -> Result<&'static str, AuthError> {
+    sessions
+        .end_user(user.provider(), user.claims().subject())
+        .await?;
+    Ok("ended")
+}
+
+/// An instance with sessions in the shared Redis and the routes above, served on a free port.
+async fn instance_with_session_routes(provider: &TestProvider, redis_url: &str) -> u16 {
+    let figment = instance(provider, SECRET_KEY, redis_url).merge(("oidc.session_store", "redis"));
+    let rocket = rocket::custom(figment)
+        .attach(OpenIdConnect::fairing())
+        .mount("/", routes![me, list, end_one, end_all]);
+    support::serve_rocket(rocket, 0).await
+}
+
+/// The handles of the sessions of `browser`'s user, as the instance on `port` lists them.
+async fn session_ids(browser: &reqwest::Client, port: u16) -> Vec<String> {
+    let page = browser
+        .get(format!("http://127.0.0.1:{port}/sessions"))
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let listed: Value = serde_json::from_str(&page.text().await.unwrap()).unwrap();
+    let mut ids: Vec<String> = listed
+        .as_array()
+        .unwrap_or_else(|| panic!("sessions on the server are listed: {listed}"))
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A POST by `browser` to `path` on the instance on `port`: the status and the body.
+async fn post_as(browser: &reqwest::Client, port: u16, path: &str) -> (u16, String) {
+    let response = browser
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[rocket::async_test]
+async fn sessions_in_redis_are_listed_and_ended_from_any_instance() {
+    let redis = Redis::start(support::free_port()).await;
+    let provider = TestProvider::start().await;
+    provider.set_user("alice", json!({}));
+    let a = instance_with_session_routes(&provider, &redis.url()).await;
+    let b = instance_with_session_routes(&provider, &redis.url()).await;
+    // Alice logs in on A, then (another browser) on B; Bob on B.
+    let (alice_on_a, _) = support::browser_logged_in(&provider, a).await;
+    let first = session_ids(&alice_on_a, a).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    let (alice_on_b, _) = support::browser_logged_in(&provider, b).await;
+    provider.set_user("bob", json!({}));
+    let (bob, _) = support::browser_logged_in(&provider, b).await;
+
+    // Both of Alice's sessions, listed alike by either instance (the index is in Redis).
+    let listed = session_ids(&alice_on_a, a).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(session_ids(&alice_on_b, b).await, listed);
+    assert_eq!(session_ids(&alice_on_a, b).await, listed);
+    assert_eq!(session_ids(&bob, a).await.len(), 1);
+    let made_on_b = listed
+        .iter()
+        .find(|id| **id != first[0])
+        .expect("the session made on B")
+        .clone();
+
+    // A ends the session made on B: gone on both instances; the other one stays.
+    assert_eq!(
+        post_as(&alice_on_a, a, &format!("/sessions/{made_on_b}/end")).await,
+        (200, "true".into())
+    );
+    assert!(support::browser_page(&alice_on_b, b).await.is_none());
+    assert!(support::browser_page(&alice_on_b, a).await.is_none());
+    assert!(support::browser_page(&alice_on_a, b).await.is_some());
+    assert_eq!(session_ids(&alice_on_a, b).await, first);
+
+    // B ends all of Alice's sessions: her session on A is gone; Bob's stays.
+    assert_eq!(post_as(&alice_on_a, b, "/sessions/end-all").await.0, 200);
+    assert!(support::browser_page(&alice_on_a, a).await.is_none());
+    assert!(support::browser_page(&alice_on_a, b).await.is_none());
+    assert!(support::browser_page(&bob, a).await.is_some());
+    assert_eq!(session_ids(&bob, b).await.len(), 1);
 }

@@ -3,10 +3,11 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rocket::figment::Figment;
 use rocket::http::{Accept, Status};
+use rocket::local::asynchronous::Client;
 use rocket_openidconnect::testing::TestProvider;
 use serde_json::{json, Value};
 use support::{assert_rejected, client_with};
@@ -279,4 +280,195 @@ async fn registration_sends_the_logout_uris_and_the_response_type() {
         json!(["authorization_code", "refresh_token", "implicit"])
     );
     assert_eq!(sent["client_name"], "registration test");
+}
+
+/// The registration store's content.
+fn stored_client(store: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(store).unwrap()).unwrap()
+}
+
+/// The `client_id` of the authorization request a navigation to `/` is sent to (the app's
+/// credentials, once its provider is ready).
+async fn authorization_client_id(client: &Client, provider: &TestProvider) -> String {
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(start.status(), Status::SeeOther);
+    let location = start
+        .headers()
+        .get_one("Location")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(location.starts_with(provider.issuer()), "{location}");
+    url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| *name == "client_id")
+        .map(|(_, value)| value.into_owned())
+        .expect("a client_id")
+}
+
+/// How many lock requests wait for the lock on `path` (from `/proc/locks`, Linux: the lines
+/// with `->` are blocked requests, naming the file's inode); `None` where that cannot be seen.
+fn lock_waiters(path: &Path) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(path).ok()?.ino();
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        let inode = format!(":{inode} ");
+        Some(
+            locks
+                .lines()
+                .filter(|line| line.contains("->") && line.contains(&inode))
+                .count(),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+#[rocket::async_test]
+async fn two_instances_sharing_a_store_register_one_client() {
+    let provider = TestProvider::start().await;
+    let store = store_path("lock");
+    // The test holds the store's lock (`<store>.lock`) while both instances start: each
+    // discovers the provider at liftoff, then must wait for the lock before it reads the
+    // (empty) store. Without the lock both would find it empty and register.
+    let lock_path = store.with_file_name("client.json.lock");
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    held.lock().unwrap();
+    let a = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+    let b = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+    if lock_waiters(&lock_path).is_some() {
+        support::eventually(
+            "both instances waiting for the registration store's lock",
+            support::PATIENCE,
+            || (lock_waiters(&lock_path) == Some(2)).then_some(()),
+        )
+        .await;
+    } else {
+        // Without /proc/locks: both fetched the keys, the step just before the store.
+        support::eventually(
+            "both instances at the registration store",
+            support::PATIENCE,
+            || (provider.hits().jwks == 2).then_some(()),
+        )
+        .await;
+    }
+    assert_eq!(
+        provider.hits().registration,
+        0,
+        "registered while another holds the store's lock"
+    );
+
+    drop(held);
+    let id_a = authorization_client_id(&a, &provider).await;
+    let id_b = authorization_client_id(&b, &provider).await;
+    assert_eq!(provider.hits().registration, 1, "one registration for two");
+    assert_eq!(id_a, id_b, "both use the one registered client");
+    assert_eq!(stored_client(&store)["client_id"], id_a.as_str());
+    for client in [&a, &b] {
+        let login = provider.login(client, "/").await;
+        assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    }
+    assert_eq!(provider.hits().registration, 1);
+}
+
+#[rocket::async_test]
+async fn a_stored_client_of_another_redirect_uri_or_issuer_is_not_reused() {
+    let provider = TestProvider::start().await;
+    let store = store_path("moved");
+    let client = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+    assert_eq!(provider.login(&client, "/").await.status, Status::SeeOther);
+    assert_eq!(provider.hits().registration, 1);
+    let first = stored_client(&store);
+    assert_eq!(first["redirect_uri"], "http://127.0.0.1:8000/redirect_uri");
+    drop(client);
+
+    // The application moved (another base_url, so another redirect URI): the stored client,
+    // registered for the old one, is not reused; a new one is registered and stored.
+    let moved = registering_figment(&provider, Some(&store), json!({}))
+        .merge(("oidc.base_url", "http://127.0.0.1:9000"));
+    let client = client_with(moved).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert_eq!(
+        provider.hits().registration,
+        2,
+        "registered for the new URI"
+    );
+    let second = stored_client(&store);
+    assert_eq!(second["redirect_uri"], "http://127.0.0.1:9000/redirect_uri");
+    assert_ne!(second["client_id"], first["client_id"]);
+    let sent_client_id = provider
+        .last_authorization_request()
+        .into_iter()
+        .find(|(name, _)| name == "client_id")
+        .map(|(_, value)| value);
+    assert_eq!(sent_client_id.as_deref(), second["client_id"].as_str());
+    drop(client);
+
+    // Another provider (another issuer) with the same store: the stored client is the first
+    // provider's, unknown to this one (whose authorization endpoint would refuse it); a new
+    // one is registered there.
+    let other = TestProvider::start().await;
+    let client = client_with(registering_figment(&other, Some(&store), json!({}))).await;
+    let login = other.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert_eq!(
+        other.hits().registration,
+        1,
+        "registered at the other issuer"
+    );
+    assert_eq!(provider.hits().registration, 2);
+    let third = stored_client(&store);
+    assert_eq!(third["issuer"], other.issuer());
+    assert_ne!(third["client_id"], second["client_id"]);
+}
+
+#[rocket::async_test]
+async fn a_stored_secret_expiring_within_a_minute_is_not_reused() {
+    let provider = TestProvider::start().await;
+    // A store written by hand for the provider's own client (so that a reused client logs in):
+    // its secret expires in 90 s (reused: more than the 60 s margin), or in 30 s (within it:
+    // registered anew).
+    for (expires_in, reused) in [(90, true), (30, false)] {
+        let store = store_path("margin");
+        let stored = json!({
+            "issuer": provider.issuer(),
+            "redirect_uri": "http://127.0.0.1:8000/redirect_uri",
+            "client_id": provider.client_id(),
+            "client_secret": provider.client_secret(),
+            "client_secret_expires_at": support::unix_now() + expires_in,
+            "token_endpoint_auth_method": "client_secret_basic",
+        });
+        std::fs::write(&store, stored.to_string()).unwrap();
+        let before = provider.hits().registration;
+        let client = client_with(registering_figment(&provider, Some(&store), json!({}))).await;
+        let login = provider.login(&client, "/").await;
+        assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+        let registrations = provider.hits().registration - before;
+        let now_stored = stored_client(&store);
+        if reused {
+            assert_eq!(
+                registrations, 0,
+                "a secret valid for {expires_in} s more must be reused"
+            );
+            assert_eq!(now_stored["client_id"], provider.client_id());
+        } else {
+            assert_eq!(
+                registrations, 1,
+                "a secret expiring in {expires_in} s (within the 60 s margin) must not be reused"
+            );
+            assert_ne!(now_stored["client_id"], provider.client_id());
+            assert_eq!(now_stored["client_secret_expires_at"], 0);
+        }
+    }
 }

@@ -198,3 +198,14 @@ async fn a_redis_session_store_without_redis_url_is_a_configuration_error() {
         .to_string();
     assert!(error.contains("oidc.session_store"), "{error}");
 }
+
+#[rocket::async_test]
+async fn a_session_kept_in_memory_rolls_with_use_and_ends_when_idle() {
+    let provider = TestProvider::start().await;
+    let figment = figment(&provider, "memory").merge(("oidc.session_inactivity_timeout", 3));
+    let client = client_with(figment).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    assert!(login.cookies.iter().any(|c| c == "oidc_session.id"));
+    support::assert_inactivity_rolls_then_ends(&client, 3).await;
+}

@@ -10,128 +10,23 @@
 mod real_op;
 mod support;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::ExtendedKeyUsagePurpose;
 use rocket::figment::Figment;
 use rocket::http::{Accept, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::{json, Value};
+use support::pki::{Ca, Files};
 
 const CLIENT_ID: &str = "rocket-tls";
 const CLIENT_SECRET: &str = "tls-secret-5d1e8a2c";
 const APP: &str = "http://127.0.0.1:8000";
 const CALLBACK: &str = "http://127.0.0.1:8000/redirect_uri";
 
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static LOGGER: Once = Once::new();
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("rocket_openidconnect") {
-            let line = format!("{}", record.args());
-            RECORDS.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        }
-    }
-    fn flush(&self) {}
-}
-
 fn capture_logs() {
-    LOGGER.call_once(|| {
-        log::set_logger(&Capture).expect("the first logger of this binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-/// A certificate authority of this test.
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = KeyPair::generate().unwrap();
-        let pem = params.self_signed(&key).unwrap().pem();
-        Ca {
-            issuer: Issuer::new(params, key),
-            pem,
-        }
-    }
-
-    /// A leaf certificate for `names` (host names or IP addresses), server or client: its PEM
-    /// and its key's.
-    fn leaf(&self, names: &[&str], purpose: ExtendedKeyUsagePurpose) -> (String, String) {
-        self.leaf_with(names, purpose, |_| {})
-    }
-
-    /// [`leaf`](Self::leaf), with `change` applied to its parameters.
-    fn leaf_with(
-        &self,
-        names: &[&str],
-        purpose: ExtendedKeyUsagePurpose,
-        change: impl FnOnce(&mut CertificateParams),
-    ) -> (String, String) {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names.clone()).unwrap();
-        change(&mut params);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names[0].clone());
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![purpose];
-        params.use_authority_key_identifier_extension = true;
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
-/// A directory of this test's files.
-struct Files(PathBuf);
-
-impl Files {
-    fn new(test: &str) -> Files {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "roidc-tls-{}-{test}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Files(dir)
-    }
-
-    fn write(&self, name: &str, content: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    support::logs::capture();
 }
 
 /// Starts the provider over https with `cert`/`key` (and `extra` environment).
@@ -213,7 +108,7 @@ async fn assert_tls_failure(client: &Client, reason: &str) {
     let body = page.into_string().await.unwrap_or_default();
     assert!(body.contains("provider_error"), "{body}");
     let needle = "provider `default`: TLS failure at the discovery endpoint";
-    let records = RECORDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let records = support::logs::records();
     assert!(
         records
             .iter()

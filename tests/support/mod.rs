@@ -3,6 +3,8 @@
 
 #[path = "../../examples/app.rs"]
 mod example_app;
+pub mod logs;
+pub mod pki;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -45,6 +47,59 @@ where
         }
         rocket::tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Unix time, in seconds (what the library's expiries are counted in).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs() as i64
+}
+
+/// Waits until the clock reads `second` (Unix time) or later: for what expires at whole
+/// seconds, without touching what is being timed. Bounded: fails 2 s after `second`.
+pub async fn until_unix(second: i64) {
+    let left = u64::try_from(second.saturating_sub(unix_now())).unwrap_or(0);
+    eventually(
+        &format!("the clock to reach {second}"),
+        Duration::from_secs(left + 2),
+        || (unix_now() >= second).then_some(()),
+    )
+    .await;
+}
+
+/// With `session_inactivity_timeout = timeout` seconds (3 or more, so that a busy machine's
+/// pauses between two uses stay well inside it): the session of `client`, logged in just now
+/// and checked with JSON requests to `/`, lives on for more than twice the timeout while it is
+/// used every 250 ms (each use rolls it), and has ended once it has been idle for longer than
+/// the timeout (in whole seconds: `timeout + 1` after the last use at the latest).
+pub async fn assert_inactivity_rolls_then_ends(client: &Client, timeout: i64) {
+    let used_until = unix_now() + 2 * timeout + 1;
+    let mut uses = 0;
+    loop {
+        let (status, _) = json_page(client, "/", Accept::JSON).await;
+        assert_eq!(
+            status,
+            Status::Ok,
+            "a session used every 250 ms ended after {uses} uses (timeout {timeout} s)"
+        );
+        uses += 1;
+        if unix_now() >= used_until {
+            break;
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Its last use was recorded at `last_use` at the latest; idle for longer than the timeout
+    // from `last_use + timeout + 1` on.
+    let last_use = unix_now();
+    until_unix(last_use + timeout + 1).await;
+    let (status, _) = json_page(client, "/", Accept::JSON).await;
+    assert_eq!(
+        status,
+        Status::Unauthorized,
+        "idle for more than {timeout} s, yet the session lives"
+    );
 }
 
 /// Every code and token `provider` issued, and its client secret: none of them may be in an
