@@ -1,6 +1,7 @@
-//! The example application: `/` needs a login, `/public` does not, `/goodbye` is the
-//! application's own logout route, and the fairing adds `/redirect_uri` (the callback) and
-//! `/logout`.
+//! The example application: `/` needs a login, `/admin` an administrator (the `groups` claim
+//! holds `admins`), `/stepup` a second factor (`acr` `urn:example:acr:mfa`), `/public` nothing,
+//! `/goodbye` is the application's own logout route, and the fairing adds `/redirect_uri` (the
+//! callback) and `/logout`.
 //!
 //! Run it against the provider configured in `Rocket.toml` (see the README), or build it with
 //! any figment, as the integration tests do.
@@ -10,7 +11,8 @@ use rocket::http::CookieJar;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Build, Rocket};
 use rocket_openidconnect::{
-    AuthError, BearerError, BearerToken, OidcLogout, OidcUser, OpenIdConnect,
+    literal, Acr, AuthError, Authorized, BearerError, BearerToken, ClaimContains, OidcLogout,
+    OidcUser, OpenIdConnect,
 };
 
 /// Protected: the user's ID token claims, userinfo and access token.
@@ -49,6 +51,31 @@ fn api(token: BearerToken) -> Result<Json<Value>, BearerError> {
     })))
 }
 
+literal!(Groups = "groups");
+literal!(Admins = "admins");
+literal!(Mfa = "urn:example:acr:mfa");
+
+/// Users whose `groups` claim (ID token or userinfo) holds `admins`.
+type Administrator = ClaimContains<Groups, Admins>;
+
+/// For administrators only: the user's claims (ID token, then userinfo). Another logged-in
+/// user gets 403 with the error view.
+#[get("/admin")]
+fn admin(user: Authorized<Administrator>) -> Json<Value> {
+    Json(Value::Object(user.merged_claims()))
+}
+
+/// Needs a second factor (`acr` `urn:example:acr:mfa`): a session without it is sent to the
+/// provider again with `acr_values=urn:example:acr:mfa`; a provider that answers with less
+/// gets 403.
+#[get("/stepup")]
+fn stepup(user: Authorized<Acr<Mfa>>) -> Json<Value> {
+    Json(json!({
+        "sub": user.claims().subject(),
+        "acr": user.claims().get("acr"),
+    }))
+}
+
 /// Public: works with and without a login.
 #[get("/public")]
 fn public(user: Option<OidcUser>) -> String {
@@ -72,7 +99,10 @@ fn goodbye(_logout: OidcLogout) -> &'static str {
 pub fn app(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![index, token, api, public, goodbye])
+        .mount(
+            "/",
+            routes![index, token, api, admin, stepup, public, goodbye],
+        )
 }
 
 #[allow(dead_code)]

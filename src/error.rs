@@ -171,6 +171,18 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// The user's claims do not fit the application's type (see
+/// [`UserSession::claims_as`](crate::UserSession::claims_as)).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("claim `{}`: {}", for_log(.claim, SHOWN), for_log(.reason, SHOWN))]
+#[non_exhaustive]
+pub struct ClaimsError {
+    /// The path of the claim (`groups[2]`, `address.country`; `.` for the whole set).
+    pub claim: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// A failed login or callback: what the error view receives.
 #[derive(Debug, Error, Clone)]
 #[non_exhaustive]
@@ -229,6 +241,26 @@ pub enum AuthError {
     /// The store of shared state failed (shown as 503).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The user is logged in but may not do this (a requirement of the route denies it: 403).
+    #[error("this user may not do this")]
+    Forbidden,
+    /// The route asks for a stronger authentication than the session's (RFC 9470): a request
+    /// that is not a browser navigation gets 401 with a `WWW-Authenticate` challenge naming
+    /// what to ask the provider for.
+    #[error("a stronger authentication is required")]
+    InsufficientUserAuthentication {
+        /// The `acr_values` to ask for, if any.
+        acr_values: Option<String>,
+        /// The `max_age` to ask for, if any.
+        max_age: Option<u64>,
+    },
+    /// A step-up login came back without what it asked for (another `acr`, an older
+    /// authentication, or another user): 403, never another redirect.
+    #[error(
+        "the provider did not give the stronger authentication asked for: {}",
+        for_log(.0, SHOWN)
+    )]
+    StepUpRefused(String),
 }
 
 impl AuthError {
@@ -240,6 +272,8 @@ impl AuthError {
                 401
             }
             AuthError::SessionTooLarge => 500,
+            AuthError::Forbidden | AuthError::StepUpRefused(_) => 403,
+            AuthError::InsufficientUserAuthentication { .. } => 401,
             AuthError::Provider(e) if e.is_unreachable() => 503,
             AuthError::Store(_) => 503,
             AuthError::Provider(_) | AuthError::TokenResponse(_) => 502,
@@ -267,6 +301,9 @@ impl AuthError {
             AuthError::Provider(e) if e.is_unreachable() => "temporarily_unavailable",
             AuthError::Provider(_) => "provider_error",
             AuthError::Store(_) => "temporarily_unavailable",
+            AuthError::Forbidden => "forbidden",
+            AuthError::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
+            AuthError::StepUpRefused(_) => "insufficient_user_authentication",
         }
     }
 
@@ -279,6 +316,51 @@ impl AuthError {
             } => for_log(d, SHOWN * 2),
             other => other.to_string(),
         }
+    }
+}
+
+impl AuthError {
+    /// The RFC 9470 challenge of [`AuthError::InsufficientUserAuthentication`]: the value of a
+    /// `WWW-Authenticate` header.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket_openidconnect::AuthError;
+    ///
+    /// let error = AuthError::InsufficientUserAuthentication {
+    ///     acr_values: Some("urn:example:acr:mfa".into()),
+    ///     max_age: None,
+    /// };
+    /// assert_eq!(
+    ///     error.www_authenticate().as_deref(),
+    ///     Some(r#"Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="urn:example:acr:mfa""#)
+    /// );
+    /// ```
+    pub fn www_authenticate(&self) -> Option<String> {
+        let AuthError::InsufficientUserAuthentication {
+            acr_values,
+            max_age,
+        } = self
+        else {
+            return None;
+        };
+        let quote = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !matches!(c, '\\' | '"') && !c.is_control())
+                .collect()
+        };
+        let mut value = String::from(
+            "Bearer error=\"insufficient_user_authentication\", \
+             error_description=\"A different authentication level is required\"",
+        );
+        if let Some(acr) = acr_values {
+            value.push_str(&format!(", acr_values=\"{}\"", quote(acr)));
+        }
+        if let Some(max_age) = max_age {
+            value.push_str(&format!(", max_age={max_age}"));
+        }
+        Some(value)
     }
 }
 
@@ -321,6 +403,15 @@ pub enum BearerError {
     /// The provider (key set, introspection) cannot be reached.
     #[error(transparent)]
     Unavailable(#[from] ProviderError),
+    /// The token's user authenticated less strongly than the route requires (RFC 9470): 401
+    /// with a challenge naming what to ask the provider for.
+    #[error("a stronger authentication is required")]
+    InsufficientUserAuthentication {
+        /// The `acr_values` to ask for, if any.
+        acr_values: Option<String>,
+        /// The `max_age` to ask for, if any.
+        max_age: Option<u64>,
+    },
 }
 
 impl BearerError {
@@ -343,6 +434,9 @@ impl BearerError {
             BearerError::Invalid(_) => Some("invalid_token"),
             BearerError::InsufficientScope(_) => Some("insufficient_scope"),
             BearerError::Unavailable(_) => None,
+            BearerError::InsufficientUserAuthentication { .. } => {
+                Some("insufficient_user_authentication")
+            }
         }
     }
 
@@ -360,6 +454,18 @@ impl BearerError {
         }
         if let BearerError::InsufficientScope(scopes) = self {
             value.push_str(&format!(", scope=\"{}\"", quote(&scopes.join(" "))));
+        }
+        if let BearerError::InsufficientUserAuthentication {
+            acr_values,
+            max_age,
+        } = self
+        {
+            if let Some(acr) = acr_values {
+                value.push_str(&format!(", acr_values=\"{}\"", quote(acr)));
+            }
+            if let Some(max_age) = max_age {
+                value.push_str(&format!(", max_age={max_age}"));
+            }
         }
         value
     }

@@ -77,15 +77,22 @@ pub use config::{
     AccessTokenValidation, ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig,
     SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
 };
-pub use error::{AuthError, BearerError, ConfigError, ProviderError, StoreError, TokenError};
+pub use error::{
+    AuthError, BearerError, ClaimsError, ConfigError, ProviderError, StoreError, TokenError,
+};
 pub use protocol::access_token::AccessTokenInfo;
 pub use protocol::id_token::Claims;
 pub use protocol::metadata::ProviderMetadata;
 pub use protocol::response::{ResponseMode, ResponseType};
 pub use session::model::UserSession;
+pub use session::requirement::{
+    Acr, AllOf, AnyOf, ClaimContains, ClaimEquals, Decision, HasRole, Literal, MaxAge, Principal,
+    Requirement, StepUp,
+};
 pub use session::server::SessionInfo;
 pub use util::url::safe_return_path;
 pub use web::app_token::ClientCredentialsGrant;
+pub use web::authorized::Authorized;
 pub use web::bearer::{BearerToken, OidcAccess};
 pub use web::catcher::login_catcher;
 pub use web::fairing::OpenIdConnect;

@@ -490,3 +490,100 @@ async fn a_logout_at_the_real_provider_ends_the_session_by_back_channel() {
     );
     assert!(support::browser_page(&app_browser, port).await.is_none());
 }
+
+/// Logs `login` in at the provider through `client` starting at `path`; returns the app's
+/// answer to the callback (status, Location).
+async fn log_in_at(
+    client: &rocket::local::asynchronous::Client,
+    browser: &reqwest::Client,
+    path: &str,
+    login: &str,
+) -> (Status, Option<String>) {
+    let start = client
+        .get(path.to_owned())
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
+    assert_eq!(
+        start.status(),
+        Status::SeeOther,
+        "{path} did not send the browser to log in"
+    );
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = real_op::dev_login(browser, &authorize_url, login, CALLBACK).await;
+    let done = back_to_app(client, &callback).await;
+    let location = done.headers().get_one("Location").map(str::to_owned);
+    (done.status(), location)
+}
+
+#[rocket::async_test]
+async fn admin_and_step_up_with_a_real_provider() {
+    let op = real_op::RealOp::start(CLIENT_ID, CLIENT_SECRET, &[CALLBACK], &[]).await;
+    let figment = figment(&op.issuer, "client_secret_basic").merge((
+        "oidc.providers.default.scope",
+        ["openid", "profile", "email", "groups"],
+    ));
+
+    // An administrator (the provider puts logins starting with `admin` in `admins`).
+    let client = support::client_with(figment.clone()).await;
+    let browser = browser();
+    let (status, location) = log_in_at(&client, &browser, "/admin", "admin-ann").await;
+    assert_eq!(status, Status::SeeOther, "OP stderr: {}", op.stderr());
+    assert_eq!(location.as_deref(), Some("/admin"));
+    let admin = client.get("/admin").header(Accept::JSON).dispatch().await;
+    assert_eq!(admin.status(), Status::Ok);
+    let claims: Value = serde_json::from_str(&admin.into_string().await.unwrap()).unwrap();
+    assert_eq!(claims["sub"], "admin-ann");
+    assert!(claims["groups"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("admins")));
+
+    // A step-up: the session has no second factor (the provider names `urn:example:acr:pwd`
+    // unless more is asked for); /stepup sends the browser to the provider again, asking for
+    // the login again (`prompt=login`, an essential `acr`), and comes back.
+    let (_, page) = support::json_page(&client, "/", Accept::JSON).await;
+    assert_ne!(page["id_token"]["acr"], "urn:example:acr:mfa");
+    let start = client.get("/stepup").header(Accept::HTML).dispatch().await;
+    assert_eq!(start.status(), Status::SeeOther);
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    assert!(
+        authorize_url.contains("acr_values=urn%3Aexample%3Aacr%3Amfa"),
+        "{authorize_url}"
+    );
+    assert!(
+        authorize_url.contains("claims="),
+        "an essential acr: {authorize_url}"
+    );
+    assert!(authorize_url.contains("prompt=login"), "{authorize_url}");
+    let callback = real_op::dev_login(&browser, &authorize_url, "admin-ann", CALLBACK).await;
+    let done = back_to_app(&client, &callback).await;
+    let status = done.status();
+    let location = done.headers().get_one("Location").map(str::to_owned);
+    let body = done.into_string().await.unwrap_or_default();
+    assert_eq!(
+        status,
+        Status::SeeOther,
+        "{body}\nOP stderr: {}",
+        op.stderr()
+    );
+    assert_eq!(location.as_deref(), Some("/stepup"));
+    let (status, page) = support::json_page(&client, "/stepup", Accept::JSON).await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(page["acr"], "urn:example:acr:mfa");
+
+    // Another user: not an administrator (403), and one who cannot do more than a password
+    // gets 403 from the step-up, without another redirect.
+    let client = support::client_with(figment).await;
+    let browser = self::browser();
+    let (status, _) = log_in_at(&client, &browser, "/", "weak-bob").await;
+    assert_eq!(status, Status::SeeOther, "OP stderr: {}", op.stderr());
+    let admin = client.get("/admin").header(Accept::HTML).dispatch().await;
+    assert_eq!(admin.status(), Status::Forbidden);
+    let start = client.get("/stepup").header(Accept::HTML).dispatch().await;
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = real_op::dev_login(&browser, &authorize_url, "weak-bob", CALLBACK).await;
+    let refused = back_to_app(&client, &callback).await;
+    assert_eq!(refused.status(), Status::Forbidden);
+    assert!(refused.headers().get_one("Location").is_none());
+}

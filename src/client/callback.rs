@@ -38,8 +38,33 @@ struct Tokens {
 
 impl RelyingParty {
     /// Completes a login. `pending` is the record found for the callback's `state`; `records`
-    /// keep the `state` and `nonce` used once, on every instance that shares them.
+    /// keep the `state` and `nonce` used once, on every instance that shares them. A step-up
+    /// that came back without what it asked for (the `acr`, a recent enough authentication,
+    /// the same user) is [`AuthError::StepUpRefused`].
     pub async fn finish_login(
+        &self,
+        records: &Records,
+        pending: PendingLogin,
+        params: CallbackParams,
+        arrival: Arrival<'_>,
+    ) -> Result<UserSession, AuthError> {
+        let step_up_sub = pending.step_up_sub.clone();
+        let result = self.complete_login(records, pending, params, arrival).await;
+        let Some(expected) = step_up_sub else {
+            return result;
+        };
+        match result {
+            Err(AuthError::IdToken(error @ (TokenError::AuthContext | TokenError::AuthTime))) => {
+                Err(AuthError::StepUpRefused(error.to_string()))
+            }
+            Ok(session) if session.claims().subject() != expected => Err(AuthError::StepUpRefused(
+                "the provider returned another user".into(),
+            )),
+            other => other,
+        }
+    }
+
+    async fn complete_login(
         &self,
         records: &Records,
         pending: PendingLogin,

@@ -12,6 +12,7 @@ use crate::protocol::metadata::ProviderMetadata;
 use crate::protocol::secret::{Nonce, PkceVerifier, State};
 use crate::session::model::UserSession;
 use crate::session::pending::PendingLogin;
+use crate::session::requirement::StepUp;
 use crate::util::clock::unix_now;
 use crate::util::random::random_token;
 use crate::util::url::safe_return_path;
@@ -27,13 +28,17 @@ pub(crate) enum Returning<'a> {
     /// A silent re-authentication (`prompt=none`) of this session, with its ID token as
     /// `id_token_hint` (OIDC Core 3.1.2.1 recommends it; some providers require it).
     Silently(&'a UserSession),
+    /// A step-up of this session: the same user authenticating again as `StepUp` asks.
+    SteppingUp(&'a UserSession, &'a StepUp),
 }
 
 impl<'a> Returning<'a> {
     fn session(self) -> Option<&'a UserSession> {
         match self {
             Returning::Unknown => None,
-            Returning::User(session) | Returning::Silently(session) => Some(session),
+            Returning::User(session)
+            | Returning::Silently(session)
+            | Returning::SteppingUp(session, _) => Some(session),
         }
     }
 }
@@ -54,63 +59,109 @@ impl RelyingParty {
         returning: Returning<'_>,
         extra_params: &[(String, String)],
     ) -> Result<LoginStart, AuthError> {
-        let silent_sub = match returning {
-            Returning::Silently(session) => Some(session.claims().subject()),
-            _ => None,
-        };
         let client = self.provider(provider)?;
         let ready = client.ready().await?;
         let config = &client.config;
         check_offered(config, &ready.metadata)?;
+        let extra = with_step_up(extra_params, returning, &ready.metadata);
+        let silent = matches!(returning, Returning::Silently(_));
+        let params = request_params(config, &extra, silent);
+        let value_of = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        let subject = |session: &UserSession| Some(session.claims().subject().to_owned());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let pkce = config.pkce && config.response_type.has_code();
+        let pending = PendingLogin {
+            response_type: config.response_type,
+            response_mode: config.response_mode(),
+            state: State::new(random_token()),
+            nonce: Nonce::new(random_token()),
+            pkce_verifier: pkce.then(|| PkceVerifier::new(verifier.secret().clone())),
+            provider: provider.to_owned(),
+            return_to: safe_return_path(return_to).unwrap_or("/").to_owned(),
+            created_at: unix_now(),
+            silent_sub: match returning {
+                Returning::Silently(session) => subject(session),
+                _ => None,
+            },
+            step_up_sub: match returning {
+                Returning::SteppingUp(session, _) => subject(session),
+                _ => None,
+            },
+            max_age: value_of("max_age").and_then(|v| v.parse().ok()),
+            acr_values: value_of("acr_values").map(str::to_owned),
+        };
+        // The session's ID token as a hint of who logs in (only to its own provider).
+        let hint = returning
+            .session()
+            .filter(|s| s.provider() == provider)
+            .map(UserSession::id_token);
         let mut url = url::Url::parse(&ready.metadata.authorization_endpoint)
             .map_err(|_| invalid("discovery endpoint", "authorization_endpoint is not a URL"))?;
-        let state = State::new(random_token());
-        let nonce = Nonce::new(random_token());
-        let response_type = config.response_type;
-        let response_mode = config.response_mode();
-        let params = request_params(config, extra_params, silent_sub.is_some());
-        let value_of = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         let mut query = url.query_pairs_mut();
         query
-            .append_pair("response_type", response_type.as_str())
+            .append_pair("response_type", pending.response_type.as_str())
             .append_pair("client_id", &ready.credentials.client_id)
             .append_pair("redirect_uri", &client.uris.redirect_uri)
             .append_pair("scope", &config.scope.join(" "))
-            .append_pair("state", state.secret())
-            .append_pair("nonce", nonce.secret());
-        if response_mode != response_type.default_mode() {
-            query.append_pair("response_mode", response_mode.as_str());
+            .append_pair("state", pending.state.secret())
+            .append_pair("nonce", pending.nonce.secret());
+        if pending.response_mode != pending.response_type.default_mode() {
+            query.append_pair("response_mode", pending.response_mode.as_str());
         }
-        let pkce_verifier = (config.pkce && response_type.has_code()).then(|| {
-            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        if pkce {
             query
                 .append_pair("code_challenge", challenge.as_str())
                 .append_pair("code_challenge_method", "S256");
-            PkceVerifier::new(verifier.secret().clone())
-        });
+        }
         query.extend_pairs(&params);
-        // The session's ID token as a hint of who logs in (only to its own provider).
-        if let Some(session) = returning.session().filter(|s| s.provider() == provider) {
-            query.append_pair("id_token_hint", session.id_token());
+        if let Some(hint) = hint {
+            query.append_pair("id_token_hint", hint);
         }
         drop(query);
         Ok(LoginStart {
-            pending: PendingLogin {
-                response_type,
-                response_mode,
-                state,
-                nonce,
-                pkce_verifier,
-                provider: provider.to_owned(),
-                return_to: safe_return_path(return_to).unwrap_or("/").to_owned(),
-                created_at: unix_now(),
-                silent_sub: silent_sub.map(str::to_owned),
-                max_age: value_of("max_age").and_then(|v| v.parse().ok()),
-                acr_values: value_of("acr_values").map(str::to_owned),
-            },
+            pending,
             authorization_url: url.into(),
         })
     }
+}
+
+/// The per-request parameters, with what a step-up asks for (which wins): `acr_values` (and,
+/// where the provider takes the `claims` parameter, the same `acr` as an essential claim),
+/// `max_age`, and always `prompt=login`.
+fn with_step_up(
+    extra: &[(String, String)],
+    returning: Returning<'_>,
+    metadata: &ProviderMetadata,
+) -> Vec<(String, String)> {
+    let Returning::SteppingUp(_, ask) = returning else {
+        return extra.to_vec();
+    };
+    let mut asked: Vec<(String, String)> = Vec::new();
+    if let Some(acr) = &ask.acr_values {
+        asked.push(("acr_values".into(), acr.clone()));
+        if metadata.claims_parameter_supported {
+            let values: Vec<&str> = acr.split_whitespace().collect();
+            let claims = serde_json::json!({
+                "id_token": { "acr": { "essential": true, "values": values } }
+            });
+            asked.push(("claims".into(), claims.to_string()));
+        }
+    }
+    if let Some(max_age) = ask.max_age {
+        asked.push(("max_age".into(), max_age.to_string()));
+    }
+    // The session falls short, so the user must log in again: without `prompt=login` a
+    // provider may answer from its own session (oidc-provider, for one, lets `acr_values`
+    // replace an essential `acr` of the `claims` parameter and then reuses a password-only
+    // session).
+    asked.push(("prompt".into(), "login".into()));
+    let mut params: Vec<(String, String)> = extra
+        .iter()
+        .filter(|(k, _)| !asked.iter().any(|(a, _)| a == k))
+        .cloned()
+        .collect();
+    params.extend(asked);
+    params
 }
 
 /// The provider must offer the configured response type (when it says what it offers).

@@ -284,6 +284,13 @@ fn check_connection(provider: &ProviderConfig, key: &str) -> Result<(), ConfigEr
     if let Some(proxy) = &provider.http_proxy {
         check_proxy(&format!("{key}.http_proxy"), proxy)?;
     }
+    if provider
+        .roles_claim
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        return Err(invalid(&format!("{key}.roles_claim"), "must name a claim"));
+    }
     if let Some(tenants) = &provider.allowed_tenants {
         let key = format!("{key}.allowed_tenants");
         if tenants.is_empty() {

@@ -316,6 +316,11 @@ pub struct ProviderConfig {
     /// with `{tenantid}`, which the token's `tid` fills in.
     #[serde(default)]
     pub allowed_tenants: Option<Vec<String>>,
+    /// The claim that holds the user's roles (a path: `realm_access.roles`,
+    /// `resource_access.my-client.roles`, `https://example.com/roles`): `OidcUser::roles()` and
+    /// the `HasRole` requirement read it.
+    #[serde(default)]
+    pub roles_claim: Option<String>,
     /// Seconds between background re-reads of the discovery document (default 86400, one
     /// day; 0: never).
     #[serde(default = "default_metadata_refresh_interval")]

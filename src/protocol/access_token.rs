@@ -93,6 +93,9 @@ pub(crate) const KEPT_CLAIMS: &[&str] = &[
     "token_type",
     "cnf",
     "username",
+    "acr",
+    "amr",
+    "auth_time",
 ];
 
 /// What an access token must satisfy for this application.

@@ -60,6 +60,9 @@ pub struct ProviderMetadata {
     /// The response types the provider offers (any order of words; empty: not advertised).
     #[serde(default)]
     pub response_types_supported: Vec<String>,
+    /// The provider takes the `claims` request parameter (OpenID Connect Core 5.5).
+    #[serde(default)]
+    pub claims_parameter_supported: bool,
 }
 
 impl ProviderMetadata {

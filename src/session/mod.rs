@@ -10,6 +10,7 @@ pub(crate) mod policy;
 pub(crate) mod records;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+pub(crate) mod requirement;
 pub(crate) mod seal;
 pub(crate) mod server;
 pub(crate) mod store;

@@ -4,9 +4,11 @@
 use std::sync::OnceLock;
 
 use openidconnect::{AccessToken, RefreshToken};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::error::ClaimsError;
 use crate::protocol::id_token::Claims;
 use crate::protocol::secret::IdTokenJwt;
 use crate::util::random::random_token;
@@ -178,6 +180,44 @@ impl UserSession {
     /// All claims of the ID token.
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    /// The user's claims: the ID token's, then userinfo's for what the ID token does not have.
+    pub fn merged_claims(&self) -> Map<String, Value> {
+        let mut merged = self.claims.as_map().clone();
+        for (name, value) in self.userinfo().into_iter().flatten() {
+            merged.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+        merged
+    }
+
+    /// The user's claims ([`merged_claims`](Self::merged_claims)) as the application's own
+    /// type; an error names the claim that does not fit.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket_openidconnect::{ClaimsError, UserSession};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Profile {
+    ///     sub: String,
+    ///     email: String,
+    ///     #[serde(default)]
+    ///     groups: Vec<String>,
+    /// }
+    ///
+    /// fn profile(session: &UserSession) -> Result<Profile, ClaimsError> {
+    ///     session.claims_as::<Profile>()
+    /// }
+    /// ```
+    pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
+        let merged = Value::Object(self.merged_claims());
+        serde_path_to_error::deserialize(merged).map_err(|error| ClaimsError {
+            claim: error.path().to_string(),
+            reason: error.inner().to_string(),
+        })
     }
 
     /// The raw ID token (a JWT), e.g. for `id_token_hint`.

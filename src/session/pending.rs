@@ -26,6 +26,10 @@ pub(crate) struct PendingLogin {
     /// A silent re-authentication (`prompt=none`) of the session of this subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silent_sub: Option<String>,
+    /// A step-up of the session of this subject: the new login must be the same user's, with
+    /// what was asked for (else 403, and the session stays as it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up_sub: Option<String>,
     /// The `max_age` sent: the ID token's `auth_time` is checked against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<i64>,

@@ -53,6 +53,47 @@ impl<P: Provider> BearerToken<P> {
         }
     }
 
+    /// `Ok` if the token's user authenticated with one of `acr_values` (space-separated) and
+    /// at most `max_age` seconds ago (each when given), else
+    /// [`BearerError::InsufficientUserAuthentication`]: a 401 whose RFC 9470 challenge tells
+    /// the client what to ask the provider for.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket::get;
+    /// use rocket_openidconnect::{BearerError, BearerToken};
+    ///
+    /// #[get("/payments")]
+    /// fn payments(token: BearerToken) -> Result<&'static str, BearerError> {
+    ///     token.require_authentication(Some("urn:example:acr:mfa"), Some(300))?;
+    ///     Ok("paid")
+    /// }
+    /// ```
+    pub fn require_authentication(
+        &self,
+        acr_values: Option<&str>,
+        max_age: Option<u64>,
+    ) -> Result<(), BearerError> {
+        let claims = self.info.claims();
+        let acr_ok = acr_values.is_none_or(|values| {
+            let acr = claims.get("acr").and_then(|a| a.as_str());
+            acr.is_some_and(|acr| values.split_whitespace().any(|v| v == acr))
+        });
+        let age_ok = max_age.is_none_or(|max_age| {
+            let auth_time = claims.get("auth_time").and_then(|t| t.as_i64());
+            let now = crate::util::clock::unix_now();
+            auth_time.is_some_and(|t| now.saturating_sub(t) <= max_age as i64)
+        });
+        if acr_ok && age_ok {
+            return Ok(());
+        }
+        Err(BearerError::InsufficientUserAuthentication {
+            acr_values: acr_values.map(str::to_owned),
+            max_age,
+        })
+    }
+
     /// What the token says.
     pub fn info(&self) -> &AccessTokenInfo {
         &self.info

@@ -50,18 +50,16 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
         let runtime = OidcRuntime::of(req);
         let response = match (runtime, PendingVerdict::take(req)) {
             (Some(runtime), Some(Verdict::Login(provider))) if is_navigation(req) => {
-                let return_to = req.uri().to_string();
-                match runtime
-                    .rp
-                    .start_login(provider, &return_to, Returning::Unknown, &[])
-                    .await
-                {
-                    Ok(start) => {
-                        runtime.cookies.add_pending(req.cookies(), &start.pending);
-                        AuthResponse::Redirect(start.authorization_url)
-                    }
-                    Err(error) => AuthResponse::Error(error),
-                }
+                login(req, runtime, provider, Returning::Unknown).await
+            }
+            (Some(runtime), Some(Verdict::StepUp(provider, session, ask))) => {
+                login(
+                    req,
+                    runtime,
+                    provider,
+                    Returning::SteppingUp(&session, &ask),
+                )
+                .await
             }
             (Some(_), Some(Verdict::Login(_))) => AuthResponse::Error(AuthError::LoginRequired),
             (_, Some(Verdict::Failed(error))) => AuthResponse::Error(error),
@@ -81,4 +79,25 @@ pub fn login_catcher<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFu
         };
         response.respond_to(req)
     })
+}
+
+/// A login (or step-up) for this request's browser, back to the same URL.
+async fn login(
+    req: &Request<'_>,
+    runtime: &OidcRuntime,
+    provider: &str,
+    returning: Returning<'_>,
+) -> AuthResponse {
+    let return_to = req.uri().to_string();
+    match runtime
+        .rp
+        .start_login(provider, &return_to, returning, &[])
+        .await
+    {
+        Ok(start) => {
+            runtime.cookies.add_pending(req.cookies(), &start.pending);
+            AuthResponse::Redirect(start.authorization_url)
+        }
+        Err(error) => AuthResponse::Error(error),
+    }
 }

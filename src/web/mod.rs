@@ -7,6 +7,7 @@
 //! the client talks to the provider), and applies the outcome to the response.
 
 pub(crate) mod app_token;
+pub(crate) mod authorized;
 pub(crate) mod bearer;
 pub(crate) mod callback;
 pub(crate) mod catcher;

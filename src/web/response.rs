@@ -31,18 +31,27 @@ impl<'r> Responder<'r, 'static> for AuthResponse {
                 .finalize(),
             AuthResponse::Error(error) => {
                 match error {
-                    // Routine: an API request without a session.
-                    AuthError::LoginRequired => log::debug!("OpenID Connect: {error}"),
+                    // Routine: an API request without a session, a user a route refuses.
+                    AuthError::LoginRequired
+                    | AuthError::Forbidden
+                    | AuthError::InsufficientUserAuthentication { .. } => {
+                        log::debug!("OpenID Connect: {error}")
+                    }
                     _ => log::warn!("OpenID Connect: {error}"),
                 }
                 let runtime = OidcRuntime::of(req);
                 let base_path = runtime.map_or("", |r| r.rp.base_path.as_str());
                 // A failing application view falls back to ours: an error here would send the
                 // request to a catcher, which drops the cookie changes (the used state).
-                runtime
+                let mut response = runtime
                     .and_then(|r| r.error_view.as_ref())
                     .and_then(|view| view(&error, req).ok())
-                    .unwrap_or_else(|| default_error_page(&error, base_path))
+                    .unwrap_or_else(|| default_error_page(&error, base_path));
+                // RFC 9470: what a stronger authentication must bring.
+                if let Some(challenge) = error.www_authenticate() {
+                    response.set_raw_header("WWW-Authenticate", challenge);
+                }
+                response
             }
             AuthResponse::Page(status, html) => Response::build()
                 .status(status)
@@ -105,6 +114,10 @@ pub(crate) fn bearer_response(error: &BearerError) -> Response<'static> {
         BearerError::Invalid(_) => ("invalid_token", "the access token is invalid or expired"),
         BearerError::InsufficientScope(_) => ("insufficient_scope", "the token lacks a scope"),
         BearerError::Unavailable(_) => ("temporarily_unavailable", "the provider is unavailable"),
+        BearerError::InsufficientUserAuthentication { .. } => (
+            "insufficient_user_authentication",
+            "a stronger authentication is required",
+        ),
     };
     let body = serde_json::json!({ "error": code, "error_description": description }).to_string();
     Response::build()

@@ -12,9 +12,11 @@ use rocket::{Ignite, Rocket, Sentinel};
 
 use crate::client::login::Returning;
 use crate::client::refresh::Refresher;
+use crate::client::RelyingParty;
 use crate::error::{AuthError, StoreError};
 use crate::session::model::UserSession;
 use crate::session::policy::{judge, Owner, SessionDecision, SessionRules};
+use crate::session::requirement::Principal;
 use crate::util::clock::unix_now;
 use crate::web::navigation::is_document_navigation;
 use crate::web::provider::{DefaultProvider, Provider};
@@ -49,6 +51,8 @@ use crate::web::verdict::{PendingVerdict, SilentRefresh, Verdict};
 pub struct OidcUser<P: Provider = DefaultProvider> {
     session: Arc<UserSession>,
     leeway: i64,
+    /// The relying party (for the provider's settings).
+    rp: Arc<RelyingParty>,
     refresher: Arc<Refresher>,
     sessions: Arc<SessionJar>,
     _provider: PhantomData<fn() -> P>,
@@ -120,6 +124,35 @@ impl<P: Provider> OidcUser<P> {
     /// Takes the session out.
     pub fn into_session(self) -> UserSession {
         Arc::unwrap_or_clone(self.session)
+    }
+
+    /// The session, shared.
+    pub(crate) fn shared_session(&self) -> Arc<UserSession> {
+        self.session.clone()
+    }
+
+    /// The user's roles: the values of the provider's `roles_claim` (a list, or a
+    /// space-separated string; none when it is not configured).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket::get;
+    /// use rocket_openidconnect::OidcUser;
+    ///
+    /// // With `roles_claim = "realm_access.roles"` (Keycloak).
+    /// #[get("/roles")]
+    /// fn roles(user: OidcUser) -> String {
+    ///     user.roles().join(", ")
+    /// }
+    /// ```
+    pub fn roles(&self) -> Vec<&str> {
+        let roles_claim = self
+            .rp
+            .providers
+            .get(P::NAME)
+            .and_then(|p| p.config.roles_claim.as_deref());
+        Principal::new(&self.session, roles_claim, unix_now()).roles()
     }
 }
 
@@ -195,6 +228,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         Outcome::Success(OidcUser {
             session,
             leeway: provider.map_or(30, |p| p.config.access_token_leeway as i64),
+            rp: runtime.rp.clone(),
             refresher: runtime.refresher.clone(),
             sessions: runtime.sessions.clone(),
             _provider: PhantomData,

@@ -2,12 +2,14 @@
 //! sets are dropped when Rocket turns to a catcher), so it leaves a verdict for the 401 catcher,
 //! or a silent re-authentication for the fairing's response hook.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rocket::request::Request;
 
 use crate::client::logout::LogoutOutcome;
 use crate::error::{AuthError, BearerError};
+use crate::session::model::UserSession;
+use crate::session::requirement::StepUp;
 
 /// A silent re-authentication due in this request: the fairing's response hook replaces the
 /// (successful) response with a redirect to the URL, if the pending-login cookie (named here)
@@ -42,9 +44,13 @@ pub(crate) enum Verdict {
     Logout(LogoutOutcome),
     /// A refused bearer token (an RFC 6750 response).
     Bearer(BearerError),
-    /// The session could not be checked (the store is down): the error view, with the
-    /// error's status (503).
+    /// The session could not be checked (the store is down: 503), or a requirement of the
+    /// route refuses it (403, or 401 with an RFC 9470 challenge): the error view, with the
+    /// error's status.
     Failed(AuthError),
+    /// A requirement asks this session of this provider for a stronger authentication: a
+    /// step-up login.
+    StepUp(&'static str, Arc<UserSession>, StepUp),
 }
 
 /// The verdict of this request, if any (the first guard's wins).

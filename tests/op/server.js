@@ -24,6 +24,12 @@
 //   OP_MTLS_PATHS              comma separated paths (e.g. `/token`) that answer 401 unless
 //                              the request came with a client certificate of OP_TLS_CLIENT_CA
 //
+// Accounts: any login is an account whose `sub` is the login name; logins starting with
+// `admin` are in the groups `admins` and `users`, the others in `users` (scope `groups`). A
+// login answers `acr` `urn:example:acr:mfa` when the request asked for it (`acr_values` or an
+// essential `acr` claim), except for logins starting with `weak` (who cannot do more), and
+// `urn:example:acr:pwd` otherwise.
+//
 // Prints exactly one stdout line `OP_READY <issuer>` once listening. Exits on stdin EOF,
 // SIGTERM and SIGINT.
 
@@ -46,6 +52,8 @@ if (!process.env.OP_VERBOSE) {
 }
 const { default: Provider, errors } = await import('oidc-provider');
 
+const ACR_PASSWORD = 'urn:example:acr:pwd';
+const ACR_MFA = 'urn:example:acr:mfa';
 const list = (value) => (value || '').split(',').map((s) => s.trim()).filter(Boolean);
 const env = process.env;
 const clientId = env.CLIENT_ID;
@@ -125,6 +133,7 @@ const provider = new Provider(issuer, {
           family_name: 'Tester',
           email: `${sub}@example.com`,
           email_verified: true,
+          groups: sub.startsWith('admin') ? ['admins', 'users'] : ['users'],
         };
       },
     };
@@ -133,8 +142,10 @@ const provider = new Provider(issuer, {
     openid: ['sub'],
     profile: ['name', 'given_name', 'family_name'],
     email: ['email', 'email_verified'],
+    groups: ['groups'],
   },
-  scopes: ['openid', 'offline_access', 'profile', 'email'],
+  scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+  acrValues: [ACR_PASSWORD, ACR_MFA],
   // `code` always stays available (the default for dynamically registered clients).
   responseTypes: [...new Set(['code', ...responseTypes])],
   // Only S256 exists in oidc-provider 9. It consults `required` only when response_type
@@ -142,6 +153,9 @@ const provider = new Provider(issuer, {
   pkce: { required: () => true },
   features: {
     devInteractions: { enabled: true },
+    // The `claims` request parameter: an essential `acr` makes a session of a lower level log
+    // in again (step-up).
+    claimsParameter: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     // Ending a session at the provider POSTs logout tokens to the clients that have a
     // back-channel logout URI (OpenID Connect Back-Channel Logout 1.0).
@@ -233,6 +247,22 @@ if (implicit) {
     invalidate.call(this, message, code);
   };
 }
+
+// The development login pages set no `acr`: give each login the one it earned (see above).
+const interactionFinished = provider.interactionFinished.bind(provider);
+provider.interactionFinished = async (req, res, result, options) => {
+  if (result?.login) {
+    const { params } = await provider.interactionDetails(req, res);
+    const asked = (params.acr_values || '').split(' ');
+    let essential = [];
+    try { essential = JSON.parse(params.claims || '{}')?.id_token?.acr?.values || []; } catch { /* none */ }
+    const wantsMfa = asked.includes(ACR_MFA) || essential.includes(ACR_MFA);
+    const canMfa = !String(result.login.accountId).startsWith('weak');
+    result.login.acr = wantsMfa && canMfa ? ACR_MFA : ACR_PASSWORD;
+    console.error(`OP login.acr ${result.login.accountId} ${result.login.acr}`);
+  }
+  return interactionFinished(req, res, result, options);
+};
 
 // Static clients are validated lazily; fail now rather than at the first request.
 try {
