@@ -74,8 +74,8 @@ pub mod fuzzing;
 pub mod testing;
 
 pub use config::{
-    AccessTokenValidation, ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig,
-    SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
+    AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, ProviderConfig,
+    RegistrationConfig, SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
 };
 pub use error::{
     AuthError, BearerError, ClaimsError, ConfigError, ProviderError, StoreError, TokenError,

@@ -7,11 +7,11 @@ mod support;
 use std::sync::Arc;
 
 use rocket::figment::Figment;
+use rocket::form::Form;
+use rocket::http::ContentType;
 use rocket::http::{Accept, Header, Status};
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Json, Value};
-use rocket::form::Form;
-use rocket::http::ContentType;
 use rocket::{get, post, routes, FromForm};
 use rocket_openidconnect::testing::TestProvider;
 use rocket_openidconnect::{
@@ -474,7 +474,10 @@ async fn a_form_post_on_an_ended_session_gets_401_and_starts_no_login() {
         "no pending login, nothing kept"
     );
     let body = refused.into_string().await.unwrap_or_default();
-    assert!(body.contains("<html") || body.contains("<!DOCTYPE"), "{body}");
+    assert!(
+        body.contains("<html") || body.contains("<!DOCTYPE"),
+        "{body}"
+    );
     assert!(!body.contains("hello"), "the body is not echoed: {body}");
     assert_eq!(provider.hits().authorize, authorize_before);
     // A navigation afterwards logs in as usual.

@@ -529,3 +529,37 @@ async fn sessions_in_redis_are_listed_and_ended_from_any_instance() {
     assert!(support::browser_page(&bob, a).await.is_some());
     assert_eq!(session_ids(&bob, b).await.len(), 1);
 }
+
+/// A key rotation with sessions kept in Redis (`previous_secret_keys`): the stored session and
+/// its id cookie, sealed under the old key, are read by an instance with the new key and
+/// sealed again under it on that use, so that an instance without the old key reads them; a
+/// session not used meanwhile is not readable there.
+#[rocket::async_test]
+async fn sessions_kept_in_redis_are_sealed_again_under_a_new_secret_key() {
+    let redis = Redis::start(support::free_port()).await;
+    let provider = TestProvider::start().await;
+    const NEW_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+    let figment = |key: &str, previous: &[&str]| {
+        instance(&provider, key, &redis.url())
+            .merge(("oidc.session_store", "redis"))
+            .merge(("oidc.previous_secret_keys", previous))
+    };
+    let before = support::serve(figment(SECRET_KEY, &[])).await;
+    let rotated = support::serve(figment(NEW_KEY, &[SECRET_KEY])).await;
+    let new_only = support::serve(figment(NEW_KEY, &[])).await;
+    let (used, claims) = support::browser_logged_in(&provider, before).await;
+    let (idle, _) = support::browser_logged_in(&provider, before).await;
+
+    let on_rotated = support::browser_page(&used, rotated).await;
+    assert_eq!(
+        on_rotated.expect("read under the old key")["id_token"]["sub"],
+        claims["sub"]
+    );
+    let on_new = support::browser_page(&used, new_only).await;
+    assert_eq!(
+        on_new.expect("sealed again under the new key")["id_token"]["sub"],
+        claims["sub"]
+    );
+    assert!(support::browser_page(&idle, new_only).await.is_none());
+    assert!(support::browser_page(&idle, rotated).await.is_some());
+}

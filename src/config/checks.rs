@@ -12,6 +12,7 @@ use crate::config::schema::{
 use crate::error::ConfigError;
 use crate::protocol::jws::{is_symmetric, parse_alg};
 use crate::protocol::response::{ResponseMode, ResponseType};
+use crate::util::secret_key::decode_secret_key;
 use crate::util::url::{check_url, is_loopback, safe_return_path};
 
 /// Authorization request parameters the library sets itself; configuring them is an error.
@@ -36,6 +37,7 @@ pub(crate) fn check(config: &OidcConfig) -> Result<(), ConfigError> {
     check_stores(config)?;
     check_times(config)?;
     check_cookie_name(config)?;
+    check_previous_secret_keys(config)?;
     if let Some(proxy) = &config.http_proxy {
         check_proxy("oidc.http_proxy", proxy)?;
     }
@@ -155,6 +157,25 @@ fn check_stores(config: &OidcConfig) -> Result<(), ConfigError> {
                     "must be a redis://, rediss:// or unix:// URL",
                 ))
             }
+        }
+    }
+    Ok(())
+}
+
+/// The retired secret keys: Rocket's format, at most four, no repeats.
+fn check_previous_secret_keys(config: &OidcConfig) -> Result<(), ConfigError> {
+    let keys = &config.previous_secret_keys;
+    if keys.len() > 4 {
+        return Err(invalid(
+            "oidc.previous_secret_keys",
+            "holds more than four keys (drop those older than the longest session)",
+        ));
+    }
+    for (index, key) in keys.iter().enumerate() {
+        let name = format!("oidc.previous_secret_keys[{index}]");
+        decode_secret_key(key.secret()).map_err(|reason| invalid(&name, reason))?;
+        if keys[..index].iter().any(|k| k.secret() == key.secret()) {
+            return Err(invalid(&name, "is listed twice"));
         }
     }
     Ok(())

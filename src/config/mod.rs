@@ -12,8 +12,8 @@ mod schema;
 use figment::Figment;
 
 pub use schema::{
-    AccessTokenValidation, ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig,
-    SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
+    AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, ProviderConfig,
+    RegistrationConfig, SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
 };
 
 use crate::error::ConfigError;

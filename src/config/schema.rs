@@ -116,10 +116,52 @@ pub struct OidcConfig {
     /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` environment variables.
     #[serde(default)]
     pub http_proxy: Option<String>,
+    /// Older values of Rocket's `secret_key` (same format: 44 or 88 base64 characters, or 64
+    /// hex digits), newest first: cookies and stored sessions sealed under them are still
+    /// read, and re-sealed under the current key on their next use. For a key rotation
+    /// without logging anyone out (docs/deployment.md). At most four.
+    #[serde(default)]
+    pub previous_secret_keys: Vec<PreviousSecretKey>,
     /// The providers, by name. A guard `OidcUser<P>` uses the provider named `P::NAME`
     /// (`default` for a plain `OidcUser`).
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// A retired `secret_key` (`previous_secret_keys`): its `Debug` output never shows it.
+///
+/// # Example
+///
+/// ```
+/// use figment::{Figment, providers::{Format, Toml}};
+/// use rocket_openidconnect::OidcConfig;
+///
+/// let figment = Figment::from(Toml::string(r#"
+///     [oidc]
+///     previous_secret_keys = ["hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="]
+///     [oidc.providers.default]
+///     issuer = "https://op.example.com"
+///     client_id = "my-app"
+///     client_secret = "s3cret"
+/// "#));
+/// let config = OidcConfig::from_figment(&figment).unwrap();
+/// assert_eq!(format!("{:?}", config.previous_secret_keys), "[PreviousSecretKey([redacted])]");
+/// ```
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct PreviousSecretKey(String);
+
+impl PreviousSecretKey {
+    /// The key as configured: for the code that derives the cipher keys, never for a log.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PreviousSecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreviousSecretKey([redacted])")
+    }
 }
 
 /// Where sessions are kept (`session_store`).

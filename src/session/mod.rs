@@ -87,9 +87,18 @@ impl Stores {
                 )
             }
         };
+        let previous: Vec<&[u8]> = match secret_key {
+            Some(_) => config
+                .previous_secret_keys
+                .iter()
+                .map(|k| k.secret().as_bytes())
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(Some(ServerSessions::new(
             store,
             &secret,
+            &previous,
             config.session_inactivity_timeout,
         )))
     }

@@ -33,21 +33,30 @@ pub struct SessionInfo {
 pub(crate) struct ServerSessions {
     store: Arc<dyn Store>,
     cipher: SessionCipher,
+    /// Ciphers of older secret keys (`previous_secret_keys`): they only open.
+    previous: Vec<SessionCipher>,
     inactivity: Option<i64>,
 }
 
 impl ServerSessions {
-    /// Sessions in `store`, sealed under a key derived from `secret`; with an inactivity
-    /// timeout, an entry ends at its idle end.
-    pub fn new(store: Arc<dyn Store>, secret: &[u8], inactivity: Option<u64>) -> Self {
+    /// Sessions in `store`, sealed under a key derived from `secret` (and opened also under
+    /// the `previous` secrets); with an inactivity timeout, an entry ends at its idle end.
+    pub fn new(
+        store: Arc<dyn Store>,
+        secret: &[u8],
+        previous: &[&[u8]],
+        inactivity: Option<u64>,
+    ) -> Self {
         ServerSessions {
             store,
             cipher: SessionCipher::new(secret),
+            previous: previous.iter().map(|s| SessionCipher::new(s)).collect(),
             inactivity: inactivity.map(|t| t as i64),
         }
     }
 
-    /// The session whose cookie holds `id`, if it is there, authentic and not expired.
+    /// The session whose cookie holds `id`, if it is there, authentic and not expired. One
+    /// sealed under a previous secret key is sealed again under the current one.
     pub async fn read(&self, id: &str, now: i64) -> Result<Option<UserSession>, StoreError> {
         let entry = entry_key(id);
         let Some(blob) = self
@@ -58,7 +67,16 @@ impl ServerSessions {
         else {
             return Ok(None);
         };
-        Ok(self.open(&entry, &blob).filter(|s| !s.is_expired(now)))
+        let Some((session, current)) = self.open_any(&entry, &blob) else {
+            return Ok(None);
+        };
+        if session.is_expired(now) {
+            return Ok(None);
+        }
+        if !current {
+            self.write(Some(id.to_owned()), &session).await?;
+        }
+        Ok(Some(session))
     }
 
     /// Stores `session` under `id` (the current session's, or `None` for a new id: a login).
@@ -132,10 +150,21 @@ impl ServerSessions {
     }
 
     fn open(&self, entry: &str, blob: &[u8]) -> Option<UserSession> {
-        self.cipher
-            .open(entry, blob)
-            .and_then(|json| String::from_utf8(json).ok())
-            .and_then(|json| UserSession::from_json(&json))
+        self.open_any(entry, blob).map(|(session, _)| session)
+    }
+
+    /// The session in `blob` and whether it was sealed under the current key (else under a
+    /// previous one).
+    fn open_any(&self, entry: &str, blob: &[u8]) -> Option<(UserSession, bool)> {
+        let (json, current) = match self.cipher.open(entry, blob) {
+            Some(json) => (json, true),
+            None => (
+                self.previous.iter().find_map(|c| c.open(entry, blob))?,
+                false,
+            ),
+        };
+        let session = UserSession::from_json(std::str::from_utf8(&json).ok()?)?;
+        Some((session, current))
     }
 }
 

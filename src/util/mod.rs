@@ -1,9 +1,11 @@
 //! Helpers every layer may use: the clock, random values, form parameters, URL checks, text
-//! that is safe to log, and one single-flight cache. Nothing here knows OpenID Connect.
+//! that is safe to log, Rocket's secret-key format, and one single-flight cache. Nothing here
+//! knows OpenID Connect.
 
 pub(crate) mod clock;
 pub(crate) mod params;
 pub(crate) mod random;
+pub(crate) mod secret_key;
 pub(crate) mod single_flight;
 pub(crate) mod text;
 pub(crate) mod url;

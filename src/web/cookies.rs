@@ -3,6 +3,7 @@
 //! Rocket's default `Strict` is not sent on the way back from the provider), `Path=/`, and
 //! `Secure` with the `__Host-` prefix when the application is served over https.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use rocket::http::{Cookie, CookieJar, SameSite};
@@ -14,6 +15,7 @@ use crate::session::chunks::{decode_chunks, encode_chunks, MAX_CHUNKS};
 use crate::session::model::UserSession;
 use crate::session::pending::{PendingLogin, PendingLogout};
 use crate::util::random::is_well_formed_token;
+use crate::util::secret_key::decode_secret_key;
 
 /// At most this many logins may be pending at once in one browser; the oldest is dropped.
 pub(crate) const MAX_PENDING: usize = 3;
@@ -28,6 +30,8 @@ pub(crate) struct CookieSettings {
     permanent: bool,
     login_timeout: i64,
     decoded: DecodedSessions,
+    /// The cookie keys of `previous_secret_keys`: cookies sealed under them are still read.
+    previous: Vec<cookie::Key>,
 }
 
 /// Sessions recently decoded from their cookies, so that the next request with the very same
@@ -41,10 +45,12 @@ pub(crate) struct CookieSettings {
 /// one (S3-FIFO, `quick_cache`), never all at once.
 struct DecodedSessions(quick_cache::sync::Cache<Vec<u8>, Arc<DecodedEntry>, EntryWeight>);
 
-/// The chunks as received (still encrypted) and the session they decode to.
+/// The chunks as received (still encrypted) and the session they decode to; `stale` when
+/// they were sealed under a previous secret key.
 struct DecodedEntry {
     chunks: Vec<String>,
     session: Arc<UserSession>,
+    stale: bool,
 }
 
 /// The memory an entry holds, roughly: its chunks, and a decoded session of about their size.
@@ -86,16 +92,20 @@ impl DecodedSessions {
         key
     }
 
-    fn get(&self, raw: &[&str]) -> Option<Arc<UserSession>> {
+    fn get(&self, raw: &[&str]) -> Option<(Arc<UserSession>, bool)> {
         let entry = self.0.get(&Self::key(raw))?;
         let same =
             entry.chunks.len() == raw.len() && entry.chunks.iter().zip(raw).all(|(a, b)| a == b);
-        same.then(|| entry.session.clone())
+        same.then(|| (entry.session.clone(), entry.stale))
     }
 
-    fn insert(&self, raw: &[&str], session: Arc<UserSession>) {
+    fn insert(&self, raw: &[&str], session: Arc<UserSession>, stale: bool) {
         let chunks = raw.iter().map(|v| (*v).to_owned()).collect();
-        let entry = DecodedEntry { chunks, session };
+        let entry = DecodedEntry {
+            chunks,
+            session,
+            stale,
+        };
         self.0.insert(Self::key(raw), Arc::new(entry));
     }
 }
@@ -111,7 +121,35 @@ impl CookieSettings {
             permanent: config.session_permanent,
             login_timeout: config.login_timeout as i64,
             decoded: DecodedSessions::default(),
+            previous: config
+                .previous_secret_keys
+                .iter()
+                .filter_map(|key| decode_secret_key(key.secret()).ok())
+                .map(|bytes| cookie_key(&bytes))
+                .collect(),
         }
+    }
+
+    /// The private cookie `name` of the request, opened under the current secret key or a
+    /// previous one; with `true` when under the current one.
+    fn open(&self, jar: &CookieJar<'_>, name: &str) -> Option<(Cookie<'static>, bool)> {
+        if let Some(cookie) = jar.get_private(name) {
+            return Some((cookie, true));
+        }
+        if self.previous.is_empty() {
+            return None;
+        }
+        let sealed = jar.get(name)?;
+        let raw = cookie::CookieJar::new();
+        self.previous
+            .iter()
+            .find_map(|key| raw.private(key).decrypt(sealed.clone()))
+            .map(|cookie| (cookie, false))
+    }
+
+    /// The value of the private cookie `name`, opened under any accepted key.
+    fn open_value(&self, jar: &CookieJar<'_>, name: &str) -> Option<String> {
+        self.open(jar, name).map(|(c, _)| c.value().to_owned())
     }
 
     fn cookie(&self, name: String, value: String) -> Cookie<'static> {
@@ -128,7 +166,8 @@ impl CookieSettings {
     }
 
     /// The session in the request's cookies, if it is intact and not expired; cookies seen
-    /// before are not decoded again.
+    /// before are not decoded again. Cookies sealed under a previous secret key are sealed
+    /// again under the current one (in this response).
     pub fn read_shared_session(&self, jar: &CookieJar<'_>, now: i64) -> Option<Arc<UserSession>> {
         let names: Vec<String> = (0..MAX_CHUNKS).map(|i| self.chunk_name(i)).collect();
         let raw: Vec<&str> = names
@@ -138,13 +177,27 @@ impl CookieSettings {
         if raw.is_empty() {
             return None;
         }
-        if let Some(session) = self.decoded.get(&raw) {
-            return Some(session).filter(|s| !s.is_expired(now));
+        let (session, stale) = match self.decoded.get(&raw) {
+            Some(found) => found,
+            None => {
+                let stale = Cell::new(false);
+                let json = decode_chunks(|i| {
+                    let (cookie, current) = self.open(jar, names.get(i)?)?;
+                    stale.set(stale.get() || !current);
+                    Some(cookie.value().to_owned())
+                })?;
+                let session = Arc::new(UserSession::from_json(&json)?);
+                self.decoded.insert(&raw, session.clone(), stale.get());
+                (session, stale.get())
+            }
+        };
+        if session.is_expired(now) {
+            return None;
         }
-        let json = decode_chunks(|i| jar.get_private(names.get(i)?).map(|c| c.value().to_owned()))?;
-        let session = Arc::new(UserSession::from_json(&json)?);
-        self.decoded.insert(&raw, session.clone());
-        Some(session).filter(|s| !s.is_expired(now))
+        if stale {
+            self.write_session(jar, &session);
+        }
+        Some(session)
     }
 
     /// Writes `session`, replacing any previous one (and its stale chunks). Returns `false` if
@@ -187,9 +240,15 @@ impl CookieSettings {
 
     /// The id of a session kept on the server, if the request has a well-formed one.
     pub fn read_session_id(&self, jar: &CookieJar<'_>) -> Option<String> {
-        let cookie = jar.get_private(&self.id_name())?;
+        self.read_sealed_session_id(jar).map(|(id, _)| id)
+    }
+
+    /// The id of a session kept on the server, and whether its cookie was sealed under the
+    /// current secret key (else under a previous one).
+    pub fn read_sealed_session_id(&self, jar: &CookieJar<'_>) -> Option<(String, bool)> {
+        let (cookie, current) = self.open(jar, &self.id_name())?;
         let id = cookie.value();
-        is_well_formed_token(id).then(|| id.to_owned())
+        is_well_formed_token(id).then(|| (id.to_owned(), current))
     }
 
     /// Writes the id of a session kept on the server (replacing any session chunks).
@@ -238,9 +297,9 @@ impl CookieSettings {
             })
             .map(|c| {
                 let name = c.name().to_owned();
-                let pending = jar
-                    .get_private(&name)
-                    .and_then(|c| serde_json::from_str::<PendingLogin>(c.value()).ok());
+                let pending = self
+                    .open_value(jar, &name)
+                    .and_then(|value| serde_json::from_str::<PendingLogin>(&value).ok());
                 (name, pending)
             })
             .collect()
@@ -288,10 +347,9 @@ impl CookieSettings {
             return None;
         }
         let name = self.pending_name(state);
-        let cookie = jar.get_private(&name);
-        let pending: Option<PendingLogin> = cookie
-            .as_ref()
-            .and_then(|c| serde_json::from_str(c.value()).ok());
+        let pending: Option<PendingLogin> = self
+            .open_value(jar, &name)
+            .and_then(|value| serde_json::from_str(&value).ok());
         if jar.get(&name).is_some() {
             let mode = pending
                 .as_ref()
@@ -330,12 +388,22 @@ impl CookieSettings {
 
     /// The logout awaiting the provider's return, if any.
     pub fn read_pending_logout(&self, jar: &CookieJar<'_>) -> Option<PendingLogout> {
-        let cookie = jar.get_private(&self.logout_name())?;
-        serde_json::from_str(cookie.value()).ok()
+        let value = self.open_value(jar, &self.logout_name())?;
+        serde_json::from_str(&value).ok()
     }
 
     /// Forgets the pending logout.
     pub fn remove_pending_logout(&self, jar: &CookieJar<'_>) {
         self.remove(jar, self.logout_name());
+    }
+}
+
+/// The cookie key Rocket makes of a secret key's bytes: the bytes themselves from 64 bytes up,
+/// else expanded from them (HKDF), as `rocket::config::SecretKey` does.
+fn cookie_key(bytes: &[u8]) -> cookie::Key {
+    if bytes.len() >= 64 {
+        cookie::Key::from(bytes)
+    } else {
+        cookie::Key::derive_from(bytes)
     }
 }

@@ -218,6 +218,7 @@ impl OpenIdConnect {
         base_url: &str,
         secret_key: Option<&str>,
     ) -> Result<OidcRuntime, String> {
+        check_previous_keys(&config, secret_key)?;
         let stores = Stores::from_config(&config)?;
         let server_sessions = stores.server_sessions(&config, secret_key.map(str::as_bytes))?;
         let rp = Arc::new(RelyingParty::new(config, base_url)?);
@@ -236,6 +237,30 @@ impl OpenIdConnect {
             error_view: self.error_view.clone(),
             rp,
         })
+    }
+}
+
+/// Older secret keys make sense only beside a current one, and must differ from it.
+fn check_previous_keys(config: &OidcConfig, secret_key: Option<&str>) -> Result<(), String> {
+    if config.previous_secret_keys.is_empty() {
+        return Ok(());
+    }
+    let Some(current) = secret_key else {
+        return Err(
+            "oidc.previous_secret_keys: needs Rocket's `secret_key` (the current key, \
+                    as a string)"
+                .into(),
+        );
+    };
+    match config
+        .previous_secret_keys
+        .iter()
+        .position(|k| k.secret() == current)
+    {
+        Some(index) => Err(format!(
+            "oidc.previous_secret_keys[{index}]: is the current secret_key"
+        )),
+        None => Ok(()),
     }
 }
 

@@ -32,10 +32,16 @@ impl SessionJar {
         let Some(server) = &self.server else {
             return Ok(self.cookies.read_shared_session(jar, now));
         };
-        let Some(id) = self.cookies.read_session_id(jar) else {
+        let Some((id, current)) = self.cookies.read_sealed_session_id(jar) else {
             return Ok(None);
         };
-        Ok(server.read(&id, now).await?.map(Arc::new))
+        let session = server.read(&id, now).await?;
+        if let (Some(session), false) = (&session, current) {
+            // Sealed under a previous secret key: seal it under the current one.
+            self.cookies
+                .write_session_id(jar, &id, session.expires_at());
+        }
+        Ok(session.map(Arc::new))
     }
 
     /// Stores `session`: as a new session (a new id: a login), or in place of the current one.
