@@ -307,6 +307,53 @@ impl AuthError {
         }
     }
 
+    /// The reason of a failure in the metrics: [`error_code`](Self::error_code) when it is one
+    /// of a fixed list (this crate's codes, and OAuth's and OpenID Connect's `error` values a
+    /// provider may send), else `other`: a label never holds what a provider or a browser made
+    /// up.
+    pub(crate) fn metric_reason(&self) -> &'static str {
+        const KNOWN: &[&str] = &[
+            "invalid_state",
+            "invalid_request",
+            "issuer_mismatch",
+            "invalid_grant",
+            "invalid_token_response",
+            "invalid_id_token",
+            "invalid_userinfo",
+            "login_required",
+            "subject_changed",
+            "no_refresh_token",
+            "session_ended",
+            "unknown_provider",
+            "session_too_large",
+            "temporarily_unavailable",
+            "provider_error",
+            "forbidden",
+            "insufficient_user_authentication",
+            // OAuth 2.0 (RFC 6749 4.1.2.1) and OpenID Connect Core 3.1.2.6.
+            "unauthorized_client",
+            "access_denied",
+            "unsupported_response_type",
+            "invalid_scope",
+            "server_error",
+            "interaction_required",
+            "account_selection_required",
+            "consent_required",
+            "invalid_request_uri",
+            "invalid_request_object",
+            "request_not_supported",
+            "request_uri_not_supported",
+            "registration_not_supported",
+            "invalid_client",
+        ];
+        let code = self.error_code();
+        KNOWN
+            .iter()
+            .find(|k| **k == code)
+            .copied()
+            .unwrap_or("other")
+    }
+
     /// A human-readable description, free of tokens and secrets.
     pub fn description(&self) -> String {
         match self {

@@ -2,6 +2,7 @@
 //! application: cached until shortly before they expire, one request per provider and scope at
 //! a time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use openidconnect::AccessToken;
@@ -10,6 +11,7 @@ use crate::client::token::token_request;
 use crate::client::RelyingParty;
 use crate::error::AuthError;
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 use crate::util::single_flight::SingleFlight;
 
 /// A cached token is renewed this many seconds before it expires.
@@ -46,12 +48,15 @@ impl AppTokens {
         scopes.dedup();
         let scope = scopes.join(" ");
         let key = (provider.to_owned(), scope.clone());
-        self.cache
+        let computed = AtomicBool::new(false);
+        let token = self
+            .cache
             .get_or_compute(
                 key,
                 unix_now(),
                 |_| true,
                 || async {
+                    computed.store(true, Ordering::Relaxed);
                     let result = self.request(provider, &scope).await;
                     let now = unix_now();
                     match result {
@@ -64,7 +69,9 @@ impl AppTokens {
                     }
                 },
             )
-            .await
+            .await;
+        metrics::cache_lookup("client_credentials", !computed.load(Ordering::Relaxed));
+        token
     }
 
     async fn request(&self, provider: &str, scope: &str) -> Result<(AccessToken, i64), AuthError> {

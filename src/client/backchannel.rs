@@ -13,6 +13,7 @@ use crate::protocol::jws::{allowed_algs, check_alg, verify_signature, JsonObject
 use crate::protocol::logout_token::{parse_logout_token, MAX_AGE};
 use crate::session::records::{EndedBy, Records};
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 
 /// A valid logout token: which sessions of which provider end.
 #[derive(Debug)]
@@ -150,6 +151,7 @@ impl RelyingParty {
                 jti_record: String::new(),
             };
             self.end_sessions(records, &event).await?;
+            metrics::logout(&provider.name, "frontchannel");
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! API protection: bearer access tokens validated locally as JWTs (RFC 9068) or by
 //! introspection (RFC 7662, cached until the token expires).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use openidconnect::core::CoreJwsSigningAlgorithm;
@@ -18,6 +19,7 @@ use crate::protocol::access_token::{
 };
 use crate::protocol::jws::{allowed_algs, is_symmetric, verify_jws};
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 use crate::util::single_flight::SingleFlight;
 
 /// At most this many introspection results are kept (one per token seen within
@@ -125,6 +127,7 @@ impl AccessTokenValidator {
         hasher.update(token.as_bytes());
         let max_age = client.config.introspection_cache_max_age as i64;
         let http = &client.http;
+        let computed = AtomicBool::new(false);
         let outcome = self
             .introspections
             .get_or_compute(
@@ -132,6 +135,7 @@ impl AccessTokenValidator {
                 unix_now(),
                 |_| true,
                 || async {
+                    computed.store(true, Ordering::Relaxed);
                     let form = vec![("token", token), ("token_type_hint", "access_token")];
                     let request = client_post(http, &ready.credentials, endpoint, form);
                     let answer = match http.send(ENDPOINT, request).await {
@@ -160,6 +164,7 @@ impl AccessTokenValidator {
                 },
             )
             .await;
+        metrics::cache_lookup("introspection", !computed.load(Ordering::Relaxed));
         outcome?.ok_or_else(|| BearerError::Invalid("the token is not active".into()))
     }
 }

@@ -18,6 +18,7 @@ use crate::session::model::{NewSession, UserSession};
 use crate::session::pending::PendingLogin;
 use crate::session::records::Records;
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 use crate::util::text::printable_ascii;
 
 /// How a response reached the callback.
@@ -42,6 +43,27 @@ impl RelyingParty {
     /// that came back without what it asked for (the `acr`, a recent enough authentication,
     /// the same user) is [`AuthError::StepUpRefused`].
     pub async fn finish_login(
+        &self,
+        records: &Records,
+        pending: PendingLogin,
+        params: CallbackParams,
+        arrival: Arrival<'_>,
+    ) -> Result<UserSession, AuthError> {
+        let provider = pending.provider.clone();
+        let started_at = pending.created_at;
+        let result = self.checked_login(records, pending, params, arrival).await;
+        match &result {
+            Ok(_) => metrics::login_completed(&provider),
+            Err(error) => metrics::login_failed(&provider, error.metric_reason()),
+        }
+        if let Ok(client) = self.provider(&provider) {
+            metrics::pending_logins(&provider, client.pending.close(started_at, unix_now()));
+        }
+        result
+    }
+
+    /// [`finish_login`](Self::finish_login) without its metrics.
+    async fn checked_login(
         &self,
         records: &Records,
         pending: PendingLogin,

@@ -11,6 +11,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 
 use crate::config::{OidcConfig, ProviderConfig};
 use crate::error::ProviderError;
+use crate::util::metrics;
 use crate::util::text::for_log;
 
 /// Largest response body accepted from a provider (discovery, key set, token, userinfo).
@@ -192,8 +193,32 @@ impl HttpClient {
         )
     }
 
-    /// Sends `request` and reads the whole body (at most [`MAX_BODY`] bytes).
+    /// Sends `request` and reads the whole body (at most [`MAX_BODY`] bytes). Counted and
+    /// timed in the metrics by endpoint and outcome.
     pub async fn send(
+        &self,
+        endpoint: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<HttpResponse, ProviderError> {
+        let started = std::time::Instant::now();
+        let result = self.send_untimed(endpoint, request).await;
+        let outcome = match &result {
+            Ok(response) if (200..300).contains(&response.status) => "success",
+            Ok(_) => "http_error",
+            Err(ProviderError::Tls { .. }) => "tls_error",
+            Err(e) if e.is_unreachable() => "unreachable",
+            Err(_) => "invalid_response",
+        };
+        metrics::provider_request(
+            &self.provider,
+            endpoint,
+            outcome,
+            started.elapsed().as_secs_f64(),
+        );
+        result
+    }
+
+    async fn send_untimed(
         &self,
         endpoint: &'static str,
         request: reqwest::RequestBuilder,

@@ -14,6 +14,7 @@ use crate::session::model::UserSession;
 use crate::session::pending::PendingLogin;
 use crate::session::requirement::StepUp;
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 use crate::util::random::random_token;
 use crate::util::url::safe_return_path;
 
@@ -53,6 +54,34 @@ impl RelyingParty {
     /// Builds the authorization request for `provider`. May discover the provider first.
     /// `returning` says whose session this login renews, if any (see [`Returning`]).
     pub async fn start_login(
+        &self,
+        provider: &str,
+        return_to: &str,
+        returning: Returning<'_>,
+        extra_params: &[(String, String)],
+    ) -> Result<LoginStart, AuthError> {
+        let result = self
+            .build_login(provider, return_to, returning, extra_params)
+            .await;
+        match &result {
+            Ok(start) => {
+                metrics::login_started(provider);
+                if let Ok(client) = self.provider(provider) {
+                    let pending = client.pending.open(start.pending.created_at);
+                    metrics::pending_logins(provider, pending);
+                }
+            }
+            // Only for a configured provider: a label never holds a name from a request.
+            Err(error) if self.providers.contains_key(provider) => {
+                metrics::login_failed(provider, error.metric_reason());
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// [`start_login`](Self::start_login) without its metrics.
+    async fn build_login(
         &self,
         provider: &str,
         return_to: &str,

@@ -82,7 +82,8 @@ impl RelyingParty {
                     frontchannel_logout_uri: absolute(&config.frontchannel_logout_path),
                 };
                 let http = HttpClient::new(name, timeout, Connection::of(&config, name, p)?)?;
-                let client = ProviderClient::new(name.clone(), p.clone(), uris, http);
+                let client =
+                    ProviderClient::new(name.clone(), p.clone(), uris, http, config.login_timeout);
                 Ok((name.clone(), client))
             })
             .collect::<Result<_, _>>()?;

@@ -13,6 +13,7 @@ use crate::config::ProviderConfig;
 use crate::error::ProviderError;
 use crate::protocol::issuer::IssuerRule;
 use crate::protocol::metadata::ProviderMetadata;
+use crate::util::metrics::OpenCount;
 
 /// How long a failed discovery is remembered before a request tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
@@ -40,11 +41,20 @@ pub(crate) struct ProviderClient {
     discovering: tokio::sync::Mutex<()>,
     /// Whether the last background refresh of the metadata failed (logged once).
     refresh_failing: AtomicBool,
+    /// The logins started within the login timeout and not finished (for the metrics).
+    pub pending: OpenCount,
 }
 
 impl ProviderClient {
-    pub fn new(name: String, config: ProviderConfig, uris: ClientUris, http: HttpClient) -> Self {
+    pub fn new(
+        name: String,
+        config: ProviderConfig,
+        uris: ClientUris,
+        http: HttpClient,
+        login_timeout: u64,
+    ) -> Self {
         ProviderClient {
+            pending: OpenCount::new(login_timeout),
             name,
             config,
             uris,

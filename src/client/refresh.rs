@@ -13,6 +13,7 @@ use crate::error::{AuthError, TokenError};
 use crate::protocol::id_token::{Claims, NonceCheck};
 use crate::session::model::UserSession;
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 use crate::util::single_flight::SingleFlight;
 
 /// Requests that still carry the old refresh token within this many seconds get the result of
@@ -72,6 +73,14 @@ impl Refresher {
                 caller_lacks,
                 || async {
                     let result = refresh_once(rp, session, refresh_token).await;
+                    let outcome = match &result {
+                        Ok(_) => "success",
+                        Err(AuthError::SessionEnded(_)) => "refused",
+                        Err(AuthError::SubjectChanged) => "subject_changed",
+                        Err(AuthError::Provider(e)) if e.is_unreachable() => "unavailable",
+                        Err(_) => "error",
+                    };
+                    metrics::refresh(session.provider(), outcome);
                     // Transient failures (the provider unreachable) are not shared: the next
                     // request tries again. A result, or the end of the session, is.
                     let lasting = matches!(

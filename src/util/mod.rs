@@ -3,6 +3,7 @@
 //! knows OpenID Connect.
 
 pub(crate) mod clock;
+pub(crate) mod metrics;
 pub(crate) mod params;
 pub(crate) mod random;
 pub(crate) mod secret_key;

@@ -14,6 +14,7 @@ use crate::protocol::response::ResponseMode;
 use crate::session::chunks::{decode_chunks, encode_chunks, MAX_CHUNKS};
 use crate::session::model::UserSession;
 use crate::session::pending::{PendingLogin, PendingLogout};
+use crate::util::metrics;
 use crate::util::random::is_well_formed_token;
 use crate::util::secret_key::decode_secret_key;
 
@@ -177,7 +178,9 @@ impl CookieSettings {
         if raw.is_empty() {
             return None;
         }
-        let (session, stale) = match self.decoded.get(&raw) {
+        let found = self.decoded.get(&raw);
+        metrics::cache_lookup("session", found.is_some());
+        let (session, stale) = match found {
             Some(found) => found,
             None => {
                 let stale = Cell::new(false);

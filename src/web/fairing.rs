@@ -18,6 +18,7 @@ use crate::config::OidcConfig;
 use crate::error::{AuthError, ConfigError};
 use crate::protocol::response::ResponseMode;
 use crate::session::Stores;
+use crate::util::metrics;
 use crate::web::cookies::CookieSettings;
 use crate::web::runtime::{ErrorViewFn, OidcRuntime};
 use crate::web::session_jar::SessionJar;
@@ -107,6 +108,7 @@ impl Fairing for OpenIdConnect {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        metrics::describe();
         let config = match OidcConfig::from_figment(rocket.figment()) {
             Ok(config) => config,
             Err(error) => {
@@ -202,6 +204,23 @@ impl Fairing for OpenIdConnect {
                         rocket::tokio::time::sleep(period).await;
                         if let Some(provider) = rp.providers.get(&name) {
                             provider.refresh_metadata().await;
+                        }
+                    }
+                });
+            }
+            // Logins that are never finished leave the pending count as time passes, without
+            // an event: the gauge is set again every few seconds.
+            #[cfg(feature = "metrics")]
+            {
+                // Weak: the task ends with the application.
+                let rp = Arc::downgrade(&runtime.rp);
+                rocket::tokio::spawn(async move {
+                    loop {
+                        rocket::tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        let Some(rp) = rp.upgrade() else { break };
+                        let now = crate::util::clock::unix_now();
+                        for (name, provider) in &rp.providers {
+                            metrics::pending_logins(name, provider.pending.current(now));
                         }
                     }
                 });

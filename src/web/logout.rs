@@ -11,6 +11,7 @@ use crate::error::AuthError;
 use crate::protocol::callback::LogoutParams;
 use crate::session::records::EndedBy;
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 use crate::web::response::AuthResponse;
 use crate::web::runtime::launch_check;
 use crate::web::runtime::OidcRuntime;
@@ -102,6 +103,7 @@ pub(crate) async fn apply(
                     log::warn!("OpenID Connect: the logout could not be recorded: {error}");
                     failure = Some(error.into());
                 }
+                metrics::logout(session.provider(), "rp_initiated");
             }
             if let Err(error) = runtime.sessions.remove(jar).await {
                 log::warn!(

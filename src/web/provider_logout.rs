@@ -14,6 +14,7 @@ use rocket::{get, post, routes, Route, State};
 use crate::client::backchannel::LogoutEvent;
 use crate::error::AuthError;
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 use crate::util::params::{parse_params, MAX_PARAMS_LEN};
 use crate::web::runtime::OidcRuntime;
 
@@ -86,7 +87,10 @@ async fn backchannel_post(
         runtime.rp.validate_logout_token(records, &token).await;
     match result {
         Ok(event) => match runtime.rp.end_sessions(records, &event).await {
-            Ok(()) => BackchannelResponse::Done,
+            Ok(()) => {
+                metrics::logout(&event.provider, "backchannel");
+                BackchannelResponse::Done
+            }
             Err(error) => {
                 // Not done: the provider may send the same token again.
                 let _ = records.forget_use("jti", &event.jti_record).await;

@@ -14,6 +14,7 @@ use crate::session::model::UserSession;
 use crate::session::records::{EndedBy, Records};
 use crate::session::server::SessionInfo;
 use crate::util::clock::unix_now;
+use crate::util::metrics;
 use crate::web::runtime::launch_check;
 use crate::web::runtime::OidcRuntime;
 use crate::web::session_jar::SessionJar;
@@ -120,6 +121,7 @@ impl OidcSessions {
                 self.sessions.delete(&info.id).await?;
             }
         }
+        metrics::logout(provider, "application");
         Ok(())
     }
 
@@ -144,6 +146,7 @@ impl OidcSessions {
             )
             .await?;
         self.sessions.delete(&info.id).await?;
+        metrics::logout(provider, "application");
         Ok(true)
     }
 }
