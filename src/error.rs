@@ -74,6 +74,9 @@ pub enum ProviderError {
     /// The provider has no endpoint needed for the flow.
     #[error("the provider has no {0}")]
     MissingEndpoint(&'static str),
+    /// The client could not authenticate itself (its assertion could not be made).
+    #[error("the client assertion could not be made: {}", for_log(.0, SHOWN))]
+    ClientAuthentication(String),
     /// A TLS failure: the provider's certificate was refused (not trusted, expired, for
     /// another host name), or the provider refused the handshake. A configuration problem
     /// (shown as 502), never retried as an outage.

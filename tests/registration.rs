@@ -472,3 +472,39 @@ async fn a_stored_secret_expiring_within_a_minute_is_not_reused() {
         }
     }
 }
+
+/// The relying party's keys in a registration: the URL of `jwks_path` where it is served,
+/// else the public key set inline; with the auth method `private_key_jwt`.
+#[rocket::async_test]
+async fn registration_sends_the_keys_by_url_or_inline_with_private_key_jwt() {
+    let dir = store_path("keys");
+    let key = dir.with_file_name("rp.pem");
+    std::fs::write(&key, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    for served in [true, false] {
+        let provider = TestProvider::start().await;
+        let mut figment = registering_figment(
+            &provider,
+            None,
+            json!({ "token_endpoint_auth_method": "private_key_jwt" }),
+        )
+        .merge(("oidc.base_url", "https://app.example"))
+        .merge(("oidc.signing_keys", [&key]));
+        if served {
+            figment = figment.merge(("oidc.jwks_path", "/jwks.json"));
+        }
+        let client = client_with(figment).await;
+        let start = client.get("/").header(Accept::HTML).dispatch().await;
+        assert_eq!(start.status(), Status::SeeOther);
+        let sent = provider.last_registration().expect("a registration");
+        assert_eq!(sent["token_endpoint_auth_method"], "private_key_jwt");
+        if served {
+            assert_eq!(sent["jwks_uri"], "https://app.example/jwks.json");
+            assert!(sent.get("jwks").is_none());
+        } else {
+            assert!(sent.get("jwks_uri").is_none());
+            let jwk = &sent["jwks"]["keys"][0];
+            assert_eq!(jwk["kty"], "EC");
+            assert!(jwk.get("d").is_none(), "public parts only: {jwk}");
+        }
+    }
+}

@@ -1,46 +1,75 @@
 //! Client authentication at the provider's endpoints (token, revocation, introspection): the
-//! configured method, applied to a form POST.
+//! configured method, applied to a form POST: the secret in a Basic header or the form, or a
+//! JWT assertion (`client_secret_jwt`, `private_key_jwt`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::client::http::HttpClient;
-use crate::client::registration::ClientCredentials;
+use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::config::ClientAuthMethod;
+use crate::error::ProviderError;
+use crate::protocol::client_assertion::{client_assertion, AssertionKey, ASSERTION_TYPE};
+use crate::util::clock::unix_now;
+use crate::util::random::random_token;
 
-/// A form POST to one of the provider's endpoints, authenticated as the client with the
-/// configured method.
-pub(crate) fn client_post<'a>(
-    http: &HttpClient,
-    credentials: &'a ClientCredentials,
+/// A form POST to one of `client`'s endpoints, authenticated as the client with its
+/// credentials' method.
+pub(crate) fn client_post(
+    client: &ProviderClient,
+    ready: &ReadyProvider,
     url: &str,
-    mut form: Vec<(&'a str, &'a str)>,
-) -> reqwest::RequestBuilder {
+    form: Vec<(&str, &str)>,
+) -> Result<reqwest::RequestBuilder, ProviderError> {
+    let credentials = &ready.credentials;
     let id = credentials.client_id.as_str();
     let secret = credentials
         .client_secret
         .as_ref()
         .map(|s| s.secret().as_str());
-    let mut request = http.post(url);
-    match (credentials.auth_method, secret) {
+    let mut form: Vec<(&str, String)> = form.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
+    let mut request = client.http.post(url);
+    let key = match (credentials.auth_method, secret) {
         (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
             request = request.header(reqwest::header::AUTHORIZATION, basic_auth(id, secret));
+            None
         }
         (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
-            form.push(("client_id", id));
-            form.push(("client_secret", secret));
+            form.push(("client_id", id.to_owned()));
+            form.push(("client_secret", secret.to_owned()));
+            None
         }
-        _ => form.push(("client_id", id)),
+        (ClientAuthMethod::ClientSecretJwt, Some(secret)) => Some(AssertionKey::Secret(secret)),
+        (ClientAuthMethod::PrivateKeyJwt, _) => match client.keys.signer() {
+            Some(key) => Some(AssertionKey::Private(key)),
+            None => return Err(assertion_failed("no signing key is configured")),
+        },
+        _ => {
+            form.push(("client_id", id.to_owned()));
+            None
+        }
+    };
+    if let Some(key) = key {
+        // The provider's issuer identifier as the audience (RFC 7523bis, FAPI 2.0).
+        let assertion =
+            client_assertion(key, id, &ready.metadata.issuer, &random_token(), unix_now())
+                .map_err(|why| assertion_failed(&why))?;
+        form.push(("client_id", id.to_owned()));
+        form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
+        form.push(("client_assertion", assertion));
     }
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&form)
         .finish();
-    request
+    Ok(request
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(body)
+        .body(body))
+}
+
+fn assertion_failed(why: &str) -> ProviderError {
+    ProviderError::ClientAuthentication(why.to_owned())
 }
 
 /// `Authorization: Basic` with the id and secret form-urlencoded first (RFC 6749 2.3.1).

@@ -137,8 +137,11 @@ impl AccessTokenValidator {
                 || async {
                     computed.store(true, Ordering::Relaxed);
                     let form = vec![("token", token), ("token_type_hint", "access_token")];
-                    let request = client_post(http, &ready.credentials, endpoint, form);
-                    let answer = match http.send(ENDPOINT, request).await {
+                    let sent = match client_post(client, ready, endpoint, form) {
+                        Ok(request) => http.send(ENDPOINT, request).await,
+                        Err(error) => Err(error),
+                    };
+                    let answer = match sent {
                         Ok(response) if response.status == 200 => response.json_object(ENDPOINT),
                         Ok(response) => Err(ProviderError::Status {
                             endpoint: ENDPOINT,

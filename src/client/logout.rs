@@ -122,8 +122,11 @@ impl RelyingParty {
         for (token, hint) in tokens {
             let Some(token) = token else { continue };
             let form = vec![("token", token.as_str()), ("token_type_hint", hint)];
-            let request = client_post(&client.http, &ready.credentials, endpoint, form);
-            match client.http.send(ENDPOINT, request).await {
+            let sent = match client_post(client, ready, endpoint, form) {
+                Ok(request) => client.http.send(ENDPOINT, request).await,
+                Err(error) => Err(error),
+            };
+            match sent {
                 Ok(response) if response.status == 200 => {}
                 Ok(response) => log::warn!(
                     "revoking the {hint} at `{}` failed: HTTP {}",

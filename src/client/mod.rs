@@ -20,6 +20,7 @@ pub(crate) mod id_token;
 pub(crate) mod keys;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod own_keys;
 pub(crate) mod provider;
 pub(crate) mod refresh;
 pub(crate) mod registration;
@@ -27,10 +28,12 @@ pub(crate) mod token;
 pub(crate) mod userinfo;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::OidcConfig;
 use crate::error::AuthError;
+use crate::protocol::rp_keys::RpKeys;
 use crate::util::url::is_loopback;
 use http::{Connection, HttpClient};
 use provider::ProviderClient;
@@ -50,12 +53,15 @@ pub(crate) struct RelyingParty {
     pub secure_context: bool,
     /// The origin of `base_url` (`https://host:port`).
     pub origin: String,
+    /// The relying party's own signing keys (`signing_keys`), shared with every provider.
+    pub keys: Arc<RpKeys>,
 }
 
 impl RelyingParty {
     /// The relying party of `config`, served at `base_url`.
     pub fn new(config: OidcConfig, base_url: &str) -> Result<Self, String> {
         let timeout = Duration::from_secs(config.http_timeout);
+        let keys = own_keys::load(&config)?;
         let base = url::Url::parse(base_url).map_err(|e| format!("oidc.base_url: {e}"))?;
         let base_path = base.path().trim_end_matches('/').to_owned();
         let origin = base.origin().ascii_serialization();
@@ -80,10 +86,18 @@ impl RelyingParty {
                         .unwrap_or_else(|| absolute(&config.logout_path)),
                     backchannel_logout_uri: absolute(&config.backchannel_logout_path),
                     frontchannel_logout_uri: absolute(&config.frontchannel_logout_path),
+                    jwks_uri: config.jwks_path.as_deref().map(absolute),
+                    jwks: (!keys.is_empty()).then(|| keys.public_set()),
                 };
                 let http = HttpClient::new(name, timeout, Connection::of(&config, name, p)?)?;
-                let client =
-                    ProviderClient::new(name.clone(), p.clone(), uris, http, config.login_timeout);
+                let client = ProviderClient::new(
+                    name.clone(),
+                    p.clone(),
+                    uris,
+                    http,
+                    keys.clone(),
+                    config.login_timeout,
+                );
                 Ok((name.clone(), client))
             })
             .collect::<Result<_, _>>()?;
@@ -91,6 +105,7 @@ impl RelyingParty {
             secure: base.scheme() == "https",
             secure_context: base.scheme() == "https" || is_loopback(&base),
             origin,
+            keys,
             config,
             providers,
             base_path,

@@ -13,6 +13,7 @@ use crate::config::ProviderConfig;
 use crate::error::ProviderError;
 use crate::protocol::issuer::IssuerRule;
 use crate::protocol::metadata::ProviderMetadata;
+use crate::protocol::rp_keys::RpKeys;
 use crate::util::metrics::OpenCount;
 
 /// How long a failed discovery is remembered before a request tries again.
@@ -43,6 +44,8 @@ pub(crate) struct ProviderClient {
     refresh_failing: AtomicBool,
     /// The logins started within the login timeout and not finished (for the metrics).
     pub pending: OpenCount,
+    /// The relying party's own keys (client assertions).
+    pub keys: Arc<RpKeys>,
 }
 
 impl ProviderClient {
@@ -51,9 +54,11 @@ impl ProviderClient {
         config: ProviderConfig,
         uris: ClientUris,
         http: HttpClient,
+        keys: Arc<RpKeys>,
         login_timeout: u64,
     ) -> Self {
         ProviderClient {
+            keys,
             pending: OpenCount::new(login_timeout),
             name,
             config,

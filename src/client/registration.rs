@@ -58,19 +58,9 @@ impl StoredClient {
 }
 
 fn parse_method(method: Option<&str>) -> ClientAuthMethod {
-    match method {
-        Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
-        Some("none") => ClientAuthMethod::None,
-        _ => ClientAuthMethod::ClientSecretBasic,
-    }
-}
-
-fn method_name(method: ClientAuthMethod) -> &'static str {
-    match method {
-        ClientAuthMethod::ClientSecretPost => "client_secret_post",
-        ClientAuthMethod::None => "none",
-        _ => "client_secret_basic",
-    }
+    method
+        .and_then(ClientAuthMethod::from_name)
+        .unwrap_or(ClientAuthMethod::ClientSecretBasic)
 }
 
 /// The application's URLs as a provider knows them (and a dynamic registration registers).
@@ -86,6 +76,11 @@ pub(crate) struct ClientUris {
     /// Where the provider may end sessions (registered with a dynamic registration).
     pub backchannel_logout_uri: String,
     pub frontchannel_logout_uri: String,
+    /// The URL of the relying party's public keys (`jwks_path`), if served.
+    pub jwks_uri: Option<String>,
+    /// The relying party's public keys, when it has keys but does not serve them (registered
+    /// inline as `jwks`).
+    pub jwks: Option<Value>,
 }
 
 /// The credentials for `config`: the configured ones, or a registration (from the store when
@@ -164,8 +159,14 @@ async fn register(
         .or_insert(true.into());
     body.entry("frontchannel_logout_session_required")
         .or_insert(true.into());
+    // The relying party's keys: by URL where it serves them, else inline.
+    if let Some(uri) = &uris.jwks_uri {
+        body.entry("jwks_uri").or_insert(uri.as_str().into());
+    } else if let Some(jwks) = &uris.jwks {
+        body.entry("jwks").or_insert(jwks.clone());
+    }
     body.entry("token_endpoint_auth_method")
-        .or_insert(method_name(config.client_auth_method()).into());
+        .or_insert(config.client_auth_method().name().into());
     let mut request = http
         .post(endpoint)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -25,7 +25,7 @@ pub(crate) async fn token_request(
         .as_deref()
         .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
     let credentials = &ready.credentials;
-    let request = client_post(&client.http, credentials, token_endpoint, form);
+    let request = client_post(client, ready, token_endpoint, form)?;
     let result = read_token_response(&client.http, request).await;
     if credentials.registered
         && matches!(&result, Err(AuthError::TokenRejected(e)) if e == "invalid_client")

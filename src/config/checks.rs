@@ -131,6 +131,28 @@ fn check_paths(config: &OidcConfig) -> Result<(), ConfigError> {
             ));
         }
     }
+    if let Some(path) = &config.jwks_path {
+        check_path("oidc.jwks_path", path)?;
+        let others = [
+            Some(&config.redirect_path),
+            Some(&config.logout_path),
+            config.login_path.as_ref(),
+            Some(&config.backchannel_logout_path),
+            Some(&config.frontchannel_logout_path),
+        ];
+        if others.into_iter().flatten().any(|other| other == path) {
+            return Err(invalid(
+                "oidc.jwks_path",
+                "must differ from the other paths of oidc",
+            ));
+        }
+        if config.signing_keys.is_empty() {
+            return Err(invalid(
+                "oidc.jwks_path",
+                "publishes the keys of oidc.signing_keys, which has none",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -244,6 +266,14 @@ fn check_provider_in(
         return Err(invalid(
             &format!("{key}.registration_store"),
             "needs a registration table",
+        ));
+    }
+    if provider.client_auth_method() == ClientAuthMethod::PrivateKeyJwt
+        && config.signing_keys.is_empty()
+    {
+        return Err(invalid(
+            &format!("{key}.token_endpoint_auth_method"),
+            "`private_key_jwt` needs a key in oidc.signing_keys",
         ));
     }
     if !provider.login_params.is_empty() && config.login_path.is_none() {
@@ -425,6 +455,12 @@ fn check_client(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError>
         }
         (Some(_), None) => match (provider.client_auth_method(), &provider.client_secret) {
             (ClientAuthMethod::None, _) => Ok(()),
+            (ClientAuthMethod::PrivateKeyJwt, Some(_)) => Err(invalid(
+                &format!("{key}.client_secret"),
+                "is not used by private_key_jwt (the client signs with oidc.signing_keys): \
+                 remove it",
+            )),
+            (ClientAuthMethod::PrivateKeyJwt, None) => Ok(()),
             // No token endpoint: the implicit flow authenticates no client.
             _ if !provider.response_type.has_code() => Ok(()),
             (_, Some(secret)) if !secret.secret().is_empty() => Ok(()),

@@ -116,6 +116,15 @@ pub struct OidcConfig {
     /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` environment variables.
     #[serde(default)]
     pub http_proxy: Option<String>,
+    /// The relying party's private signing keys (PKCS#8 PEM files: EC P-256 for ES256, RSA of
+    /// 2048 to 4096 bits for PS256, Ed25519 for EdDSA). The first signs (client assertions of
+    /// `private_key_jwt`); all are published at `jwks_path`.
+    #[serde(default)]
+    pub signing_keys: Vec<PathBuf>,
+    /// Where the fairing serves the public keys of `signing_keys` (a JWK set), e.g.
+    /// `/jwks.json`; registration then sends its URL as `jwks_uri`. Not served unless set.
+    #[serde(default)]
+    pub jwks_path: Option<String>,
     /// Older values of Rocket's `secret_key` (same format: 44 or 88 base64 characters, or 64
     /// hex digits), newest first: cookies and stored sessions sealed under them are still
     /// read, and re-sealed under the current key on their next use. For a key rotation
@@ -189,6 +198,45 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// A public client: no secret; PKCE protects the code.
     None,
+    /// A JWT signed with HS256 under the client secret (RFC 7523, OpenID Connect Core 9).
+    ClientSecretJwt,
+    /// A JWT signed with the relying party's first `signing_keys` key (RFC 7523): no client
+    /// secret.
+    PrivateKeyJwt,
+}
+
+impl ClientAuthMethod {
+    /// The method's registered name (`client_secret_basic`, `private_key_jwt`, ...).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket_openidconnect::ClientAuthMethod;
+    ///
+    /// assert_eq!(ClientAuthMethod::PrivateKeyJwt.name(), "private_key_jwt");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::None => "none",
+            ClientAuthMethod::ClientSecretJwt => "client_secret_jwt",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    /// The method of a registered name, if it is one this crate speaks.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [
+            ClientAuthMethod::ClientSecretBasic,
+            ClientAuthMethod::ClientSecretPost,
+            ClientAuthMethod::None,
+            ClientAuthMethod::ClientSecretJwt,
+            ClientAuthMethod::PrivateKeyJwt,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
 }
 
 /// How (and whether) the userinfo endpoint is called after login.

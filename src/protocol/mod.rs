@@ -5,6 +5,7 @@
 
 pub(crate) mod access_token;
 pub(crate) mod callback;
+pub(crate) mod client_assertion;
 pub(crate) mod id_token;
 pub(crate) mod issuer;
 pub(crate) mod jwk;
@@ -12,5 +13,6 @@ pub(crate) mod jws;
 pub(crate) mod logout_token;
 pub(crate) mod metadata;
 pub(crate) mod response;
+pub(crate) mod rp_keys;
 pub(crate) mod secret;
 pub(crate) mod token_response;

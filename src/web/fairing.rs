@@ -23,7 +23,7 @@ use crate::web::cookies::CookieSettings;
 use crate::web::runtime::{ErrorViewFn, OidcRuntime};
 use crate::web::session_jar::SessionJar;
 use crate::web::verdict::SilentRefresh;
-use crate::web::{callback, catcher, login, logout, provider_logout};
+use crate::web::{callback, catcher, jwks, login, logout, provider_logout};
 
 /// The OpenID Connect fairing.
 ///
@@ -146,6 +146,9 @@ impl Fairing for OpenIdConnect {
         }
         if let Some(path) = &rp.config.login_path {
             rocket = rocket.mount(path, login::login_routes());
+        }
+        if let Some(path) = &rp.config.jwks_path {
+            rocket = rocket.mount(path, jwks::jwks_routes());
         }
         Ok(if self.register_catcher {
             rocket.register("/", catcher::catchers())

@@ -13,6 +13,7 @@ pub(crate) mod callback;
 pub(crate) mod catcher;
 pub(crate) mod cookies;
 pub(crate) mod fairing;
+pub(crate) mod jwks;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod navigation;

@@ -9,7 +9,9 @@
 //   REDIRECT_URIS              comma separated, exact-match redirect URIs
 //   POST_LOGOUT_REDIRECT_URIS  comma separated (optional)
 //   TOKEN_ENDPOINT_AUTH_METHOD default client_secret_basic (or client_secret_post,
-//                              client_secret_jwt, none)
+//                              client_secret_jwt, private_key_jwt, none)
+//   CLIENT_JWKS                the client's public keys (a JWK set as JSON), for
+//                              private_key_jwt
 //   OP_VERBOSE=1               keep oidc-provider's dev WARNING/NOTICE lines
 //   OP_KEEP_RUNNING=1          do not exit on stdin EOF (for the demo)
 //   ACCESS_TOKEN_TTL           access token lifetime in seconds (default 3600)
@@ -79,7 +81,10 @@ const client = {
     ...(implicit ? ['implicit'] : [])],
   token_endpoint_auth_method: authMethod,
 };
-if (authMethod !== 'none') client.client_secret = env.CLIENT_SECRET;
+if (authMethod !== 'none' && authMethod !== 'private_key_jwt') {
+  client.client_secret = env.CLIENT_SECRET;
+}
+if (env.CLIENT_JWKS) client.jwks = JSON.parse(env.CLIENT_JWKS);
 if (env.BACKCHANNEL_LOGOUT_URI) {
   client.backchannel_logout_uri = env.BACKCHANNEL_LOGOUT_URI;
   client.backchannel_logout_session_required = true;
@@ -225,6 +230,14 @@ for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_
 // Each back-channel logout delivered, so that tests can see it.
 provider.on('backchannel.success', (_ctx, client) => {
   console.error(`OP backchannel.success ${client.clientId}`);
+});
+
+// Each accepted token revocation (the client authenticated), so that tests can see it.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route === 'revocation' && ctx.status === 200) {
+    console.error(`OP revocation.success ${ctx.oidc.client?.clientId}`);
+  }
 });
 
 // Each dynamic registration, so that tests can count them.
