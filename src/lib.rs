@@ -75,7 +75,8 @@ pub mod testing;
 
 pub use config::{
     AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, ProviderConfig,
-    RegistrationConfig, SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
+    PushedAuthorization, RegistrationConfig, SessionStoreKind, SilentRefreshFailure,
+    UserinfoMethod,
 };
 pub use error::{
     AuthError, BearerError, ClaimsError, ConfigError, ProviderError, StoreError, TokenError,

@@ -57,6 +57,9 @@ pub(crate) fn client_post(
         form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
         form.push(("client_assertion", assertion));
     }
+    // A form that already names the client (a pushed authorization request) names it once.
+    let mut named = false;
+    form.retain(|(k, _)| *k != "client_id" || !std::mem::replace(&mut named, true));
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&form)
         .finish();

@@ -5,6 +5,7 @@
 use openidconnect::PkceCodeChallenge;
 
 use crate::client::http::invalid;
+use crate::client::par::{par_endpoint, push_request};
 use crate::client::RelyingParty;
 use crate::config::ProviderConfig;
 use crate::error::AuthError;
@@ -124,29 +125,39 @@ impl RelyingParty {
             .session()
             .filter(|s| s.provider() == provider)
             .map(UserSession::id_token);
-        let mut url = url::Url::parse(&ready.metadata.authorization_endpoint)
-            .map_err(|_| invalid("discovery endpoint", "authorization_endpoint is not a URL"))?;
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("response_type", pending.response_type.as_str())
-            .append_pair("client_id", &ready.credentials.client_id)
-            .append_pair("redirect_uri", &client.uris.redirect_uri)
-            .append_pair("scope", &config.scope.join(" "))
-            .append_pair("state", pending.state.secret())
-            .append_pair("nonce", pending.nonce.secret());
+        let mut all: Vec<(&str, &str)> = vec![
+            ("response_type", pending.response_type.as_str()),
+            ("client_id", &ready.credentials.client_id),
+            ("redirect_uri", &client.uris.redirect_uri),
+            ("state", pending.state.secret()),
+            ("nonce", pending.nonce.secret()),
+        ];
+        let scope = config.scope.join(" ");
+        all.push(("scope", &scope));
         if pending.response_mode != pending.response_type.default_mode() {
-            query.append_pair("response_mode", pending.response_mode.as_str());
+            all.push(("response_mode", pending.response_mode.as_str()));
         }
         if pkce {
-            query
-                .append_pair("code_challenge", challenge.as_str())
-                .append_pair("code_challenge_method", "S256");
+            all.push(("code_challenge", challenge.as_str()));
+            all.push(("code_challenge_method", "S256"));
         }
-        query.extend_pairs(&params);
+        all.extend(params.iter().copied());
         if let Some(hint) = hint {
-            query.append_pair("id_token_hint", hint);
+            all.push(("id_token_hint", hint));
         }
-        drop(query);
+        let mut url = url::Url::parse(&ready.metadata.authorization_endpoint)
+            .map_err(|_| invalid("discovery endpoint", "authorization_endpoint is not a URL"))?;
+        match par_endpoint(config, &ready.metadata)? {
+            Some(endpoint) => {
+                let request_uri = push_request(client, &ready, endpoint, all).await?;
+                url.query_pairs_mut()
+                    .append_pair("client_id", &ready.credentials.client_id)
+                    .append_pair("request_uri", &request_uri);
+            }
+            None => {
+                url.query_pairs_mut().extend_pairs(&all);
+            }
+        }
         Ok(LoginStart {
             pending,
             authorization_url: url.into(),

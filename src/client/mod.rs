@@ -21,6 +21,7 @@ pub(crate) mod keys;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod own_keys;
+pub(crate) mod par;
 pub(crate) mod provider;
 pub(crate) mod refresh;
 pub(crate) mod registration;

@@ -7,7 +7,8 @@ use std::fmt;
 use url::Url;
 
 use crate::config::schema::{
-    ClientAuthMethod, OidcConfig, ProviderConfig, RegistrationConfig, SessionStoreKind,
+    ClientAuthMethod, OidcConfig, ProviderConfig, PushedAuthorization, RegistrationConfig,
+    SessionStoreKind,
 };
 use crate::error::ConfigError;
 use crate::protocol::jws::{is_symmetric, parse_alg};
@@ -267,6 +268,17 @@ fn check_provider_in(
             &format!("{key}.registration_store"),
             "needs a registration table",
         ));
+    }
+    if provider.pushed_authorization == PushedAuthorization::Required {
+        if let Some(metadata) = &provider.metadata {
+            if metadata.pushed_authorization_request_endpoint.is_none() {
+                return Err(invalid(
+                    &format!("{key}.pushed_authorization"),
+                    "is `required`, but the static metadata has no \
+                     pushed_authorization_request_endpoint",
+                ));
+            }
+        }
     }
     if provider.client_auth_method() == ClientAuthMethod::PrivateKeyJwt
         && config.signing_keys.is_empty()

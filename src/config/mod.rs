@@ -13,7 +13,8 @@ use figment::Figment;
 
 pub use schema::{
     AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, ProviderConfig,
-    RegistrationConfig, SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
+    PushedAuthorization, RegistrationConfig, SessionStoreKind, SilentRefreshFailure,
+    UserinfoMethod,
 };
 
 use crate::error::ConfigError;

@@ -239,6 +239,22 @@ impl ClientAuthMethod {
     }
 }
 
+/// Whether authorization requests are pushed to the provider first (RFC 9126,
+/// `pushed_authorization`): the parameters go server to server, authenticated as the client,
+/// and the browser carries only `client_id` and `request_uri`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PushedAuthorization {
+    /// When the provider has a `pushed_authorization_request_endpoint` (the default).
+    #[default]
+    Auto,
+    /// Always: a provider without the endpoint is an error.
+    Required,
+    /// Never: parameters in the browser's URL (a provider that requires PAR is an error).
+    Off,
+}
+
 /// How (and whether) the userinfo endpoint is called after login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -333,6 +349,10 @@ pub struct ProviderConfig {
     /// PKCE with S256 (default `true`).
     #[serde(default = "default_true")]
     pub pkce: bool,
+    /// Pushed authorization requests (RFC 9126): `auto` (the default: when the provider
+    /// offers them), `required`, or `off`.
+    #[serde(default)]
+    pub pushed_authorization: PushedAuthorization,
     /// Allow plain `http` provider URLs that are not on loopback. Never do this in production.
     #[serde(default)]
     pub allow_insecure_http: bool,

@@ -63,6 +63,12 @@ pub struct ProviderMetadata {
     /// The provider takes the `claims` request parameter (OpenID Connect Core 5.5).
     #[serde(default)]
     pub claims_parameter_supported: bool,
+    /// Pushed authorization requests (RFC 9126).
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// The provider takes authorization requests only through its PAR endpoint (RFC 9126 5).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ProviderMetadata {
@@ -84,6 +90,10 @@ impl ProviderMetadata {
                 self.introspection_endpoint.as_ref(),
             ),
             ("registration_endpoint", self.registration_endpoint.as_ref()),
+            (
+                "pushed_authorization_request_endpoint",
+                self.pushed_authorization_request_endpoint.as_ref(),
+            ),
         ];
         for (field, value) in required.into_iter().chain(optional) {
             if let Some(value) = value {

@@ -23,6 +23,8 @@
 //   OP_HOST                    the host name in the issuer (default 127.0.0.1; it always
 //                              listens on 127.0.0.1)
 //   OP_TLS_CLIENT_CA           PEM file: ask for client certificates issued by this CA
+//   OP_PAR                     `off` (no PAR endpoint) or `required` (only pushed requests);
+//                              default: offered, not required
 //   OP_MTLS_PATHS              comma separated paths (e.g. `/token`) that answer 401 unless
 //                              the request came with a client certificate of OP_TLS_CLIENT_CA
 //
@@ -166,6 +168,12 @@ const provider = new Provider(issuer, {
     // back-channel logout URI (OpenID Connect Back-Channel Logout 1.0).
     backchannelLogout: { enabled: true },
     revocation: { enabled: true },
+    // Pushed authorization requests (RFC 9126): on by default; OP_PAR=off turns them off,
+    // OP_PAR=required makes them the only way in.
+    pushedAuthorizationRequests: {
+      enabled: env.OP_PAR !== 'off',
+      requirePushedAuthorizationRequests: env.OP_PAR === 'required',
+    },
     introspection: { enabled: true },
     userinfo: { enabled: true },
     // Dynamic client registration (open: no initial access token).
@@ -230,6 +238,15 @@ for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_
 // Each back-channel logout delivered, so that tests can see it.
 provider.on('backchannel.success', (_ctx, client) => {
   console.error(`OP backchannel.success ${client.clientId}`);
+});
+
+// Each pushed authorization request accepted, with its parameters, so that tests can see
+// what the browser no longer carries.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route === 'pushed_authorization_request' && ctx.status === 201) {
+    console.error(`OP par ${ctx.body?.request_uri} ${JSON.stringify(ctx.oidc.params)}`);
+  }
 });
 
 // Each accepted token revocation (the client authenticated), so that tests can see it.

@@ -152,6 +152,33 @@ impl RealOp {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The parameters of the authorization request `authorize_url` sends the browser with:
+    /// its query, or, for a pushed request (`request_uri`), the parameters the OP accepted for
+    /// that `request_uri` (`server.js` logs them; waited for at most 20 s).
+    pub async fn request_params(&self, authorize_url: &str) -> serde_json::Value {
+        let url = url::Url::parse(authorize_url).expect("an authorization URL");
+        let query: serde_json::Map<String, serde_json::Value> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned().into()))
+            .collect();
+        let Some(request_uri) = query.get("request_uri").and_then(|v| v.as_str()) else {
+            return query.into();
+        };
+        let prefix = format!("OP par {request_uri} ");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = self.stderr();
+            if let Some(line) = log.lines().find_map(|l| l.strip_prefix(prefix.as_str())) {
+                return serde_json::from_str(line).expect("the pushed parameters as JSON");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no pushed authorization request {request_uri}; OP stderr:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Waits until everything the OP logged before this call is in [`stderr`](Self::stderr):
     /// makes it log one more line (a userinfo request with a token it never issued gives
     /// `OP userinfo.error`) and waits for that line. Its stderr is one pipe, written
