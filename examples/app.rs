@@ -1,15 +1,16 @@
 //! The example application: `/` needs a login, `/admin` an administrator (the `groups` claim
 //! holds `admins`), `/stepup` a second factor (`acr` `urn:example:acr:mfa`), `/public` nothing,
-//! `/goodbye` is the application's own logout route, and the fairing adds `/redirect_uri` (the
-//! callback) and `/logout`.
+//! `/goodbye` is the application's own logout route, `/call-api` calls the app's own `/api` with
+//! the user's token (as a handler calls another API; DPoP-bound with `dpop = true`), and the
+//! fairing adds `/redirect_uri` (the callback) and `/logout`.
 //!
 //! Run it against the provider configured in `Rocket.toml` (see the README), or build it with
 //! any figment, as the integration tests do.
 
 use rocket::figment::Figment;
-use rocket::http::CookieJar;
+use rocket::http::{CookieJar, Status};
 use rocket::serde::json::{json, Json, Value};
-use rocket::{get, routes, Build, Rocket};
+use rocket::{get, routes, Build, Rocket, State};
 use rocket_openidconnect::{
     literal, Acr, AuthError, Authorized, BearerError, BearerToken, ClaimContains, OidcLogout,
     OidcUser, OpenIdConnect,
@@ -22,6 +23,7 @@ fn index(user: OidcUser) -> Json<Value> {
         "id_token": user.claims(),
         "userinfo": user.userinfo(),
         "access_token": user.access_token().map(|t| t.secret()),
+        "token_type": user.token_type(),
     }))
 }
 
@@ -50,6 +52,50 @@ fn api(token: BearerToken) -> Result<Json<Value>, BearerError> {
         "scopes": token.scopes(),
     })))
 }
+
+/// Protected: calls this application's own `/api` with the user's access token (refreshed
+/// first if needed), as a handler calls another API: `Authorization: DPoP` with a proof of the
+/// session's key when the tokens are bound to it, else `Bearer`. An API that asks for a DPoP
+/// nonce gets the request once more with it. Answers the API's status and JSON.
+#[get("/call-api")]
+async fn call_api(
+    mut user: OidcUser,
+    jar: &CookieJar<'_>,
+    api: &State<ApiUrl>,
+) -> Result<Json<Value>, Status> {
+    user.valid_access_token(jar, false)
+        .await
+        .map_err(|_| Status::BadGateway)?;
+    let url = api.0.clone().ok_or(Status::InternalServerError)?;
+    let http = reqwest::Client::new();
+    let call = |nonce: Option<String>| {
+        let request = user.authorize(http.get(&url), nonce.as_deref());
+        async move {
+            let response = request
+                .map_err(|_| Status::InternalServerError)?
+                .send()
+                .await
+                .map_err(|_| Status::BadGateway)?;
+            let nonce = response
+                .headers()
+                .get("DPoP-Nonce")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            Ok::<_, Status>((status, nonce, body))
+        }
+    };
+    let (mut status, nonce, mut body) = call(None).await?;
+    if status == 401 && body["error"] == "use_dpop_nonce" && nonce.is_some() {
+        (status, _, body) = call(nonce).await?;
+    }
+    Ok(Json(json!({ "status": status, "body": body })))
+}
+
+/// Where this application's `/api` is (from `oidc.base_url`).
+struct ApiUrl(Option<String>);
 
 literal!(Groups = "groups");
 literal!(Admins = "admins");
@@ -97,11 +143,14 @@ fn goodbye(_logout: OidcLogout) -> &'static str {
 
 /// The application, configured by `figment`.
 pub fn app(figment: Figment) -> Rocket<Build> {
+    let base_url = figment.extract_inner::<String>("oidc.base_url").ok();
+    let api = ApiUrl(base_url.map(|base| format!("{}/api", base.trim_end_matches('/'))));
     rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
+        .manage(api)
         .mount(
             "/",
-            routes![index, token, api, admin, stepup, public, goodbye],
+            routes![index, token, api, call_api, admin, stepup, public, goodbye],
         )
 }
 

@@ -31,6 +31,16 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The error of a `key` whose value is wrong, and why.
+    pub(crate) fn invalid(key: &str, why: impl std::fmt::Display) -> Self {
+        ConfigError::Invalid {
+            key: key.to_owned(),
+            reason: why.to_string(),
+        }
+    }
+}
+
 /// A failure talking to a provider (discovery, key set, token or userinfo endpoint).
 #[derive(Debug, Error, Clone)]
 #[non_exhaustive]
@@ -77,6 +87,9 @@ pub enum ProviderError {
     /// The client could not authenticate itself (its assertion could not be made).
     #[error("the client assertion could not be made: {}", for_log(.0, SHOWN))]
     ClientAuthentication(String),
+    /// A DPoP proof could not be made (the session's key cannot be read).
+    #[error("a DPoP proof could not be made: {}", for_log(.0, SHOWN))]
+    DpopProof(String),
     /// A TLS failure: the provider's certificate was refused (not trusted, expired, for
     /// another host name), or the provider refused the handshake. A configuration problem
     /// (shown as 502), never retried as an outage.
@@ -462,7 +475,31 @@ pub enum BearerError {
         /// The `max_age` to ask for, if any.
         max_age: Option<u64>,
     },
+    /// The `DPoP` proof of a request with a DPoP-bound token (RFC 9449) is missing, not one
+    /// header, malformed, not signed by its key, for another method, URL or token, too old,
+    /// from the future, or used before: 401 `DPoP error="invalid_dpop_proof"`.
+    #[error("invalid DPoP proof: {}", for_log(.0, SHOWN))]
+    InvalidDpopProof(String),
+    /// A token sent as `Authorization: DPoP` is invalid, expired, or bound to another key
+    /// than the proof's: 401 `DPoP error="invalid_token"`.
+    #[error("invalid DPoP-bound token: {}", for_log(.0, SHOWN))]
+    InvalidDpopToken(String),
+    /// The application asks DPoP clients for a server nonce (`require_dpop_nonce`) and the
+    /// proof had none, or an old one: 401 `DPoP error="use_dpop_nonce"` with this nonce in
+    /// the `DPoP-Nonce` header (RFC 9449 9).
+    #[error("a DPoP server nonce is required")]
+    UseDpopNonce {
+        /// The nonce to use.
+        nonce: String,
+    },
+    /// The store of one-time values (the proofs' `jti`) cannot be reached: 503.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
+
+/// The algorithms a DPoP proof sent to the application's APIs may use (the `algs` of a DPoP
+/// challenge; `protocol::dpop` accepts exactly these).
+pub(crate) const DPOP_PROOF_ALGS: &str = "ES256 ES384 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA";
 
 impl BearerError {
     /// The HTTP status: 401, 403 for missing scopes, 503 when the provider is unavailable.
@@ -472,6 +509,7 @@ impl BearerError {
             BearerError::Malformed => 400,
             BearerError::Unavailable(e) if e.is_unreachable() => 503,
             BearerError::Unavailable(_) => 502,
+            BearerError::Store(_) => 503,
             _ => 401,
         }
     }
@@ -487,6 +525,10 @@ impl BearerError {
             BearerError::InsufficientUserAuthentication { .. } => {
                 Some("insufficient_user_authentication")
             }
+            BearerError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            BearerError::InvalidDpopToken(_) => Some("invalid_token"),
+            BearerError::UseDpopNonce { .. } => Some("use_dpop_nonce"),
+            BearerError::Store(_) => None,
         }
     }
 
@@ -498,7 +540,23 @@ impl BearerError {
                 .filter(|c| !matches!(c, '\\' | '"') && !c.is_control())
                 .collect()
         };
-        let mut value = format!("Bearer realm=\"{}\"", quote(realm));
+        // RFC 9449 7.1: the errors of DPoP requests in a DPoP challenge, with the algorithms
+        // a proof may use.
+        let dpop = matches!(
+            self,
+            BearerError::InvalidDpopProof(_)
+                | BearerError::InvalidDpopToken(_)
+                | BearerError::UseDpopNonce { .. }
+        );
+        let mut value = if dpop {
+            format!(
+                "DPoP realm=\"{}\", algs=\"{}\"",
+                quote(realm),
+                DPOP_PROOF_ALGS
+            )
+        } else {
+            format!("Bearer realm=\"{}\"", quote(realm))
+        };
         if let Some(code) = self.error_code() {
             value.push_str(&format!(", error=\"{code}\""));
         }

@@ -74,14 +74,15 @@ pub mod fuzzing;
 pub mod testing;
 
 pub use config::{
-    AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, ProviderConfig,
-    PushedAuthorization, RegistrationConfig, SessionStoreKind, SilentRefreshFailure,
-    UserinfoMethod,
+    AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, Profile,
+    ProviderConfig, PushedAuthorization, RegistrationConfig, SessionStoreKind,
+    SilentRefreshFailure, UserinfoMethod,
 };
 pub use error::{
     AuthError, BearerError, ClaimsError, ConfigError, ProviderError, StoreError, TokenError,
 };
 pub use protocol::access_token::AccessTokenInfo;
+pub use protocol::dpop::DpopAlgorithm;
 pub use protocol::id_token::Claims;
 pub use protocol::metadata::ProviderMetadata;
 pub use protocol::response::{ResponseMode, ResponseType};

@@ -18,13 +18,8 @@ const CLIENT_ID: &str = "rocket-jwt";
 const CLIENT_SECRET: &str = "client-secret-jwt-0123456789abcdef0123456789";
 const CALLBACK: &str = "http://127.0.0.1:8000/redirect_uri";
 
-/// A PEM file holding `pem`, in a directory of this test run.
 fn key_file(name: &str, pem: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("roidc-client-auth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, pem).unwrap();
-    path
+    support::key_file("client-auth", name, pem)
 }
 
 fn es256_key() -> String {
@@ -52,22 +47,8 @@ fn figment(issuer: &str, provider: Value, keys: &[std::path::PathBuf]) -> Figmen
         .merge(("oidc.providers.default", table))
 }
 
-/// The key set the app serves at `jwks_path` (asked of an instance whose provider does not
-/// matter: nothing is discovered to answer it).
 async fn served_key_set(keys: &[std::path::PathBuf]) -> Value {
-    let figment = figment(
-        "http://127.0.0.1:9",
-        json!({"token_endpoint_auth_method": "private_key_jwt"}),
-        keys,
-    );
-    let client = support::client_with(figment).await;
-    let response = client.get("/jwks.json").dispatch().await;
-    assert_eq!(response.status(), Status::Ok);
-    assert_eq!(
-        response.headers().get_one("Content-Type"),
-        Some("application/json")
-    );
-    serde_json::from_str(&response.into_string().await.unwrap()).unwrap()
+    support::served_key_set(keys).await
 }
 
 fn browser() -> reqwest::Client {

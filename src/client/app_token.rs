@@ -82,7 +82,7 @@ impl AppTokens {
             form.push(("scope", scope));
         }
         let started = unix_now();
-        let tokens = token_request(client, &ready, form).await?;
+        let tokens = token_request(client, &ready, form, None).await?;
         let until = started.saturating_add(tokens.expires_in.unwrap_or(UNSTATED_LIFETIME));
         Ok((tokens.access_token, until))
     }

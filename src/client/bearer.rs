@@ -1,5 +1,6 @@
-//! API protection: bearer access tokens validated locally as JWTs (RFC 9068) or by
-//! introspection (RFC 7662, cached until the token expires).
+//! API protection: access tokens validated locally as JWTs (RFC 9068) or by introspection
+//! (RFC 7662, cached until the token expires); bearer tokens, or DPoP-bound tokens with the
+//! proof of their key (RFC 9449).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,7 +18,9 @@ use crate::protocol::access_token::{
     check_access_claims, check_jwt_form, looks_like_jwt, AccessExpectations, AccessTokenInfo,
     KEPT_CLAIMS,
 };
+use crate::protocol::dpop::{verify_proof, NonceKey, ProofExpectations, VerifiedProof};
 use crate::protocol::jws::{allowed_algs, is_symmetric, verify_jws};
+use crate::session::records::Records;
 use crate::util::clock::unix_now;
 use crate::util::metrics;
 use crate::util::single_flight::SingleFlight;
@@ -31,6 +34,10 @@ const INACTIVE_FOR: i64 = 30;
 /// concurrent requests do not queue behind a hanging provider one timeout after the other.
 const FAILED_FOR: i64 = 5;
 
+/// How old a DPoP proof may be, in seconds (plus the clock skew): a proof is made for one
+/// request, right before it is sent.
+const PROOF_MAX_AGE: i64 = 60;
+
 /// An introspection outcome: an active token's claims, `None` for an inactive token, or a
 /// failure.
 type Introspection = Result<Option<AccessTokenInfo>, BearerError>;
@@ -40,23 +47,29 @@ type Introspection = Result<Option<AccessTokenInfo>, BearerError>;
 pub(crate) struct AccessTokenValidator {
     rp: Arc<RelyingParty>,
     introspections: SingleFlight<[u8; 32], Introspection>,
+    /// The key of DPoP server nonces, when the application asks for them.
+    nonces: Option<NonceKey>,
 }
 
 impl AccessTokenValidator {
-    /// The validator of `rp`'s providers' access tokens.
-    pub fn new(rp: Arc<RelyingParty>) -> Self {
+    /// The validator of `rp`'s providers' access tokens; `secret` (the application's secret
+    /// key) keys the DPoP server nonces when `require_dpop_nonce` is set.
+    pub fn new(rp: Arc<RelyingParty>, secret: &[u8]) -> Self {
         AccessTokenValidator {
+            nonces: rp.config.require_dpop_nonce.then(|| NonceKey::new(secret)),
             rp,
             introspections: SingleFlight::new(CACHE_CAPACITY),
         }
     }
 
-    /// Validates a bearer access token for `provider`, as configured
-    /// (`access_token_validation`).
+    /// Validates an access token for `provider`, as configured (`access_token_validation`):
+    /// a bearer token, or with `proof_jkt` (the thumbprint of a checked DPoP proof's key) a
+    /// token bound to that key.
     pub async fn validate(
         &self,
         provider: &str,
         token: &str,
+        proof_jkt: Option<&str>,
     ) -> Result<AccessTokenInfo, BearerError> {
         let client = self
             .rp
@@ -81,8 +94,54 @@ impl AccessTokenValidator {
             now: unix_now(),
             skew: self.rp.config.clock_skew as i64,
         };
-        check_access_claims(&info.claims, &expect, required).map_err(BearerError::Invalid)?;
+        check_access_claims(&info.claims, &expect, required, proof_jkt)
+            .map_err(BearerError::Invalid)?;
         Ok(info)
+    }
+
+    /// Checks the DPoP proof of a request with `method` to `url` that carries `token`
+    /// (RFC 9449 4.3, 7.1); its `jti` is taken once (in `records`: Redis when configured, so
+    /// across instances) for as long as the proof would be accepted.
+    pub async fn check_proof(
+        &self,
+        records: &Records,
+        proof: &str,
+        method: &str,
+        url: &str,
+        token: &str,
+    ) -> Result<VerifiedProof, BearerError> {
+        let skew = self.rp.config.clock_skew as i64;
+        let expect = ProofExpectations {
+            htm: method,
+            htu: url,
+            access_token: token,
+            now: unix_now(),
+            max_age: PROOF_MAX_AGE,
+            skew,
+        };
+        let proof = verify_proof(proof, &expect).map_err(BearerError::InvalidDpopProof)?;
+        if let Some(nonces) = &self.nonces {
+            if !proof
+                .nonce
+                .as_deref()
+                .is_some_and(|n| nonces.accepts(n, expect.now))
+            {
+                return Err(BearerError::UseDpopNonce {
+                    nonce: nonces.issue(expect.now),
+                });
+            }
+        }
+        let until = proof
+            .iat
+            .saturating_add(PROOF_MAX_AGE)
+            .saturating_add(2 * skew);
+        let once = format!("{}.{}", proof.jkt, proof.jti);
+        if !records.first_use("dpop_jti", &once, until).await? {
+            return Err(BearerError::InvalidDpopProof(
+                "the DPoP proof was used before (`jti`)".into(),
+            ));
+        }
+        Ok(proof)
     }
 
     /// A JWT access token: signed with an asymmetric algorithm by the provider's key, typed as

@@ -14,6 +14,7 @@ use crate::protocol::callback::CallbackParams;
 use crate::protocol::id_token::{Claims, HashCheck, NonceCheck};
 use crate::protocol::response::ResponseType;
 use crate::protocol::secret::IdTokenJwt;
+use crate::protocol::token_response::bound_to_proof;
 use crate::session::model::{NewSession, UserSession};
 use crate::session::pending::PendingLogin;
 use crate::session::records::Records;
@@ -35,6 +36,8 @@ struct Tokens {
     claims: Claims,
     access: Option<(openidconnect::AccessToken, Option<i64>)>,
     refresh_token: Option<openidconnect::RefreshToken>,
+    /// Whether the tokens are bound to the pending login's DPoP key.
+    dpop_bound: bool,
 }
 
 impl RelyingParty {
@@ -120,10 +123,12 @@ impl RelyingParty {
             }
         }
         // Userinfo (with an access token), whose subject must be the ID token's.
+        let dpop_key = pending.dpop_key.filter(|_| tokens.dpop_bound);
         let userinfo: Option<Map<String, Value>> = match &tokens.access {
             Some((access_token, _)) => {
                 let subject = tokens.claims.subject();
-                fetch_userinfo(client, &ready, access_token.secret(), subject).await?
+                let token = access_token.secret();
+                fetch_userinfo(client, &ready, token, subject, dpop_key.as_ref()).await?
             }
             None => None,
         };
@@ -140,6 +145,7 @@ impl RelyingParty {
             userinfo,
             now,
             lifetime: self.config.session_lifetime as i64,
+            dpop_key,
         }))
     }
 
@@ -212,6 +218,7 @@ impl RelyingParty {
                 claims,
                 access: front_access,
                 refresh_token: None,
+                dpop_bound: false,
             });
         };
         let mut form = vec![
@@ -222,7 +229,17 @@ impl RelyingParty {
         if let Some(verifier) = &pending.pkce_verifier {
             form.push(("code_verifier", verifier.secret()));
         }
-        let tokens = token_request(client, ready, form).await?;
+        let dpop = pending.dpop_key.as_ref();
+        let tokens = token_request(client, ready, form, dpop).await?;
+        let dpop_bound =
+            bound_to_proof(tokens.token_type, dpop.is_some(), client.config.is_fapi2())?;
+        if dpop.is_some() && !dpop_bound {
+            log::warn!(
+                "provider `{}` answered a DPoP token request with a Bearer token: the \
+                 session's tokens are not sender-constrained",
+                client.name
+            );
+        }
         let at_hash = [HashCheck {
             claim: "at_hash",
             value: tokens.access_token.secret(),
@@ -259,6 +276,7 @@ impl RelyingParty {
             claims,
             access: Some((tokens.access_token, tokens.expires_in)),
             refresh_token: tokens.refresh_token,
+            dpop_bound,
         })
     }
 
@@ -326,7 +344,8 @@ fn check_response(
     let iss_required = (ready
         .metadata
         .authorization_response_iss_parameter_supported
-        || client.uris.shares_redirect_path)
+        || client.uris.shares_redirect_path
+        || client.config.is_fapi2())
         && (params.id_token.is_none() || params.error.is_some());
     match params.iss.as_deref() {
         Some(iss) if !client.issuer_rule(ready).accepts_parameter(iss) => {

@@ -21,6 +21,10 @@ pub(crate) const MAX_BODY: usize = 256 * 1024;
 pub(crate) struct HttpResponse {
     pub status: u16,
     pub content_type: Option<String>,
+    /// A `DPoP-Nonce` header (RFC 9449 8), if one of the allowed characters and not too long.
+    pub dpop_nonce: Option<String>,
+    /// A `WWW-Authenticate` header, if it is text.
+    pub www_authenticate: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -228,11 +232,22 @@ impl HttpClient {
             .await
             .map_err(|e| self.failure(endpoint, &e))?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header(CONTENT_TYPE.as_str());
+        let www_authenticate = header("www-authenticate");
+        // NQCHAR (RFC 9449 8): printable ASCII without `"` and `\\`.
+        let dpop_nonce = header("dpop-nonce").filter(|n| {
+            !n.is_empty()
+                && n.len() <= 512
+                && n.bytes()
+                    .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        });
         if response
             .content_length()
             .is_some_and(|n| n > MAX_BODY as u64)
@@ -253,6 +268,8 @@ impl HttpClient {
         Ok(HttpResponse {
             status,
             content_type,
+            dpop_nonce,
+            www_authenticate,
             body,
         })
     }

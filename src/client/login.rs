@@ -9,6 +9,7 @@ use crate::client::par::{par_endpoint, push_request};
 use crate::client::RelyingParty;
 use crate::config::ProviderConfig;
 use crate::error::AuthError;
+use crate::protocol::dpop::DpopKey;
 use crate::protocol::metadata::ProviderMetadata;
 use crate::protocol::secret::{Nonce, PkceVerifier, State};
 use crate::session::model::UserSession;
@@ -119,6 +120,9 @@ impl RelyingParty {
             },
             max_age: value_of("max_age").and_then(|v| v.parse().ok()),
             acr_values: value_of("acr_values").map(str::to_owned),
+            dpop_key: config
+                .dpop
+                .then(|| DpopKey::generate(config.dpop_signing_alg)),
         };
         // The session's ID token as a hint of who logs in (only to its own provider).
         let hint = returning
@@ -144,6 +148,11 @@ impl RelyingParty {
         all.extend(params.iter().copied());
         if let Some(hint) = hint {
             all.push(("id_token_hint", hint));
+        }
+        // The authorization code is bound to the key too (RFC 9449 10).
+        let jkt = pending.dpop_key.as_ref().and_then(DpopKey::thumbprint);
+        if let Some(jkt) = jkt {
+            all.push(("dpop_jkt", jkt));
         }
         let mut url = url::Url::parse(&ready.metadata.authorization_endpoint)
             .map_err(|_| invalid("discovery endpoint", "authorization_endpoint is not a URL"))?;

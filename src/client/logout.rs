@@ -2,6 +2,7 @@
 //! must come back, and token revocation (RFC 7009).
 
 use crate::client::auth::client_post;
+use crate::client::dpop::{send_with_proof, Proof};
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::RelyingParty;
 use crate::error::AuthError;
@@ -122,10 +123,13 @@ impl RelyingParty {
         for (token, hint) in tokens {
             let Some(token) = token else { continue };
             let form = vec![("token", token.as_str()), ("token_type_hint", hint)];
-            let sent = match client_post(client, ready, endpoint, form) {
-                Ok(request) => client.http.send(ENDPOINT, request).await,
-                Err(error) => Err(error),
-            };
+            let build = || client_post(client, ready, endpoint, form.clone());
+            let proof = session.dpop_key().map(|key| Proof {
+                key,
+                access_token: None,
+            });
+            let sent =
+                send_with_proof(client.dpop(), ENDPOINT, "POST", endpoint, proof, build).await;
             match sent {
                 Ok(response) if response.status == 200 => {}
                 Ok(response) => log::warn!(

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::client::discovery::discover;
+use crate::client::dpop::DpopNonces;
 use crate::client::http::HttpClient;
 use crate::client::keys::KeyStore;
 use crate::client::registration::{self, ClientCredentials, ClientUris};
@@ -46,9 +47,16 @@ pub(crate) struct ProviderClient {
     pub pending: OpenCount,
     /// The relying party's own keys (client assertions).
     pub keys: Arc<RpKeys>,
+    /// The provider's DPoP nonces (RFC 9449 8), by server.
+    pub dpop_nonces: DpopNonces,
 }
 
 impl ProviderClient {
+    /// The HTTP client and the DPoP nonces, for a request with a proof.
+    pub fn dpop(&self) -> (&HttpClient, &DpopNonces) {
+        (&self.http, &self.dpop_nonces)
+    }
+
     pub fn new(
         name: String,
         config: ProviderConfig,
@@ -59,6 +67,7 @@ impl ProviderClient {
     ) -> Self {
         ProviderClient {
             keys,
+            dpop_nonces: DpopNonces::default(),
             pending: OpenCount::new(login_timeout),
             name,
             config,

@@ -11,6 +11,7 @@ use crate::client::token::token_request;
 use crate::client::RelyingParty;
 use crate::error::{AuthError, TokenError};
 use crate::protocol::id_token::{Claims, NonceCheck};
+use crate::protocol::token_response::bound_to_proof;
 use crate::session::model::UserSession;
 use crate::util::clock::unix_now;
 use crate::util::metrics;
@@ -107,7 +108,8 @@ async fn refresh_once(
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.secret().as_str()),
     ];
-    let tokens = match token_request(client, &ready, form).await {
+    let dpop = session.dpop_key();
+    let tokens = match token_request(client, &ready, form, dpop).await {
         // The refresh token is dead: the session ends. Other refusals (`invalid_client`
         // after a secret rotation, say) are the application's problem, not the user's.
         Err(AuthError::TokenRejected(error)) if error == "invalid_grant" => {
@@ -148,11 +150,13 @@ async fn refresh_once(
         }
         None => None,
     };
+    let dpop_bound = bound_to_proof(tokens.token_type, dpop.is_some(), client.config.is_fapi2())?;
     log::info!("OpenID Connect: tokens refreshed at `{}`", client.name);
     Ok(session.refreshed(
         tokens.access_token,
         tokens.expires_in.map(|secs| started.saturating_add(secs)),
         tokens.refresh_token,
         id_token,
+        dpop_bound,
     ))
 }

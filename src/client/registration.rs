@@ -167,6 +167,11 @@ async fn register(
     }
     body.entry("token_endpoint_auth_method")
         .or_insert(config.client_auth_method().name().into());
+    // RFC 9449 5.2: the provider then never issues this client a Bearer token.
+    if config.dpop {
+        body.entry("dpop_bound_access_tokens")
+            .or_insert(true.into());
+    }
     let mut request = http
         .post(endpoint)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

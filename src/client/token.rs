@@ -4,20 +4,24 @@
 use serde_json::Value;
 
 use crate::client::auth::client_post;
-use crate::client::http::HttpClient;
+use crate::client::dpop::{send_with_proof, Proof};
+use crate::client::http::HttpResponse;
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::error::{AuthError, ProviderError};
+use crate::protocol::dpop::DpopKey;
 use crate::protocol::token_response::TokenResponse;
 use crate::util::text::printable_ascii;
 
 const ENDPOINT: &str = "token endpoint";
 
-/// A request to the token endpoint with `form`. A registered client the provider refuses
-/// (`invalid_client`) is forgotten, so that the next login registers anew.
+/// A request to the token endpoint with `form`, with a DPoP proof of `dpop` when given. A
+/// registered client the provider refuses (`invalid_client`) is forgotten, so that the next
+/// login registers anew.
 pub(crate) async fn token_request(
     client: &ProviderClient,
     ready: &ReadyProvider,
     form: Vec<(&str, &str)>,
+    dpop: Option<&DpopKey>,
 ) -> Result<TokenResponse, AuthError> {
     let token_endpoint = ready
         .metadata
@@ -25,8 +29,24 @@ pub(crate) async fn token_request(
         .as_deref()
         .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
     let credentials = &ready.credentials;
-    let request = client_post(client, ready, token_endpoint, form)?;
-    let result = read_token_response(&client.http, request).await;
+    let proof = dpop.map(|key| Proof {
+        key,
+        access_token: None,
+    });
+    let build = || client_post(client, ready, token_endpoint, form.clone());
+    let result = match send_with_proof(
+        client.dpop(),
+        ENDPOINT,
+        "POST",
+        token_endpoint,
+        proof,
+        build,
+    )
+    .await
+    {
+        Ok(response) => read_token_response(response),
+        Err(error) => Err(error.into()),
+    };
     if credentials.registered
         && matches!(&result, Err(AuthError::TokenRejected(e)) if e == "invalid_client")
     {
@@ -35,11 +55,7 @@ pub(crate) async fn token_request(
     result
 }
 
-async fn read_token_response(
-    http: &HttpClient,
-    request: reqwest::RequestBuilder,
-) -> Result<TokenResponse, AuthError> {
-    let response = http.send(ENDPOINT, request).await?;
+fn read_token_response(response: HttpResponse) -> Result<TokenResponse, AuthError> {
     match response.status {
         200 => {}
         400 | 401 => {

@@ -2,20 +2,23 @@
 
 use serde_json::{Map, Value};
 
+use crate::client::dpop::{send_with_proof, Proof};
 use crate::client::http::invalid;
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::config::UserinfoMethod;
 use crate::error::{AuthError, ProviderError};
+use crate::protocol::dpop::DpopKey;
 
 const ENDPOINT: &str = "userinfo endpoint";
 
 /// The userinfo of `access_token`'s user, if configured and offered; its `sub` must be
-/// `subject`.
+/// `subject`. A token bound to `dpop` is sent as `DPoP` with a proof.
 pub(crate) async fn fetch_userinfo(
     client: &ProviderClient,
     ready: &ReadyProvider,
     access_token: &str,
     subject: &str,
+    dpop: Option<&DpopKey>,
 ) -> Result<Option<Map<String, Value>>, AuthError> {
     let endpoint = match (
         &client.config.userinfo_method,
@@ -25,15 +28,28 @@ pub(crate) async fn fetch_userinfo(
         (_, Some(endpoint)) => endpoint,
     };
     let http = &client.http;
-    let request = match client.config.userinfo_method {
-        UserinfoMethod::Post => http.post(endpoint).header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        ),
-        _ => http.get(endpoint),
+    let post = client.config.userinfo_method == UserinfoMethod::Post;
+    let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
+    let build = || {
+        let request = if post {
+            http.post(endpoint).header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+        } else {
+            http.get(endpoint)
+        };
+        Ok(request.header(
+            reqwest::header::AUTHORIZATION,
+            format!("{scheme} {access_token}"),
+        ))
     };
-    let request = request.bearer_auth(access_token);
-    let response = http.send(ENDPOINT, request).await?;
+    let method = if post { "POST" } else { "GET" };
+    let proof = dpop.map(|key| Proof {
+        key,
+        access_token: Some(access_token),
+    });
+    let response = send_with_proof(client.dpop(), ENDPOINT, method, endpoint, proof, build).await?;
     if response.status != 200 {
         return Err(ProviderError::Status {
             endpoint: ENDPOINT,

@@ -325,7 +325,8 @@ fn check_provider(provider: &ProviderConfig, key: &str) -> Result<(), ConfigErro
     check_client(provider, key)?;
     check_token_settings(provider, key)?;
     check_connection(provider, key)?;
-    check_request_params(provider, key)
+    check_request_params(provider, key)?;
+    super::profile::check(provider, key)
 }
 
 /// How the provider is reached: a client certificate comes with its key, a proxy is an
@@ -595,11 +596,8 @@ fn check_algs(
 }
 
 /// A configuration error for `key`.
-pub(crate) fn invalid(key: &str, why: impl fmt::Display) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        reason: why.to_string(),
-    }
+fn invalid(key: &str, why: impl fmt::Display) -> ConfigError {
+    ConfigError::invalid(key, why)
 }
 
 fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {

@@ -7,14 +7,15 @@
 //! failure in production. The keys are documented in docs/configuration.md.
 
 mod checks;
+mod profile;
 mod schema;
 
 use figment::Figment;
 
 pub use schema::{
-    AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, ProviderConfig,
-    PushedAuthorization, RegistrationConfig, SessionStoreKind, SilentRefreshFailure,
-    UserinfoMethod,
+    AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, Profile,
+    ProviderConfig, PushedAuthorization, RegistrationConfig, SessionStoreKind,
+    SilentRefreshFailure, UserinfoMethod,
 };
 
 use crate::error::ConfigError;
@@ -24,10 +25,13 @@ impl OidcConfig {
     ///
     /// Errors name the key that is missing or wrong. See the type's example.
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
-        let config: OidcConfig = figment
+        let mut config: OidcConfig = figment
             .extract_inner("oidc")
             .map_err(|e| ConfigError::Figment(Box::new(e)))?;
         config.validate()?;
+        for provider in config.providers.values_mut() {
+            profile::apply(provider);
+        }
         Ok(config)
     }
 

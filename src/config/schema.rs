@@ -10,6 +10,7 @@ use openidconnect::ClientSecret;
 use serde::Deserialize;
 use url::Url;
 
+use crate::protocol::dpop::DpopAlgorithm;
 use crate::protocol::metadata::ProviderMetadata;
 use crate::protocol::response::{ResponseMode, ResponseType};
 use crate::util::url::is_loopback;
@@ -131,6 +132,12 @@ pub struct OidcConfig {
     /// without logging anyone out (docs/deployment.md). At most four.
     #[serde(default)]
     pub previous_secret_keys: Vec<PreviousSecretKey>,
+    /// The application's APIs (`BearerToken`, `OidcAccess`) ask DPoP clients for a server
+    /// nonce (RFC 9449 9): a proof without a current one gets 401 `use_dpop_nonce` and a
+    /// `DPoP-Nonce` header. Nonces change every five minutes and are derived from
+    /// `secret_key`, so every instance accepts every instance's. Default `false`.
+    #[serde(default)]
+    pub require_dpop_nonce: bool,
     /// The providers, by name. A guard `OidcUser<P>` uses the provider named `P::NAME`
     /// (`default` for a plain `OidcUser`).
     #[serde(default)]
@@ -255,6 +262,18 @@ pub enum PushedAuthorization {
     Off,
 }
 
+/// A security profile (`profile`): a set of rules the provider's settings must follow, checked
+/// at launch and applied at every login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub enum Profile {
+    /// The FAPI 2.0 Security Profile: code flow through PAR with PKCE S256, the `iss`
+    /// response parameter required, `private_key_jwt` client authentication, DPoP-bound
+    /// tokens (a Bearer answer is refused), ID tokens signed with PS256, ES256 or EdDSA only.
+    #[serde(rename = "fapi2")]
+    Fapi2,
+}
+
 /// How (and whether) the userinfo endpoint is called after login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -353,6 +372,18 @@ pub struct ProviderConfig {
     /// offers them), `required`, or `off`.
     #[serde(default)]
     pub pushed_authorization: PushedAuthorization,
+    /// Sender-constrained tokens with DPoP (RFC 9449): a key per session, its thumbprint
+    /// sent as `dpop_jkt`, a proof with every token, userinfo and revocation request
+    /// (default `false`).
+    #[serde(default)]
+    pub dpop: bool,
+    /// The algorithm of the sessions' DPoP keys: `ES256` (the default) or `EdDSA`.
+    #[serde(default)]
+    pub dpop_signing_alg: DpopAlgorithm,
+    /// A security profile whose rules this provider's settings must follow: `fapi2` (the
+    /// FAPI 2.0 Security Profile). Default: none.
+    #[serde(default)]
+    pub profile: Option<Profile>,
     /// Allow plain `http` provider URLs that are not on loopback. Never do this in production.
     #[serde(default)]
     pub allow_insecure_http: bool,

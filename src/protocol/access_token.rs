@@ -148,7 +148,8 @@ pub(crate) fn check_jwt_form(
     Ok(())
 }
 
-/// The claims every access token must satisfy: a bearer token (no `cnf`), the issuer, the
+/// The claims every access token must satisfy: bound to the key of the request's DPoP proof
+/// (`proof_jkt`, its thumbprint) or, without a proof, to no key at all; the issuer, the
 /// audience, the times. `required`: a JWT must have `iss`, `aud` and `exp`; an introspection
 /// answer may leave them out (then, without `aud`, only tokens issued to this client pass,
 /// unless audiences are configured).
@@ -156,17 +157,32 @@ pub(crate) fn check_access_claims(
     claims: &Map<String, Value>,
     expect: &AccessExpectations<'_>,
     required: bool,
+    proof_jkt: Option<&str>,
 ) -> Result<(), String> {
     let now = expect.now as f64;
     let skew = expect.skew as f64;
     let invalid = |why: &str| Err(why.to_owned());
-    // Bearer tokens only: a sender-constrained token (DPoP, mTLS) needs its proof.
-    if claims.contains_key("cnf") {
-        return invalid("a sender-constrained token is not a bearer token");
+    // A sender-constrained token (DPoP, mTLS) only with the proof of its key (RFC 9449 7.1);
+    // a proof only with a token bound to that key.
+    match (claims.get("cnf"), proof_jkt) {
+        (None, None) => {}
+        (Some(_), None) => return invalid("a sender-constrained token is not a bearer token"),
+        (None, Some(_)) => return invalid("the token is not bound to the DPoP proof's key"),
+        (Some(cnf), Some(jkt)) => {
+            if cnf.get("jkt").and_then(Value::as_str) != Some(jkt) {
+                return invalid("the token is bound to another key than the DPoP proof's");
+            }
+        }
     }
     if let Some(kind) = claims.get("token_type").and_then(Value::as_str) {
-        if !kind.eq_ignore_ascii_case("bearer") && !kind.eq_ignore_ascii_case("access_token") {
-            return invalid("not a bearer access token");
+        let fits = kind.eq_ignore_ascii_case("access_token")
+            || if proof_jkt.is_some() {
+                kind.eq_ignore_ascii_case("dpop")
+            } else {
+                kind.eq_ignore_ascii_case("bearer")
+            };
+        if !fits {
+            return invalid("not an access token of the scheme it came with");
         }
     }
     match claims.get("iss").and_then(Value::as_str) {
@@ -224,7 +240,7 @@ mod tests {
         };
         let good = json!({"iss": "https://op.example", "aud": "https://api.example", "exp": 2_000});
         assert_eq!(
-            check_access_claims(&object(good.clone()), &expect, true),
+            check_access_claims(&object(good.clone()), &expect, true, None),
             Ok(())
         );
         for (key, value) in [
@@ -239,18 +255,34 @@ mod tests {
             let mut bad = good.clone();
             bad[key] = value;
             assert!(
-                check_access_claims(&object(bad), &expect, true).is_err(),
+                check_access_claims(&object(bad), &expect, true, None).is_err(),
                 "{key}"
             );
         }
+        // DPoP-bound: only with a proof of the same key, and then only the bound token.
+        let mut bound = good.clone();
+        bound["cnf"] = json!({"jkt": "key-1"});
+        bound["token_type"] = json!("DPoP");
+        let bound = object(bound);
+        assert_eq!(
+            check_access_claims(&bound, &expect, true, Some("key-1")),
+            Ok(())
+        );
+        assert!(check_access_claims(&bound, &expect, true, Some("key-2")).is_err());
+        assert!(check_access_claims(&bound, &expect, true, None).is_err());
+        let unbound = object(good.clone());
+        assert!(check_access_claims(&unbound, &expect, true, Some("key-1")).is_err());
+        let mut mtls = good.clone();
+        mtls["cnf"] = json!({"x5t#S256": "key-1"});
+        assert!(check_access_claims(&object(mtls), &expect, true, Some("key-1")).is_err());
         // An introspection answer without `aud`: refused when audiences are configured.
         let no_aud = object(json!({"active": true, "client_id": "client"}));
-        assert!(check_access_claims(&no_aud, &expect, false).is_err());
+        assert!(check_access_claims(&no_aud, &expect, false, None).is_err());
         let own = AccessExpectations {
             audiences: &[],
             ..expect
         };
-        assert_eq!(check_access_claims(&no_aud, &own, false), Ok(()));
+        assert_eq!(check_access_claims(&no_aud, &own, false, None), Ok(()));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use openidconnect::AccessToken;
 use crate::error::AuthError;
 use crate::protocol::response::ResponseType;
 use crate::protocol::secret::{AuthorizationCode, IdTokenJwt, State};
-use crate::protocol::token_response::TokenResponse;
+use crate::protocol::token_response::{bound_to_proof, TokenResponse};
 use crate::util::params::parse_params;
 
 /// The parameters of an authorization response. The secrets are in types whose `Debug`
@@ -110,10 +110,16 @@ impl CallbackParams {
         if let Some(expires_in) = &self.expires_in {
             object.insert("expires_in".into(), expires_in.as_str().into());
         }
-        let parsed = TokenResponse::parse(&object).map_err(|error| match error {
-            AuthError::TokenResponse(why) => AuthError::InvalidCallback(why),
-            other => other,
-        })?;
+        let parsed = TokenResponse::parse(&object)
+            .and_then(|parsed| {
+                // No proof goes through a browser: a DPoP token here is not ours to use.
+                bound_to_proof(parsed.token_type, false, false)?;
+                Ok(parsed)
+            })
+            .map_err(|error| match error {
+                AuthError::TokenResponse(why) => AuthError::InvalidCallback(why),
+                other => other,
+            })?;
         Ok(Some((parsed.access_token, parsed.expires_in)))
     }
 }

@@ -78,6 +78,23 @@ pub(crate) fn signing_keys(document: &Map<String, Value>) -> Result<KeySet, Stri
     Ok(KeySet { keys, refused })
 }
 
+/// A public key sent with a message (a DPoP proof's `jwk`) to verify it with `alg`: the rules
+/// of a provider's keys, and `alg` must fit the key.
+pub(crate) fn public_key_for(key: &Value, alg: &str) -> Result<Map<String, Value>, String> {
+    let Value::Object(key) = key else {
+        return Err("not a JSON object".into());
+    };
+    let mut key = key.clone();
+    match key.get("alg") {
+        None => {
+            key.insert("alg".into(), alg.into());
+        }
+        Some(Value::String(own)) if own == alg => {}
+        Some(_) => return Err("its `alg` is not the message's".into()),
+    }
+    usable(&Value::Object(key))
+}
+
 /// The key as it will be used (an implied `alg` added), or why it is refused.
 fn usable(key: &Value) -> Result<Map<String, Value>, String> {
     let Value::Object(key) = key else {

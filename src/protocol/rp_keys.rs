@@ -147,17 +147,21 @@ impl RpKeys {
 }
 
 /// An Ed25519 key from PKCS#8 PEM of either version, as the one-key (v1) DER that
-/// `jsonwebtoken` reads: RFC 8410's fixed prefix, then the 32-byte seed.
+/// `jsonwebtoken` reads.
 fn ed25519_key(pem: &[u8]) -> Option<EncodingKey> {
     use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let text = std::str::from_utf8(pem).ok()?;
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text).ok()?;
+    Some(EncodingKey::from_ed_der(&ed25519_pkcs8(&key.to_bytes())))
+}
+
+/// An Ed25519 seed as one-key PKCS#8 (v1) DER: RFC 8410's fixed prefix, then the seed.
+pub(crate) fn ed25519_pkcs8(seed: &[u8; 32]) -> Vec<u8> {
     const V1_PREFIX: [u8; 16] = [
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
         0x20,
     ];
-    let text = std::str::from_utf8(pem).ok()?;
-    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text).ok()?;
-    let der = [V1_PREFIX.as_slice(), key.to_bytes().as_slice()].concat();
-    Some(EncodingKey::from_ed_der(&der))
+    [V1_PREFIX.as_slice(), seed.as_slice()].concat()
 }
 
 /// The number of bytes a base64url text (no padding) decodes to.

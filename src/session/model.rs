@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::ClaimsError;
+use crate::error::{ClaimsError, ProviderError};
+use crate::protocol::dpop::DpopKey;
 use crate::protocol::id_token::Claims;
 use crate::protocol::secret::IdTokenJwt;
 use crate::util::random::random_token;
@@ -72,6 +73,10 @@ struct SessionData {
     /// ID tokens may leave it out: a logout of that provider session ends this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     provider_sid: Option<String>,
+    /// The key the access and refresh tokens are bound to (DPoP, RFC 9449); absent for Bearer
+    /// tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_key: Option<DpopKey>,
 }
 
 impl std::fmt::Debug for UserSession {
@@ -107,6 +112,8 @@ pub(crate) struct NewSession {
     pub userinfo: Option<Map<String, Value>>,
     pub now: i64,
     pub lifetime: i64,
+    /// The DPoP key the tokens are bound to, if they are.
+    pub dpop_key: Option<DpopKey>,
 }
 
 impl UserSession {
@@ -137,6 +144,7 @@ impl UserSession {
                 last_seen: s.now,
                 started: s.now,
                 provider_sid: s.claims.str("sid").map(str::to_owned),
+                dpop_key: s.dpop_key,
             },
             claims: s.claims,
         }
@@ -230,6 +238,102 @@ impl UserSession {
         self.data.access_token.as_ref()
     }
 
+    /// How the access token is presented: `"DPoP"` when it is bound to the session's DPoP key
+    /// (send it with [`authorize`](Self::authorize) or a [`dpop_proof`](Self::dpop_proof)),
+    /// else `"Bearer"`.
+    pub fn token_type(&self) -> &'static str {
+        if self.data.dpop_key.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
+
+    /// The DPoP key of the session's tokens, if they are bound to one.
+    pub(crate) fn dpop_key(&self) -> Option<&DpopKey> {
+        self.data.dpop_key.as_ref()
+    }
+
+    /// A DPoP proof (RFC 9449) for a request with `method` to `url` that carries the session's
+    /// access token, with the resource server's `nonce` if it asked for one; `None` when the
+    /// session's tokens are Bearer tokens.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket_openidconnect::UserSession;
+    ///
+    /// fn headers(session: &UserSession) -> Vec<(String, String)> {
+    ///     let url = "https://api.example.com/items";
+    ///     let mut headers = Vec::new();
+    ///     if let Some(token) = session.access_token() {
+    ///         let scheme = session.token_type();
+    ///         headers.push(("Authorization".into(), format!("{scheme} {}", token.secret())));
+    ///     }
+    ///     if let Ok(Some(proof)) = session.dpop_proof("GET", url, None) {
+    ///         headers.push(("DPoP".into(), proof));
+    ///     }
+    ///     headers
+    /// }
+    /// ```
+    pub fn dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        nonce: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
+        let Some(key) = &self.data.dpop_key else {
+            return Ok(None);
+        };
+        let token = self.access_token().map(|t| t.secret().as_str());
+        key.proof(method, url, token, nonce, crate::util::clock::unix_now())
+            .map(Some)
+            .map_err(ProviderError::DpopProof)
+    }
+
+    /// Adds the session's access token to a request for an API: `Authorization: DPoP` with a
+    /// proof for the request's method and URL when the token is bound to the session's key,
+    /// else `Authorization: Bearer`. `nonce` is the API's `DPoP-Nonce`, if it asked for one
+    /// (it answers 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`: send the request
+    /// again with the nonce of its `DPoP-Nonce` header). Without an access token the request
+    /// is returned unchanged.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use rocket_openidconnect::{OidcUser, ProviderError};
+    ///
+    /// async fn items(user: &OidcUser, http: &reqwest::Client) -> Result<String, ProviderError> {
+    ///     let request = user.authorize(http.get("https://api.example.com/items"), None)?;
+    ///     Ok(request.send().await.ok().map(|r| r.status().to_string()).unwrap_or_default())
+    /// }
+    /// ```
+    pub fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        nonce: Option<&str>,
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+        let Some(token) = self.access_token() else {
+            return Ok(request);
+        };
+        let (client, built) = request.build_split();
+        let mut built =
+            built.map_err(|_| ProviderError::DpopProof("the request cannot be built".into()))?;
+        let value = format!("{} {}", self.token_type(), token.secret());
+        let mut header = reqwest::header::HeaderValue::from_str(&value)
+            .map_err(|_| ProviderError::DpopProof("the token is not a header value".into()))?;
+        header.set_sensitive(true);
+        let headers = built.headers_mut();
+        headers.insert(reqwest::header::AUTHORIZATION, header);
+        let proof = self.dpop_proof(built.method().as_str(), built.url().as_str(), nonce)?;
+        if let Some(proof) = proof {
+            let proof = reqwest::header::HeaderValue::from_str(&proof)
+                .map_err(|_| ProviderError::DpopProof("the proof is not a header value".into()))?;
+            built.headers_mut().insert("DPoP", proof);
+        }
+        Ok(reqwest::RequestBuilder::from_parts(client, built))
+    }
+
     /// When the access token expires (Unix time), if the provider said.
     pub fn access_token_expires_at(&self) -> Option<i64> {
         self.data.access_token_expires_at
@@ -307,8 +411,12 @@ impl UserSession {
         expires_at: Option<i64>,
         refresh_token: Option<RefreshToken>,
         id_token: Option<(IdTokenJwt, Claims)>,
+        dpop_bound: bool,
     ) -> UserSession {
         let mut next = self.clone();
+        if !dpop_bound {
+            next.data.dpop_key = None;
+        }
         next.data.access_token = Some(access_token);
         next.data.access_token_expires_at = expires_at;
         if let Some(refresh_token) = refresh_token {
@@ -366,6 +474,7 @@ mod tests {
             userinfo: None,
             now: 100,
             lifetime: 10,
+            dpop_key: None,
         });
         let debug = format!("{session:?}");
         assert!(!debug.contains("secret"), "{debug}");

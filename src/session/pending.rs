@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::dpop::DpopKey;
 use crate::protocol::response::{ResponseMode, ResponseType};
 use crate::protocol::secret::{Nonce, PkceVerifier, State};
 
@@ -36,6 +37,10 @@ pub(crate) struct PendingLogin {
     /// The `acr_values` sent: the ID token's `acr` must be one of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr_values: Option<String>,
+    /// The DPoP key the session's tokens will be bound to (its thumbprint went as
+    /// `dpop_jkt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<DpopKey>,
 }
 
 impl PendingLogin {

@@ -172,6 +172,7 @@ mod tests {
             userinfo: None,
             now,
             lifetime: 3_600,
+            dpop_key: None,
         })
     }
 

@@ -364,6 +364,7 @@ mod tests {
             userinfo: userinfo.and_then(|u| u.as_object().cloned()),
             now: 1_000,
             lifetime: 3_600,
+            dpop_key: None,
         })
     }
 

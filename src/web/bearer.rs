@@ -116,8 +116,15 @@ impl<P: Provider> std::fmt::Debug for BearerToken<P> {
     }
 }
 
-/// The token of `Authorization: Bearer <token>`.
-fn bearer_token<'a>(req: &'a Request<'_>) -> Result<&'a str, BearerError> {
+/// How the access token came: `Authorization: Bearer` or `Authorization: DPoP`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>`.
+fn access_token<'a>(req: &'a Request<'_>) -> Result<(Scheme, &'a str), BearerError> {
     let mut values = req.headers().get("Authorization");
     let Some(value) = values.next() else {
         return Err(BearerError::Missing);
@@ -126,10 +133,14 @@ fn bearer_token<'a>(req: &'a Request<'_>) -> Result<&'a str, BearerError> {
         return Err(BearerError::Malformed);
     }
     let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        // Another scheme (Basic, say) is no bearer token at all.
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        // Another scheme (Basic, say) is no access token at all.
         return Err(BearerError::Missing);
-    }
+    };
     let token = token.trim();
     // RFC 6750 2.1 b64token characters, bounded.
     let valid = !token.is_empty()
@@ -140,7 +151,41 @@ fn bearer_token<'a>(req: &'a Request<'_>) -> Result<&'a str, BearerError> {
     if !valid {
         return Err(BearerError::Malformed);
     }
-    Ok(token)
+    Ok((scheme, token))
+}
+
+/// Validates the request's access token: a bearer token, or a DPoP-bound one whose proof
+/// (exactly one `DPoP` header) is checked first, against this request's method and URL (as
+/// the client saw it: behind `base_url`).
+async fn validate(
+    req: &Request<'_>,
+    runtime: &OidcRuntime,
+    provider: &str,
+) -> Result<AccessTokenInfo, BearerError> {
+    let (scheme, token) = access_token(req)?;
+    let validator = &runtime.access_tokens;
+    if scheme == Scheme::Bearer {
+        return validator.validate(provider, token, None).await;
+    }
+    let mut proofs = req.headers().get("DPoP");
+    let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+        return Err(BearerError::InvalidDpopProof(
+            "a DPoP request needs exactly one DPoP header".into(),
+        ));
+    };
+    let url = runtime.rp.absolute_url(req.uri().path().as_str());
+    let method = req.method().as_str();
+    let records = &runtime.records;
+    let proof = validator
+        .check_proof(records, proof, method, &url, token)
+        .await?;
+    validator
+        .validate(provider, token, Some(&proof.jkt))
+        .await
+        .map_err(|error| match error {
+            BearerError::Invalid(why) => BearerError::InvalidDpopToken(why),
+            other => other,
+        })
 }
 
 #[rocket::async_trait]
@@ -151,10 +196,7 @@ impl<'r, P: Provider> FromRequest<'r> for BearerToken<P> {
         let Some(runtime) = OidcRuntime::of(req) else {
             return Outcome::Error((Status::InternalServerError, BearerError::Missing));
         };
-        let result = match bearer_token(req) {
-            Ok(token) => runtime.access_tokens.validate(P::NAME, token).await,
-            Err(error) => Err(error),
-        };
+        let result = validate(req, runtime, P::NAME).await;
         match result {
             Ok(info) => Outcome::Success(BearerToken {
                 info,
@@ -209,9 +251,10 @@ impl<'r, P: Provider> FromRequest<'r> for OidcAccess<P> {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
         let bearer = req.headers().get_one("Authorization").is_some_and(|v| {
-            v.trim_start()
-                .get(..7)
+            let v = v.trim_start();
+            v.get(..7)
                 .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+                || v.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("dpop "))
         });
         if bearer {
             match BearerToken::<P>::from_request(req).await {

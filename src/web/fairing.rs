@@ -244,6 +244,11 @@ impl OpenIdConnect {
         let stores = Stores::from_config(&config)?;
         let server_sessions = stores.server_sessions(&config, secret_key.map(str::as_bytes))?;
         let rp = Arc::new(RelyingParty::new(config, base_url)?);
+        // Without a secret key (development), nonces are this process's own.
+        let nonce_secret = match secret_key {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => crate::util::random::random_token().into_bytes(),
+        };
         let cookies = Arc::new(CookieSettings::new(
             &rp.config,
             rp.secure,
@@ -252,7 +257,7 @@ impl OpenIdConnect {
         Ok(OidcRuntime {
             records: stores.records,
             refresher: Arc::new(Refresher::new(rp.clone())),
-            access_tokens: Arc::new(AccessTokenValidator::new(rp.clone())),
+            access_tokens: Arc::new(AccessTokenValidator::new(rp.clone(), &nonce_secret)),
             app_tokens: Arc::new(AppTokens::new(rp.clone())),
             sessions: Arc::new(SessionJar::new(cookies.clone(), server_sessions)),
             cookies,

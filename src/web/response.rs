@@ -118,13 +118,24 @@ pub(crate) fn bearer_response(error: &BearerError) -> Response<'static> {
             "insufficient_user_authentication",
             "a stronger authentication is required",
         ),
+        BearerError::InvalidDpopProof(_) => ("invalid_dpop_proof", "the DPoP proof is invalid"),
+        BearerError::InvalidDpopToken(_) => {
+            ("invalid_token", "the access token is invalid or expired")
+        }
+        BearerError::Store(_) => ("temporarily_unavailable", "the store is unavailable"),
+        BearerError::UseDpopNonce { .. } => ("use_dpop_nonce", "the DPoP proof needs a nonce"),
     };
     let body = serde_json::json!({ "error": code, "error_description": description }).to_string();
-    Response::build()
+    let mut response = Response::build();
+    response
         .status(status)
         .header(ContentType::JSON)
         .raw_header("WWW-Authenticate", error.www_authenticate(REALM))
-        .raw_header("Cache-Control", "no-store")
+        .raw_header("Cache-Control", "no-store");
+    if let BearerError::UseDpopNonce { nonce } = error {
+        response.raw_header("DPoP-Nonce", nonce.clone());
+    }
+    response
         .sized_body(body.len(), Cursor::new(body))
         .finalize()
 }

@@ -27,6 +27,12 @@
 //                              default: offered, not required
 //   OP_MTLS_PATHS              comma separated paths (e.g. `/token`) that answer 401 unless
 //                              the request came with a client certificate of OP_TLS_CLIENT_CA
+//   OP_DPOP_NONCE=1            DPoP server nonces (RFC 9449 8) at every endpoint: a proof
+//                              without the current nonce gets `use_dpop_nonce`
+//   OP_DPOP_OFF=1              no DPoP at all (proofs ignored, Bearer tokens only)
+//   DPOP_BOUND=1               the client's `dpop_bound_access_tokens` (never a Bearer token)
+//   OP_FAPI=2.0                the FAPI 2.0 Security Profile (`features.fapi`), with ES256 and
+//                              PS256 signing keys (ID tokens ES256 for the client)
 //
 // Accounts: any login is an account whose `sub` is the login name; logins starting with
 // `admin` are in the groups `admins` and `users`, the others in `users` (scope `groups`). A
@@ -40,6 +46,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as fs from 'node:fs';
+import * as crypto from 'node:crypto';
 
 // oidc-provider prints development warnings (dev keys, dev interactions,
 // Node 20 "unsupported runtime", default helper functions) via console.warn and
@@ -87,6 +94,25 @@ if (authMethod !== 'none' && authMethod !== 'private_key_jwt') {
   client.client_secret = env.CLIENT_SECRET;
 }
 if (env.CLIENT_JWKS) client.jwks = JSON.parse(env.CLIENT_JWKS);
+if (env.DPOP_BOUND === '1') client.dpop_bound_access_tokens = true;
+const fapi = env.OP_FAPI === '2.0';
+if (fapi) client.id_token_signed_response_alg = 'ES256';
+
+// FAPI 2.0 allows PS256, ES256 and EdDSA only: keys of the first two, made for this run.
+const signingKeys = () => {
+  const jwk = (kind, options, alg) => ({
+    ...crypto.generateKeyPairSync(kind, options).privateKey.export({ format: 'jwk' }),
+    alg,
+    use: 'sig',
+    kid: `${alg.toLowerCase()}-${crypto.randomBytes(4).toString('hex')}`,
+  });
+  return {
+    keys: [
+      jwk('ec', { namedCurve: 'P-256' }, 'ES256'),
+      jwk('rsa', { modulusLength: 2048 }, 'PS256'),
+    ],
+  };
+};
 if (env.BACKCHANNEL_LOGOUT_URI) {
   client.backchannel_logout_uri = env.BACKCHANNEL_LOGOUT_URI;
   client.backchannel_logout_session_required = true;
@@ -128,6 +154,7 @@ const issuer = `${tls ? 'https' : 'http'}://${env.OP_HOST || '127.0.0.1'}:${port
 const hour = 60 * 60;
 const provider = new Provider(issuer, {
   clients: [client],
+  ...(fapi ? { jwks: signingKeys() } : {}),
   // Any login is an account whose `sub` is the login name.
   async findAccount(_ctx, sub) {
     return {
@@ -151,7 +178,8 @@ const provider = new Provider(issuer, {
     email: ['email', 'email_verified'],
     groups: ['groups'],
   },
-  scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+  // `api`: the example app's own API (its `/api` route), called with the user's token.
+  scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', 'api'],
   acrValues: [ACR_PASSWORD, ACR_MFA],
   // `code` always stays available (the default for dynamically registered clients).
   responseTypes: [...new Set(['code', ...responseTypes])],
@@ -176,6 +204,16 @@ const provider = new Provider(issuer, {
     },
     introspection: { enabled: true },
     userinfo: { enabled: true },
+    // DPoP (RFC 9449): on by default; OP_DPOP_NONCE=1 adds server nonces, required at every
+    // endpoint that takes a proof.
+    dPoP: {
+      enabled: env.OP_DPOP_OFF !== '1',
+      ...(env.OP_DPOP_NONCE === '1' ? {
+        nonceSecret: crypto.createHash('sha256').update('test-op-dpop-nonce').digest(),
+        requireNonce: () => true,
+      } : {}),
+    },
+    ...(fapi ? { fapi: { enabled: true, profile: '2.0' } } : {}),
     // Dynamic client registration (open: no initial access token).
     registration: { enabled: true },
     // The application as a client of APIs: client credentials, and access tokens for two
@@ -246,6 +284,17 @@ provider.use(async (ctx, next) => {
   await next();
   if (ctx.oidc?.route === 'pushed_authorization_request' && ctx.status === 201) {
     console.error(`OP par ${ctx.body?.request_uri} ${JSON.stringify(ctx.oidc.params)}`);
+  }
+});
+
+// Each request that came with a DPoP proof: the endpoint, the status and the error or token
+// type, so that tests can see nonce challenges and bound tokens.
+provider.use(async (ctx, next) => {
+  await next();
+  const route = ctx.oidc?.route;
+  if (ctx.get('DPoP') && ['token', 'userinfo', 'revocation', 'pushed_authorization_request'].includes(route)) {
+    const what = ctx.body?.error || ctx.body?.token_type || '-';
+    console.error(`OP dpop ${route} ${ctx.status} ${what}`);
   }
 });
 

@@ -307,3 +307,40 @@ pub async fn browser_page_at(browser: &reqwest::Client, port: u16, path: &str) -
         other => panic!("unexpected {other}"),
     }
 }
+
+/// A PEM file holding `pem`, in a directory of this test process (`tag` tells tests apart).
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn key_file(tag: &str, name: &str, pem: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("roidc-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+/// The key set an app with `signing_keys = keys` serves at `jwks_path` (asked of an instance
+/// whose provider does not matter: nothing is discovered to answer it), to register at a
+/// provider.
+#[allow(dead_code)]
+pub async fn served_key_set(keys: &[std::path::PathBuf]) -> Value {
+    let figment = Figment::from(rocket::Config::debug_default())
+        .merge(("log_level", "off"))
+        .merge(("oidc.signing_keys", keys))
+        .merge(("oidc.jwks_path", "/jwks.json"))
+        .merge((
+            "oidc.providers.default",
+            serde_json::json!({
+                "issuer": "http://127.0.0.1:9",
+                "client_id": "any",
+                "token_endpoint_auth_method": "private_key_jwt",
+            }),
+        ));
+    let client = client_with(figment).await;
+    let response = client.get("/jwks.json").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(
+        response.headers().get_one("Content-Type"),
+        Some("application/json")
+    );
+    serde_json::from_str(&response.into_string().await.unwrap()).unwrap()
+}
