@@ -114,7 +114,7 @@ impl AccessTokenValidator {
         let expect = ProofExpectations {
             htm: method,
             htu: url,
-            access_token: token,
+            access_token: Some(token),
             now: unix_now(),
             max_age: PROOF_MAX_AGE,
             skew,

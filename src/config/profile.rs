@@ -83,7 +83,7 @@ impl ProviderConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{OidcConfig, PushedAuthorization};
+    use crate::config::schema::{OidcConfig, PushedAuthorization};
     use figment::providers::{Format, Toml};
     use figment::Figment;
 

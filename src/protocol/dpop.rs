@@ -210,8 +210,8 @@ pub(crate) struct ProofExpectations<'a> {
     pub htm: &'a str,
     /// The request's URL (as the client saw it: behind `base_url`).
     pub htu: &'a str,
-    /// The access token sent with it.
-    pub access_token: &'a str,
+    /// The access token sent with it (`ath` must be its hash), if any.
+    pub access_token: Option<&'a str>,
     pub now: i64,
     /// How old a proof may be, in seconds.
     pub max_age: i64,
@@ -315,9 +315,10 @@ pub(crate) fn verify_proof(
     if iat < expect.now.saturating_sub(expect.max_age + expect.skew) {
         return Err("the DPoP proof is too old (`iat`)".into());
     }
-    let ath = token_hash(expect.access_token);
-    if text("ath") != Some(ath.as_str()) {
-        return Err("the DPoP proof is for another access token (`ath`)".into());
+    if let Some(token) = expect.access_token {
+        if text("ath") != Some(token_hash(token).as_str()) {
+            return Err("the DPoP proof is for another access token (`ath`)".into());
+        }
     }
     let jkt = jwk
         .thumbprint(ThumbprintHash::SHA256)
@@ -392,7 +393,7 @@ mod tests {
         ProofExpectations {
             htm: "GET",
             htu: URL,
-            access_token: token,
+            access_token: Some(token),
             now,
             max_age: 60,
             skew: 5,

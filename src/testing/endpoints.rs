@@ -17,6 +17,7 @@ use rocket::{get, post, routes, FromForm, Route};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::dpop::{DpopHeaders, DpopRefusal};
 use super::state::{
     insert_bounded, lock, random, Account, AuthorizationRequest, FrontChannel, IssuedCode,
     IssuedToken, ProviderState, RegisteredClient,
@@ -392,6 +393,21 @@ enum TokenReply {
     Json((Status, Json<Value>)),
     Raw((Status, (ContentType, String))),
     Redirect(Box<Redirect>),
+    /// A DPoP nonce challenge (RFC 9449 8): `use_dpop_nonce` and the nonce.
+    #[response(status = 400, content_type = "json")]
+    Nonce(String, Header<'static>),
+}
+
+impl From<DpopRefusal> for TokenReply {
+    fn from(refusal: DpopRefusal) -> Self {
+        match refusal {
+            DpopRefusal::Invalid => token_error(Status::BadRequest, "invalid_dpop_proof"),
+            DpopRefusal::Nonce(nonce) => TokenReply::Nonce(
+                json!({ "error": "use_dpop_nonce" }).to_string(),
+                Header::new("DPoP-Nonce", nonce),
+            ),
+        }
+    }
 }
 
 /// A successful token response, changed as the behaviour says.
@@ -407,7 +423,12 @@ fn token_error(status: Status, error: &str) -> TokenReply {
 }
 
 #[post("/token", data = "<form>")]
-async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> TokenReply {
+async fn token(
+    op: Op,
+    auth: AuthorizationHeader,
+    dpop: DpopHeaders,
+    form: Form<TokenParams>,
+) -> TokenReply {
     let s = op.0.clone();
     s.counters.token.fetch_add(1, Ordering::SeqCst);
     let behaviour = s.behaviour();
@@ -441,21 +462,32 @@ async fn token(op: Op, auth: AuthorizationHeader, form: Form<TokenParams>) -> To
     let Some(client_id) = client else {
         return token_error(Status::Unauthorized, "invalid_client");
     };
+    let jkt = match s.check_dpop(&dpop, "POST", "/token", None, &behaviour) {
+        Ok(jkt) => jkt.filter(|_| behaviour.dpop_binding),
+        Err(refusal) => return refusal.into(),
+    };
+    let jkt = jkt.as_deref();
     match form.grant_type.as_str() {
-        "refresh_token" => refresh(&s, &client_id, &form, &behaviour),
+        "refresh_token" => refresh(&s, (&client_id, jkt), &form, &behaviour),
         "client_credentials" => {
             // The application itself: its own "account", no ID token, no refresh token.
             let account = (client_id.clone(), Map::new());
             let scope = form.scope.as_deref().unwrap_or_default();
-            let body = s.token_body(&account, (&client_id, scope), None, false, &behaviour);
+            let grant = ((client_id.as_str(), scope), jkt);
+            let body = s.token_body(&account, grant, None, false, &behaviour);
             TokenReply::Json((Status::Ok, Json(body)))
         }
-        "authorization_code" => code_grant(&s, &client_id, &form, &behaviour),
+        "authorization_code" => code_grant(&s, (&client_id, jkt), &form, &behaviour),
         _ => token_error(Status::BadRequest, "unsupported_grant_type"),
     }
 }
 
-fn code_grant(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behaviour) -> TokenReply {
+fn code_grant(
+    s: &ProviderState,
+    (client_id, jkt): (&str, Option<&str>),
+    form: &TokenParams,
+    b: &Behaviour,
+) -> TokenReply {
     let issued = form.code.as_deref().and_then(|c| {
         let mut codes = lock(&s.codes);
         if b.reusable_codes {
@@ -486,13 +518,18 @@ fn code_grant(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behavi
         named.0 = sub.clone();
     }
     let id_token = s.id_token(client_id, &named, request.nonce.as_deref(), b);
-    let grant = (client_id, request.scope.as_str());
+    let grant = ((client_id, request.scope.as_str()), jkt);
     let body = s.token_body(&issued.account, grant, Some(id_token), b.refresh_token, b);
     token_success(body, b)
 }
 
 /// The refresh-token grant.
-fn refresh(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behaviour) -> TokenReply {
+fn refresh(
+    s: &ProviderState,
+    (client_id, jkt): (&str, Option<&str>),
+    form: &TokenParams,
+    b: &Behaviour,
+) -> TokenReply {
     s.counters.refresh.fetch_add(1, Ordering::SeqCst);
     if let Some(error) = &b.refresh_error {
         return token_error(Status::BadRequest, error);
@@ -518,7 +555,7 @@ fn refresh(s: &ProviderState, client_id: &str, form: &TokenParams, b: &Behaviour
     });
     let body = s.token_body(
         &account,
-        (client_id, "openid"),
+        ((client_id, "openid"), jkt),
         id_token,
         b.rotate_refresh_token,
         b,
@@ -542,16 +579,72 @@ impl<'r> FromRequest<'r> for Bearer {
     }
 }
 
-/// A userinfo answer: JSON, a raw body, or a Bearer challenge (RFC 6750 3.1).
+/// The access token of a userinfo request and its scheme (`Bearer` or `DPoP`).
+struct AccessHeader(Option<(String, String)>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AccessHeader {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let token = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.split_once(' '))
+            .map(|(scheme, token)| (scheme.to_owned(), token.to_owned()));
+        Outcome::Success(AccessHeader(token))
+    }
+}
+
+/// A userinfo answer: JSON, a raw body, or a challenge (RFC 6750 3.1, RFC 9449 7.1).
 #[derive(Responder)]
 enum UserinfoReply {
     Json((Status, Json<Value>)),
     Raw((Status, (ContentType, String))),
     #[response(status = 401, content_type = "json")]
     Challenge(String, Header<'static>),
+    #[response(status = 401, content_type = "json")]
+    Nonce(String, Header<'static>, Header<'static>),
 }
 
-fn userinfo(op: &Op, bearer: Bearer) -> UserinfoReply {
+fn invalid_token(scheme: &str) -> UserinfoReply {
+    let challenge = Header::new(
+        "WWW-Authenticate",
+        format!(r#"{scheme} error="invalid_token""#),
+    );
+    UserinfoReply::Challenge(json!({ "error": "invalid_token" }).to_string(), challenge)
+}
+
+/// The token's account, if the request presents it as it must: a token bound to a DPoP key
+/// with the `DPoP` scheme and a proof of that key, any other with `Bearer`.
+fn presented_token(
+    s: &ProviderState,
+    access: AccessHeader,
+    dpop: &DpopHeaders,
+    method: &str,
+    b: &Behaviour,
+) -> Result<IssuedToken, Box<UserinfoReply>> {
+    let Some((scheme, token)) = access.0 else {
+        return Err(Box::new(invalid_token("Bearer")));
+    };
+    let Some(issued) = lock(&s.access_tokens).get(&token).cloned() else {
+        return Err(Box::new(invalid_token("Bearer")));
+    };
+    match (&issued.jkt, scheme.as_str()) {
+        (None, "Bearer") => Ok(issued),
+        (Some(jkt), "DPoP") => match s.check_dpop(dpop, method, "/userinfo", Some(&token), b) {
+            Ok(Some(proof_jkt)) if proof_jkt == *jkt => Ok(issued),
+            Err(DpopRefusal::Nonce(nonce)) => Err(Box::new(UserinfoReply::Nonce(
+                json!({ "error": "use_dpop_nonce" }).to_string(),
+                Header::new("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#),
+                Header::new("DPoP-Nonce", nonce),
+            ))),
+            _ => Err(Box::new(invalid_token("DPoP"))),
+        },
+        _ => Err(Box::new(invalid_token("Bearer"))),
+    }
+}
+
+fn userinfo(op: &Op, access: AccessHeader, dpop: DpopHeaders, method: &str) -> UserinfoReply {
     let s = &op.0;
     s.counters.userinfo.fetch_add(1, Ordering::SeqCst);
     let behaviour = s.behaviour();
@@ -568,18 +661,12 @@ fn userinfo(op: &Op, bearer: Bearer) -> UserinfoReply {
             return UserinfoReply::Challenge(body, challenge);
         }
     }
-    let account = bearer
-        .0
-        .and_then(|t| lock(&s.access_tokens).get(&t).cloned());
-    let Some(IssuedToken {
+    let IssuedToken {
         account: (sub, mut claims),
         ..
-    }) = account
-    else {
-        return UserinfoReply::Json((
-            Status::Unauthorized,
-            Json(json!({ "error": "invalid_token" })),
-        ));
+    } = match presented_token(s, access, &dpop, method, &behaviour) {
+        Ok(issued) => issued,
+        Err(reply) => return *reply,
     };
     let sub = behaviour.userinfo_sub.unwrap_or(sub);
     claims.insert("sub".into(), sub.into());
@@ -587,13 +674,13 @@ fn userinfo(op: &Op, bearer: Bearer) -> UserinfoReply {
 }
 
 #[get("/userinfo")]
-fn userinfo_get(op: Op, bearer: Bearer) -> UserinfoReply {
-    userinfo(&op, bearer)
+fn userinfo_get(op: Op, access: AccessHeader, dpop: DpopHeaders) -> UserinfoReply {
+    userinfo(&op, access, dpop, "GET")
 }
 
 #[post("/userinfo")]
-fn userinfo_post(op: Op, bearer: Bearer) -> UserinfoReply {
-    userinfo(&op, bearer)
+fn userinfo_post(op: Op, access: AccessHeader, dpop: DpopHeaders) -> UserinfoReply {
+    userinfo(&op, access, dpop, "POST")
 }
 
 #[derive(FromForm)]
@@ -758,9 +845,8 @@ fn introspect(
     let issued = lock(&s.access_tokens).get(&form.token).cloned();
     let now = super::state::unix_now();
     match issued {
-        Some(token) if token.exp > now => (
-            Status::Ok,
-            Json(json!({
+        Some(token) if token.exp > now => {
+            let mut answer = json!({
                 "active": true,
                 "iss": s.issuer(),
                 "sub": token.account.0,
@@ -769,8 +855,13 @@ fn introspect(
                 "scope": token.scope,
                 "exp": token.exp,
                 "token_type": "Bearer",
-            })),
-        ),
+            });
+            if let Some(jkt) = token.jkt {
+                answer["token_type"] = "DPoP".into();
+                answer["cnf"] = json!({ "jkt": jkt });
+            }
+            (Status::Ok, Json(answer))
+        }
         _ => (Status::Ok, Json(json!({"active": false}))),
     }
 }

@@ -36,6 +36,7 @@
 //! # });
 //! ```
 
+mod dpop;
 mod endpoints;
 mod keys;
 mod state;
@@ -52,6 +53,7 @@ use rocket::local::asynchronous::Client;
 use rocket::Shutdown;
 use serde_json::{json, Map, Value};
 
+pub use dpop::DpopTestKey;
 use keys::SigningKey;
 pub use keys::{Alg, Signing};
 use state::{lock, random, ProviderState};
@@ -196,6 +198,16 @@ pub struct Behaviour {
     /// Changes the key-set document just before it is served (e.g. marks the keys `use: enc`,
     /// or replaces the whole document).
     pub jwks_document: Option<DocumentTweak>,
+    /// If set, DPoP proofs at the token and userinfo endpoints must carry this server nonce:
+    /// a proof without it gets `use_dpop_nonce` and the nonce in a `DPoP-Nonce` header.
+    pub dpop_nonce: Option<String>,
+    /// Whether a token request with a valid DPoP proof gets tokens bound to its key
+    /// (`token_type` `DPoP`, `cnf.jkt` in JWT access tokens and introspection; default
+    /// `true`). `false`: a provider that ignores proofs and issues Bearer tokens.
+    pub dpop_binding: bool,
+    /// Every DPoP proof is challenged with a new nonce, whatever it carries (a provider a
+    /// client can never satisfy; default `false`).
+    pub dpop_nonce_rotates: bool,
 }
 
 impl Default for Behaviour {
@@ -237,6 +249,9 @@ impl Default for Behaviour {
             userinfo: UserinfoEndpoint::Normal,
             jwks_status: 200,
             jwks_document: None,
+            dpop_nonce: None,
+            dpop_binding: true,
+            dpop_nonce_rotates: false,
         }
     }
 }
@@ -265,6 +280,8 @@ pub struct Hits {
     pub registration: usize,
     /// Token introspections.
     pub introspection: usize,
+    /// DPoP nonce challenges (`use_dpop_nonce`) sent, at any endpoint (not in `total`).
+    pub dpop_challenges: usize,
 }
 
 impl Hits {
@@ -484,6 +501,7 @@ impl TestProvider {
             refresh: load(&c.refresh),
             registration: load(&c.registration),
             introspection: load(&c.introspection),
+            dpop_challenges: load(&c.dpop_challenges),
         }
     }
 
@@ -493,7 +511,17 @@ impl TestProvider {
         let behaviour = lock(&self.state.behaviour).clone();
         let account = (sub.to_owned(), Map::new());
         self.state
-            .access_token(&account, self.client_id(), scope, &behaviour)
+            .access_token(&account, self.client_id(), scope, &behaviour, None)
+    }
+
+    /// [`issue_access_token`](Self::issue_access_token), bound to the DPoP key whose
+    /// thumbprint is `jkt` (see [`DpopTestKey::thumbprint`]): `cnf.jkt` in a JWT and in the
+    /// introspection answer.
+    pub fn issue_dpop_bound_access_token(&self, sub: &str, scope: &str, jkt: &str) -> String {
+        let behaviour = lock(&self.state.behaviour).clone();
+        let account = (sub.to_owned(), Map::new());
+        self.state
+            .access_token(&account, self.client_id(), scope, &behaviour, Some(jkt))
     }
 
     /// A signed ID token for `sub` with `nonce` and the current user's claims, as the token

@@ -41,6 +41,7 @@ pub(super) struct Counters {
     pub refresh: AtomicUsize,
     pub registration: AtomicUsize,
     pub introspection: AtomicUsize,
+    pub dpop_challenges: AtomicUsize,
 }
 
 /// A user: `sub` and further claims.
@@ -112,6 +113,8 @@ pub(super) struct IssuedToken {
     pub client_id: String,
     pub scope: String,
     pub exp: i64,
+    /// The thumbprint of the DPoP key the token is bound to, if any.
+    pub jkt: Option<String>,
 }
 
 /// What a code stands for.
@@ -235,7 +238,13 @@ impl ProviderState {
             params.push(("code".into(), code.clone()));
         }
         if wants("token") {
-            let token = self.access_token(&account, &request.client_id, &request.scope, &behaviour);
+            let token = self.access_token(
+                &account,
+                &request.client_id,
+                &request.scope,
+                &behaviour,
+                None,
+            );
             hashes.insert("at_hash".into(), half_sha256(&token).into());
             params.push(("access_token".into(), token));
             params.push(("token_type".into(), behaviour.token_type.clone()));
@@ -303,19 +312,24 @@ impl ProviderState {
         }
     }
 
-    /// A token response: a new access token for `account`, the ID token, and a new refresh
-    /// token if `new_refresh_token`.
+    /// A token response: a new access token for `account` (bound to the DPoP key `jkt` if
+    /// given), the ID token, and a new refresh token if `new_refresh_token`.
     pub fn token_body(
         &self,
         account: &Account,
-        grant: (&str, &str),
+        (grant, jkt): ((&str, &str), Option<&str>),
         id_token: Option<String>,
         new_refresh_token: bool,
         behaviour: &Behaviour,
     ) -> Value {
         let (client_id, scope) = grant;
-        let access_token = self.access_token(account, client_id, scope, behaviour);
-        let mut body = json!({ "access_token": access_token, "token_type": behaviour.token_type });
+        let access_token = self.access_token(account, client_id, scope, behaviour, jkt);
+        let token_type = if jkt.is_some() {
+            "DPoP"
+        } else {
+            behaviour.token_type.as_str()
+        };
+        let mut body = json!({ "access_token": access_token, "token_type": token_type });
         if let Some(id_token) = id_token {
             body["id_token"] = id_token.into();
         }
@@ -339,6 +353,7 @@ impl ProviderState {
         client_id: &str,
         scope: &str,
         behaviour: &Behaviour,
+        jkt: Option<&str>,
     ) -> String {
         let now = unix_now();
         let exp = now + behaviour.expires_in.unwrap_or(300);
@@ -356,6 +371,9 @@ impl ProviderState {
             claims.insert("exp".into(), exp.into());
             claims.insert("iat".into(), now.into());
             claims.insert("jti".into(), random(12).into());
+            if let Some(jkt) = jkt {
+                claims.insert("cnf".into(), json!({ "jkt": jkt }));
+            }
             if let Some(tweak) = &behaviour.access_token_claims {
                 tweak(&mut claims);
             }
@@ -370,6 +388,7 @@ impl ProviderState {
             client_id: client_id.to_owned(),
             scope: scope.to_owned(),
             exp,
+            jkt: jkt.map(str::to_owned),
         };
         self.record_issued(&token);
         insert_bounded(&self.access_tokens, token.clone(), issued);
