@@ -1,6 +1,7 @@
 //! A real browser against a real provider: headless Chromium, driven over WebDriver
 //! (chromedriver), logs in through the pages of `oidc-provider` (`tests/op/server.js`) with
-//! every response type, in its default response mode and with `form_post`, and lands on the
+//! every response type, in its default response mode and with `form_post`, and with the FAPI
+//! 2.0 profile (PAR, `private_key_jwt`, DPoP with the provider's nonces), and lands on the
 //! example application's protected page with its claims.
 //!
 //! The application runs at `http://localhost:PORT` and the provider at `http://127.0.0.1:PORT`:
@@ -107,12 +108,21 @@ async fn start_app(port: u16, issuer: &str, response_type: &str, mode: Option<&s
     if let Some(mode) = mode {
         provider["response_mode"] = mode.into();
     }
-    let figment = Figment::from(rocket::Config::debug_default())
+    serve_app(app_figment(port).merge(("oidc.providers.default", provider))).await;
+}
+
+/// The example application's settings on `port`, without a provider.
+fn app_figment(port: u16) -> Figment {
+    Figment::from(rocket::Config::debug_default())
         .merge(("log_level", "off"))
         .merge(("address", "127.0.0.1"))
         .merge(("port", port))
         .merge(("oidc.base_url", format!("http://localhost:{port}")))
-        .merge(("oidc.providers.default", provider));
+}
+
+/// Starts the example application with `figment` and waits until it answers.
+async fn serve_app(figment: Figment) {
+    let port: u16 = figment.extract_inner("port").expect("a port");
     let rocket = example_app::app(figment)
         .ignite()
         .await
@@ -224,6 +234,82 @@ async fn drive(browser: &fantoccini::Client, port: u16) -> Result<Value, String>
         .await
         .map_err(step("the page's text"))?;
     serde_json::from_str(&text).map_err(|e| format!("not JSON ({e}): {text}"))
+}
+
+/// The FAPI 2.0 login in Chromium: the provider in its FAPI 2.0 configuration (PAR required,
+/// DPoP with server nonces, `dpop_bound_access_tokens`, the app's key set, ES256 ID tokens),
+/// the app with `profile = "fapi2"`.
+#[rocket::async_test]
+async fn fapi2_with_dpop() {
+    let _one = ONE_BROWSER.lock().await;
+    let port = free_port();
+    let callback = format!("http://localhost:{port}/redirect_uri");
+    let dir = std::env::temp_dir().join(format!("rocket-oidc-fapi-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("rp-es256.pem");
+    std::fs::write(&key, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    let keys = [key];
+    let figment = app_figment(port)
+        .merge(("oidc.signing_keys", &keys))
+        .merge(("oidc.jwks_path", "/jwks.json"));
+    // The key set the app publishes, for the provider's registration of the client.
+    let jwks = {
+        let any = figment.clone().merge((
+            "oidc.providers.default",
+            json!({"issuer": "http://127.0.0.1:9", "client_id": CLIENT_ID,
+                   "token_endpoint_auth_method": "private_key_jwt"}),
+        ));
+        let local = rocket::local::asynchronous::Client::untracked(example_app::app(any))
+            .await
+            .unwrap();
+        let response = local.get("/jwks.json").dispatch().await;
+        response.into_string().await.unwrap()
+    };
+    let op = real_op::RealOp::start_with_env(
+        CLIENT_ID,
+        "unused",
+        &[&callback],
+        &[],
+        "private_key_jwt",
+        &[
+            ("OP_FAPI", "2.0"),
+            ("OP_PAR", "required"),
+            ("OP_DPOP_NONCE", "1"),
+            ("DPOP_BOUND", "1"),
+            ("CLIENT_JWKS", &jwks),
+        ],
+    )
+    .await;
+    let provider = json!({
+        "issuer": op.issuer,
+        "client_id": CLIENT_ID,
+        "scope": ["openid", "profile", "email"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "dpop": true,
+        "profile": "fapi2",
+    });
+    serve_app(figment.merge(("oidc.providers.default", provider))).await;
+    let driver = Driver::start().await;
+    let profile = dir.join("chromium");
+    let browser = driver.browser(&profile).await;
+    let result = drive(&browser, port).await;
+    let _ = browser.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let page = result.unwrap_or_else(|why| {
+        panic!(
+            "fapi2: {why}
+OP log:
+{}",
+            op.stderr()
+        )
+    });
+    assert_logged_in(&page, "code");
+    assert_eq!(page["token_type"], "DPoP", "{page}");
+    let log = op.stderr();
+    assert!(log.contains("OP dpop token 200 DPoP"), "{log}");
+    assert!(log.contains("OP dpop userinfo 200"), "{log}");
+    let pushed = log.lines().find(|l| l.starts_with("OP par ")).unwrap();
+    assert!(pushed.contains("dpop_jkt"), "{pushed}");
 }
 
 fn wait_at_most(browser: &fantoccini::Client) -> fantoccini::wait::Wait<'_> {
