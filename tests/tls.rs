@@ -450,3 +450,114 @@ async fn mutual_tls_without_a_client_certificate_the_login_is_refused() {
     let page = client.get("/").header(Accept::JSON).dispatch().await;
     assert_eq!(page.status(), Status::Unauthorized);
 }
+
+/// The provider with `tls_client_auth` for certificates of `client_ca` with the subject
+/// `CN=rocket-tls.client`, certificate-bound tokens, mutual-TLS aliases under `/mtls`, and the
+/// FAPI 2.0 profile's keys.
+async fn mtls_auth_op(files: &Files, ca: &Ca, client_ca: &Ca) -> real_op::RealOp {
+    let client_ca_file = files.write("client-ca.pem", &client_ca.pem);
+    let (cert, key) = ca.leaf(&["127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth);
+    let cert = files.write("op-cert.pem", &cert);
+    let key = files.write("op-key.pem", &key);
+    real_op::RealOp::start_with_env(
+        CLIENT_ID,
+        "unused",
+        &[CALLBACK],
+        &["http://127.0.0.1:8000/logout"],
+        "tls_client_auth",
+        &[
+            ("OP_TLS_CERT", &cert),
+            ("OP_TLS_KEY", &key),
+            ("OP_TLS_CLIENT_CA", &client_ca_file),
+            ("OP_MTLS_AUTH", "1"),
+            ("CLIENT_CERT_SUBJECT", "CN=rocket-tls.client"),
+            ("OP_FAPI", "2.0"),
+        ],
+    )
+    .await
+}
+
+#[rocket::async_test]
+async fn tls_client_auth_with_certificate_bound_tokens_through_the_mtls_aliases() {
+    capture_logs();
+    let files = Files::new("mtls-auth");
+    let ca = Ca::new("test CA");
+    let client_ca = Ca::new("client CA");
+    let op = mtls_auth_op(&files, &ca, &client_ca).await;
+    let (cert, key) = client_ca.leaf(&["rocket-tls.client"], ExtendedKeyUsagePurpose::ClientAuth);
+    let ca_file = files.write("ca.pem", &ca.pem);
+    let figment = Figment::from(rocket::Config::debug_default())
+        .merge(("log_level", "off"))
+        .merge(("oidc.base_url", APP))
+        .merge(("oidc.ca_certificates", [ca_file]))
+        .merge((
+            "oidc.providers.default",
+            json!({
+                "issuer": op.issuer,
+                "client_id": CLIENT_ID,
+                "scope": ["openid", "profile", "offline_access"],
+                "auth_request_params": {"prompt": "consent"},
+                "token_endpoint_auth_method": "tls_client_auth",
+                "tls_client_certificate": files.write("client-cert.pem", &cert),
+                "tls_client_key": files.write("client-key.pem", &key),
+                "revoke_tokens_on_logout": true,
+                // FAPI 2.0 with certificate-bound tokens instead of DPoP.
+                "profile": "fapi2",
+            }),
+        ));
+    let client = support::client_with(figment).await;
+    let browser = browser(&ca.pem, None);
+    let (status, body) = log_in(&client, &browser, "erin").await;
+    assert_eq!(status, Status::SeeOther, "{body}\nOP: {}", op.stderr());
+    let page = client.get("/").header(Accept::JSON).dispatch().await;
+    let page: Value = serde_json::from_str(&page.into_string().await.unwrap()).unwrap();
+    assert_eq!(page["userinfo"]["sub"], "erin", "{page}");
+    let refreshed = client
+        .get("/token?force=true")
+        .header(Accept::JSON)
+        .dispatch()
+        .await;
+    assert_eq!(refreshed.status(), Status::Ok, "OP: {}", op.stderr());
+    let logout = client.get("/logout").header(Accept::HTML).dispatch().await;
+    assert!(logout.status() == Status::SeeOther || logout.status() == Status::Ok);
+    provider_logged(&op, "OP revocation.success").await;
+    // The pushed request, the code exchange, userinfo, the refresh and the revocations all
+    // went to the aliases with the certificate; nothing authenticated went to a plain endpoint.
+    let log = op.stderr();
+    for path in ["/request", "/token", "/me", "/token/revocation"] {
+        assert!(
+            log.contains(&format!("OP mtls.alias {path}\n")),
+            "{path}: {log}"
+        );
+    }
+    assert!(!log.contains("OP mtls.plain"), "{log}");
+    assert!(!log.contains("invalid_client"), "{log}");
+}
+
+#[test]
+fn tls_client_auth_needs_a_client_certificate_and_no_secret() {
+    let launch = |provider: Value| {
+        let figment = Figment::from(rocket::Config::debug_default())
+            .merge(("oidc.providers.default", provider));
+        rocket_openidconnect::OidcConfig::from_figment(&figment)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let base = json!({"issuer": "https://op.example", "client_id": "app",
+                      "token_endpoint_auth_method": "tls_client_auth"});
+    let error = launch(base.clone()).unwrap_err();
+    assert!(
+        error.contains("oidc.providers.default.tls_client_certificate"),
+        "{error}"
+    );
+    let mut with_secret = base;
+    with_secret["client_secret"] = "s3cret".into();
+    with_secret["tls_client_certificate"] = "cert.pem".into();
+    with_secret["tls_client_key"] = "key.pem".into();
+    let error = launch(with_secret).unwrap_err();
+    assert!(
+        error.contains("oidc.providers.default.client_secret"),
+        "{error}"
+    );
+    assert!(!error.contains("s3cret"), "{error}");
+}

@@ -43,6 +43,8 @@ pub(crate) fn client_post(
             Some(key) => Some(AssertionKey::Private(key)),
             None => return Err(assertion_failed("no signing key is configured")),
         },
+        // Mutual TLS: the client certificate of the connection authenticates (RFC 8705 2);
+        // the form names the client.
         _ => {
             form.push(("client_id", id.to_owned()));
             None

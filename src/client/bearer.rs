@@ -20,6 +20,7 @@ use crate::protocol::access_token::{
 };
 use crate::protocol::dpop::{verify_proof, NonceKey, ProofExpectations, VerifiedProof};
 use crate::protocol::jws::{allowed_algs, is_symmetric, verify_jws};
+use crate::protocol::metadata::Endpoint;
 use crate::session::records::Records;
 use crate::util::clock::unix_now;
 use crate::util::metrics;
@@ -177,8 +178,7 @@ impl AccessTokenValidator {
         const ENDPOINT: &str = "introspection endpoint";
         let endpoint = ready
             .metadata
-            .introspection_endpoint
-            .as_deref()
+            .endpoint(Endpoint::Introspection, client.config.uses_mtls())
             .ok_or(ProviderError::MissingEndpoint("introspection endpoint"))?;
         let mut hasher = Sha256::new();
         hasher.update(client.name.as_bytes());

@@ -6,6 +6,7 @@ use crate::client::dpop::{send_with_proof, Proof};
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::RelyingParty;
 use crate::error::AuthError;
+use crate::protocol::metadata::Endpoint;
 use crate::protocol::secret::State;
 use crate::session::model::UserSession;
 use crate::session::pending::PendingLogout;
@@ -113,7 +114,8 @@ impl RelyingParty {
         session: &UserSession,
     ) {
         const ENDPOINT: &str = "revocation endpoint";
-        let Some(endpoint) = ready.metadata.revocation_endpoint.as_deref() else {
+        let mtls = client.config.uses_mtls();
+        let Some(endpoint) = ready.metadata.endpoint(Endpoint::Revocation, mtls) else {
             return;
         };
         let tokens = [

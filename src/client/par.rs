@@ -11,7 +11,7 @@ use crate::client::http::invalid;
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::config::{ProviderConfig, PushedAuthorization};
 use crate::error::{AuthError, ProviderError};
-use crate::protocol::metadata::ProviderMetadata;
+use crate::protocol::metadata::{Endpoint, ProviderMetadata};
 use crate::util::text::printable_ascii;
 
 const ENDPOINT: &str = "pushed authorization request endpoint";
@@ -23,7 +23,7 @@ pub(crate) fn par_endpoint<'a>(
     config: &ProviderConfig,
     metadata: &'a ProviderMetadata,
 ) -> Result<Option<&'a str>, AuthError> {
-    let endpoint = metadata.pushed_authorization_request_endpoint.as_deref();
+    let endpoint = metadata.endpoint(Endpoint::PushedAuthorization, config.uses_mtls());
     match (config.pushed_authorization, endpoint) {
         (PushedAuthorization::Off, _) if metadata.require_pushed_authorization_requests => {
             Err(invalid(

@@ -9,6 +9,7 @@ use crate::client::http::HttpResponse;
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::error::{AuthError, ProviderError};
 use crate::protocol::dpop::DpopKey;
+use crate::protocol::metadata::Endpoint;
 use crate::protocol::token_response::TokenResponse;
 use crate::util::text::printable_ascii;
 
@@ -25,8 +26,7 @@ pub(crate) async fn token_request(
 ) -> Result<TokenResponse, AuthError> {
     let token_endpoint = ready
         .metadata
-        .token_endpoint
-        .as_deref()
+        .endpoint(Endpoint::Token, client.config.uses_mtls())
         .ok_or(ProviderError::MissingEndpoint("token endpoint"))?;
     let credentials = &ready.credentials;
     let proof = dpop.map(|key| Proof {

@@ -8,6 +8,7 @@ use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::config::UserinfoMethod;
 use crate::error::{AuthError, ProviderError};
 use crate::protocol::dpop::DpopKey;
+use crate::protocol::metadata::Endpoint;
 
 const ENDPOINT: &str = "userinfo endpoint";
 
@@ -22,7 +23,9 @@ pub(crate) async fn fetch_userinfo(
 ) -> Result<Option<Map<String, Value>>, AuthError> {
     let endpoint = match (
         &client.config.userinfo_method,
-        &ready.metadata.userinfo_endpoint,
+        ready
+            .metadata
+            .endpoint(Endpoint::Userinfo, client.config.uses_mtls()),
     ) {
         (UserinfoMethod::None, _) | (_, None) => return Ok(None),
         (_, Some(endpoint)) => endpoint,

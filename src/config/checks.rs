@@ -288,6 +288,14 @@ fn check_provider_in(
             "`private_key_jwt` needs a key in oidc.signing_keys",
         ));
     }
+    let method = provider.client_auth_method();
+    if method.is_mtls() && provider.tls_client_certificate.is_none() {
+        return Err(ConfigError::Missing(format!(
+            "{key}.tls_client_certificate (required by {key}.token_endpoint_auth_method = \
+             \"{}\")",
+            method.name()
+        )));
+    }
     if !provider.login_params.is_empty() && config.login_path.is_none() {
         return Err(invalid(
             &format!("{key}.login_params"),
@@ -474,6 +482,15 @@ fn check_client(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError>
                  remove it",
             )),
             (ClientAuthMethod::PrivateKeyJwt, None) => Ok(()),
+            (method, Some(_)) if method.is_mtls() => Err(invalid(
+                &format!("{key}.client_secret"),
+                format!(
+                    "is not used by {} (the client authenticates with its certificate): \
+                     remove it",
+                    method.name()
+                ),
+            )),
+            (method, None) if method.is_mtls() => Ok(()),
             // No token endpoint: the implicit flow authenticates no client.
             _ if !provider.response_type.has_code() => Ok(()),
             (_, Some(secret)) if !secret.secret().is_empty() => Ok(()),

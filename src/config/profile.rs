@@ -30,16 +30,20 @@ pub(crate) fn check(provider: &ProviderConfig, key: &str) -> Result<(), ConfigEr
     if !provider.pkce {
         return refuse("pkce", "must be true under the fapi2 profile (PKCE S256)");
     }
-    if provider.client_auth_method() != ClientAuthMethod::PrivateKeyJwt {
+    let method = provider.client_auth_method();
+    if method != ClientAuthMethod::PrivateKeyJwt && !method.is_mtls() {
         return refuse(
             "token_endpoint_auth_method",
-            "must be `private_key_jwt` under the fapi2 profile",
+            "must be `private_key_jwt`, `tls_client_auth` or `self_signed_tls_client_auth` \
+             under the fapi2 profile",
         );
     }
-    if !provider.dpop {
+    // Sender-constrained tokens: DPoP, or certificate-bound through the client certificate.
+    if !provider.dpop && provider.tls_client_certificate.is_none() {
         return refuse(
             "dpop",
-            "must be true under the fapi2 profile (sender-constrained tokens)",
+            "must be true under the fapi2 profile (sender-constrained tokens), unless the \
+             tokens are bound to a tls_client_certificate",
         );
     }
     if provider.allow_insecure_http {
@@ -74,6 +78,12 @@ pub(crate) fn apply(provider: &mut ProviderConfig) {
 }
 
 impl ProviderConfig {
+    /// Whether the client talks to the provider with mutual TLS (a client certificate): it
+    /// then calls the provider's `mtls_endpoint_aliases` where there are some.
+    pub(crate) fn uses_mtls(&self) -> bool {
+        self.tls_client_certificate.is_some()
+    }
+
     /// Whether the fapi2 profile applies: sender-constrained tokens and the `iss` response
     /// parameter are then required at every login.
     pub(crate) fn is_fapi2(&self) -> bool {

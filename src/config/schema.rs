@@ -210,6 +210,12 @@ pub enum ClientAuthMethod {
     /// A JWT signed with the relying party's first `signing_keys` key (RFC 7523): no client
     /// secret.
     PrivateKeyJwt,
+    /// Mutual TLS with a certificate of a CA the provider trusts (RFC 8705 2.1): the
+    /// provider's `tls_client_certificate`, no client secret.
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate the provider knows from the client's
+    /// registered keys (RFC 8705 2.2): the provider's `tls_client_certificate`, no secret.
+    SelfSignedTlsClientAuth,
 }
 
 impl ClientAuthMethod {
@@ -229,7 +235,17 @@ impl ClientAuthMethod {
             ClientAuthMethod::None => "none",
             ClientAuthMethod::ClientSecretJwt => "client_secret_jwt",
             ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            ClientAuthMethod::TlsClientAuth => "tls_client_auth",
+            ClientAuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
+    }
+
+    /// Whether the client authenticates by mutual TLS (its certificate, no secret).
+    pub(crate) fn is_mtls(self) -> bool {
+        matches!(
+            self,
+            ClientAuthMethod::TlsClientAuth | ClientAuthMethod::SelfSignedTlsClientAuth
+        )
     }
 
     /// The method of a registered name, if it is one this crate speaks.
@@ -240,6 +256,8 @@ impl ClientAuthMethod {
             ClientAuthMethod::None,
             ClientAuthMethod::ClientSecretJwt,
             ClientAuthMethod::PrivateKeyJwt,
+            ClientAuthMethod::TlsClientAuth,
+            ClientAuthMethod::SelfSignedTlsClientAuth,
         ]
         .into_iter()
         .find(|m| m.name() == name)
@@ -357,7 +375,9 @@ pub struct ProviderConfig {
     /// `get` (default), `post` or `none`.
     #[serde(default = "default_userinfo_method")]
     pub userinfo_method: UserinfoMethod,
-    /// `client_secret_basic` (default), `client_secret_post` or `none` (a public client).
+    /// `client_secret_basic` (default), `client_secret_post`, `client_secret_jwt`,
+    /// `private_key_jwt`, `tls_client_auth`, `self_signed_tls_client_auth` or `none` (a
+    /// public client).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<ClientAuthMethod>,
     /// ID token signature algorithms to accept. Default: the asymmetric algorithms the provider

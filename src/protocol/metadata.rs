@@ -69,9 +69,66 @@ pub struct ProviderMetadata {
     /// The provider takes authorization requests only through its PAR endpoint (RFC 9126 5).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// The endpoints a client using mutual TLS calls instead (RFC 8705 5).
+    #[serde(default)]
+    pub mtls_endpoint_aliases: Option<MtlsEndpointAliases>,
+}
+
+/// The endpoints of a provider for clients that use mutual TLS (RFC 8705 5): where present,
+/// they replace the plain ones for a client with a `tls_client_certificate`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MtlsEndpointAliases {
+    /// The token endpoint.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// The userinfo endpoint.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// The revocation endpoint.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// The introspection endpoint.
+    #[serde(default)]
+    pub introspection_endpoint: Option<String>,
+    /// The PAR endpoint.
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
+}
+
+/// An endpoint the client calls with its credentials (and, with mutual TLS, its certificate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Token,
+    Userinfo,
+    Revocation,
+    Introspection,
+    PushedAuthorization,
 }
 
 impl ProviderMetadata {
+    /// The URL of `which`: its mutual-TLS alias when the client uses `mtls` and the provider
+    /// has one, else the plain one.
+    pub(crate) fn endpoint(&self, which: Endpoint, mtls: bool) -> Option<&str> {
+        let alias = match (&self.mtls_endpoint_aliases, mtls) {
+            (Some(a), true) => match which {
+                Endpoint::Token => a.token_endpoint.as_deref(),
+                Endpoint::Userinfo => a.userinfo_endpoint.as_deref(),
+                Endpoint::Revocation => a.revocation_endpoint.as_deref(),
+                Endpoint::Introspection => a.introspection_endpoint.as_deref(),
+                Endpoint::PushedAuthorization => a.pushed_authorization_request_endpoint.as_deref(),
+            },
+            _ => None,
+        };
+        alias.or(match which {
+            Endpoint::Token => self.token_endpoint.as_deref(),
+            Endpoint::Userinfo => self.userinfo_endpoint.as_deref(),
+            Endpoint::Revocation => self.revocation_endpoint.as_deref(),
+            Endpoint::Introspection => self.introspection_endpoint.as_deref(),
+            Endpoint::PushedAuthorization => self.pushed_authorization_request_endpoint.as_deref(),
+        })
+    }
+
     /// Checks that every endpoint is https (or http on loopback, or allowed by config).
     /// Returns the offending field and why.
     pub(crate) fn check_urls(&self, allow_http: bool) -> Result<(), (&'static str, String)> {
@@ -95,11 +152,67 @@ impl ProviderMetadata {
                 self.pushed_authorization_request_endpoint.as_ref(),
             ),
         ];
-        for (field, value) in required.into_iter().chain(optional) {
+        let none = MtlsEndpointAliases::default();
+        let aliases = self.mtls_endpoint_aliases.as_ref().unwrap_or(&none);
+        let aliased = [
+            (
+                "mtls_endpoint_aliases.token_endpoint",
+                aliases.token_endpoint.as_ref(),
+            ),
+            (
+                "mtls_endpoint_aliases.userinfo_endpoint",
+                aliases.userinfo_endpoint.as_ref(),
+            ),
+            (
+                "mtls_endpoint_aliases.revocation_endpoint",
+                aliases.revocation_endpoint.as_ref(),
+            ),
+            (
+                "mtls_endpoint_aliases.introspection_endpoint",
+                aliases.introspection_endpoint.as_ref(),
+            ),
+            (
+                "mtls_endpoint_aliases.pushed_authorization_request_endpoint",
+                aliases.pushed_authorization_request_endpoint.as_ref(),
+            ),
+        ];
+        for (field, value) in required.into_iter().chain(optional).chain(aliased) {
             if let Some(value) = value {
                 check_url(value, allow_http).map_err(|why| (field, why))?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mutual_tls_clients_call_the_aliases_where_there_are_some() {
+        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://op.example",
+            "authorization_endpoint": "https://op.example/authorize",
+            "jwks_uri": "https://op.example/jwks",
+            "token_endpoint": "https://op.example/token",
+            "userinfo_endpoint": "https://op.example/userinfo",
+            "mtls_endpoint_aliases": { "token_endpoint": "https://mtls.op.example/token" },
+        }))
+        .unwrap();
+        let token = metadata.endpoint(Endpoint::Token, true);
+        assert_eq!(token, Some("https://mtls.op.example/token"));
+        let plain = metadata.endpoint(Endpoint::Token, false);
+        assert_eq!(plain, Some("https://op.example/token"));
+        let userinfo = metadata.endpoint(Endpoint::Userinfo, true);
+        assert_eq!(userinfo, Some("https://op.example/userinfo"));
+        assert_eq!(metadata.endpoint(Endpoint::Revocation, true), None);
+        let mut insecure = metadata.clone();
+        insecure.mtls_endpoint_aliases = Some(MtlsEndpointAliases {
+            token_endpoint: Some("http://op.example/token".into()),
+            ..Default::default()
+        });
+        let (field, _) = insecure.check_urls(false).unwrap_err();
+        assert_eq!(field, "mtls_endpoint_aliases.token_endpoint");
     }
 }

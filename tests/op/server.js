@@ -31,6 +31,13 @@
 //                              without the current nonce gets `use_dpop_nonce`
 //   OP_DPOP_OFF=1              no DPoP at all (proofs ignored, Bearer tokens only)
 //   DPOP_BOUND=1               the client's `dpop_bound_access_tokens` (never a Bearer token)
+//   OP_MTLS_AUTH=1             mutual-TLS client authentication (RFC 8705, with OP_TLS_CLIENT_CA):
+//                              `tls_client_auth` for a certificate with the subject
+//                              CLIENT_CERT_SUBJECT (e.g. `CN=app`), certificate-bound access
+//                              tokens, and `mtls_endpoint_aliases` under `/mtls`, the paths that
+//                              take certificates (logged as `OP mtls.alias <path>`; a certificate
+//                              sent to a plain token, userinfo or PAR endpoint is logged as
+//                              `OP mtls.plain <path>`)
 //   OP_FAPI=2.0                the FAPI 2.0 Security Profile (`features.fapi`), with ES256 and
 //                              PS256 signing keys (ID tokens ES256 for the client)
 //
@@ -90,11 +97,23 @@ const client = {
     ...(implicit ? ['implicit'] : [])],
   token_endpoint_auth_method: authMethod,
 };
-if (authMethod !== 'none' && authMethod !== 'private_key_jwt') {
+if (!['none', 'private_key_jwt', 'tls_client_auth'].includes(authMethod)) {
   client.client_secret = env.CLIENT_SECRET;
 }
 if (env.CLIENT_JWKS) client.jwks = JSON.parse(env.CLIENT_JWKS);
 if (env.DPOP_BOUND === '1') client.dpop_bound_access_tokens = true;
+const mtlsAuth = env.OP_MTLS_AUTH === '1';
+if (mtlsAuth && authMethod === 'tls_client_auth') {
+  client.tls_client_auth_subject_dn = env.CLIENT_CERT_SUBJECT;
+  client.tls_client_certificate_bound_access_tokens = true;
+}
+// The client certificate of a request, PEM (mutual TLS).
+const peerCertificate = (ctx) => {
+  const cert = ctx.req.socket.getPeerCertificate?.();
+  if (!cert || !cert.raw) return undefined;
+  const body = cert.raw.toString('base64').match(/.{1,64}/g).join('\n');
+  return `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+};
 const fapi = env.OP_FAPI === '2.0';
 if (fapi) client.id_token_signed_response_alg = 'ES256';
 
@@ -155,6 +174,10 @@ const hour = 60 * 60;
 const provider = new Provider(issuer, {
   clients: [client],
   ...(fapi ? { jwks: signingKeys() } : {}),
+  ...(mtlsAuth ? {
+    clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post',
+      'private_key_jwt', 'none', 'tls_client_auth'],
+  } : {}),
   // Any login is an account whose `sub` is the login name.
   async findAccount(_ctx, sub) {
     return {
@@ -214,6 +237,20 @@ const provider = new Provider(issuer, {
       } : {}),
     },
     ...(fapi ? { fapi: { enabled: true, profile: '2.0' } } : {}),
+    ...(mtlsAuth ? {
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        tlsClientAuth: true,
+        getCertificate: peerCertificate,
+        certificateAuthorized: (ctx) => ctx.req.socket.authorized === true,
+        certificateSubjectMatches(ctx, property, expected) {
+          const pem = peerCertificate(ctx);
+          if (!pem || property !== 'tls_client_auth_subject_dn') return false;
+          return new crypto.X509Certificate(pem).subject.split('\n').join(',') === expected;
+        },
+      },
+    } : {}),
     // Dynamic client registration (open: no initial access token).
     registration: { enabled: true },
     // The application as a client of APIs: client credentials, and access tokens for two
@@ -349,6 +386,34 @@ try {
 } catch (err) {
   console.error(`server.js: invalid client configuration: ${err.message}${err.error_description ? ` (${err.error_description})` : ''}`);
   process.exit(1);
+}
+
+// Mutual-TLS endpoint aliases (RFC 8705 5): `/mtls/...` is the same endpoint, and the only
+// place a certificate is taken; discovery names them.
+if (mtlsAuth) {
+  const aliased = ['token_endpoint', 'userinfo_endpoint', 'revocation_endpoint',
+    'introspection_endpoint', 'pushed_authorization_request_endpoint'];
+  provider.use(async (ctx, next) => {
+    const certificate = ctx.req.socket.authorized === true;
+    if (ctx.path.startsWith('/mtls/')) {
+      if (!certificate) {
+        ctx.status = 401;
+        ctx.type = 'json';
+        ctx.body = { error: 'invalid_client', error_description: 'a client certificate is required' };
+        return;
+      }
+      ctx.path = ctx.path.slice('/mtls'.length);
+      console.error(`OP mtls.alias ${ctx.path}`);
+    } else if (certificate && ['/token', '/me', '/request'].some((p) => ctx.path.startsWith(p))) {
+      console.error(`OP mtls.plain ${ctx.path}`);
+    }
+    await next();
+    if (ctx.oidc?.route === 'discovery' && ctx.body) {
+      ctx.body.mtls_endpoint_aliases = Object.fromEntries(aliased
+        .filter((name) => ctx.body[name])
+        .map((name) => [name, ctx.body[name].replace(issuer, `${issuer}/mtls`)]));
+    }
+  });
 }
 
 // Endpoints that require a client certificate (mutual TLS): refused without one.
