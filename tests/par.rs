@@ -190,3 +190,106 @@ async fn a_pushed_request_the_provider_refuses_shows_its_error() {
         Status::Unauthorized
     );
 }
+
+// The in-process provider, for what a real provider will not do on request.
+
+use rocket_openidconnect::testing::{ParEndpoint, TestProvider};
+
+/// The example app against an in-process provider offering PAR that answers pushes with
+/// `answer` (status and body).
+async fn pushed_to(answer: Option<(u16, &str)>) -> (TestProvider, Client) {
+    let provider = TestProvider::start().await;
+    provider.configure(|b| {
+        b.par = ParEndpoint::Offered;
+        b.par_answer = answer.map(|(status, body)| (status, body.to_owned()));
+    });
+    let client = support::client(&provider).await;
+    (provider, client)
+}
+
+#[rocket::async_test]
+async fn an_in_process_login_through_par_carries_only_the_request_uri() {
+    let (provider, client) = pushed_to(None).await;
+    let attempt = provider.login(&client, "/").await;
+    assert_eq!(attempt.status, Status::SeeOther, "{}", attempt.body);
+    assert_eq!(provider.hits().par, 1);
+    let sent: Vec<String> = provider
+        .last_authorization_request()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    // The provider saw the pushed parameters (the browser carried two).
+    assert!(sent.contains(&"code_challenge".to_owned()), "{sent:?}");
+}
+
+#[rocket::async_test]
+async fn par_endpoint_answers_that_cannot_be_used_show_the_error_view() {
+    let rows: [(&str, u16, &str, u16); 7] = [
+        (
+            "refused",
+            400,
+            r#"{"error":"invalid_request","error_description":"bad"}"#,
+            400,
+        ),
+        ("client refused", 401, r#"{"error":"invalid_client"}"#, 400),
+        ("server error", 500, "<h1>oops</h1>", 502),
+        ("not JSON", 201, "<html>hello</html>", 502),
+        ("no request_uri", 201, r#"{"expires_in":60}"#, 502),
+        ("no expires_in", 201, r#"{"request_uri":"urn:x"}"#, 502),
+        (
+            "expires_in 0",
+            201,
+            r#"{"request_uri":"urn:x","expires_in":0}"#,
+            502,
+        ),
+    ];
+    for (row, status, body, expected) in rows {
+        let (provider, client) = pushed_to(Some((status, body))).await;
+        let response = client.get("/").header(Accept::HTML).dispatch().await;
+        let got = response.status().code;
+        assert!(
+            response.headers().get_one("Location").is_none(),
+            "{row}: a redirect"
+        );
+        let page = response.into_string().await.unwrap_or_default();
+        assert_eq!(got / 100, expected / 100, "{row}: {got} {page}");
+        assert!(
+            !page.contains(provider.client_secret()),
+            "{row}: the secret"
+        );
+        assert!(!page.contains("<h1>oops"), "{row}: the provider's page");
+        assert_eq!(provider.hits().authorize, 0, "{row}");
+        assert_eq!(
+            support::json_page(&client, "/", Accept::JSON).await.0,
+            Status::Unauthorized,
+            "{row}: a session"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn an_expired_request_uri_stops_at_the_provider_and_a_new_login_pushes_again() {
+    let (provider, client) = pushed_to(None).await;
+    provider.configure(|b| b.par_expires_in = 1);
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    support::until_unix(support::unix_now() + 2).await;
+    // The provider refuses the expired request with its own page: it cannot send the
+    // browser back, so nothing reaches the application.
+    let browser = reqwest::Client::new();
+    let at_provider = browser.get(&authorize).send().await.unwrap();
+    assert_eq!(at_provider.status(), 400);
+    assert!(at_provider
+        .text()
+        .await
+        .unwrap()
+        .contains("invalid_request_uri"));
+    // Starting again pushes a new request, which works.
+    provider.configure(|b| b.par_expires_in = 60);
+    let attempt = provider.login(&client, "/").await;
+    assert_eq!(attempt.status, Status::SeeOther, "{}", attempt.body);
+    assert_eq!(provider.hits().par, 2);
+    // A request_uri is used once: the first one cannot come back.
+    let again = browser.get(&authorize).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+}

@@ -40,12 +40,14 @@ pub(super) fn routes() -> Vec<Route> {
         end_session,
         revoke,
         register,
-        introspect
+        introspect,
+        super::par::par,
+        super::par::authorize_pushed
     ]
 }
 
 /// The provider's state, unless the provider is "down" (then every endpoint answers 503).
-struct Op(Arc<ProviderState>);
+pub(super) struct Op(pub(super) Arc<ProviderState>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Op {
@@ -58,7 +60,7 @@ impl<'r> FromRequest<'r> for Op {
     }
 }
 
-type Refusal = (Status, &'static str);
+pub(super) type Refusal = (Status, &'static str);
 
 #[get("/.well-known/openid-configuration")]
 fn discovery(op: Op) -> Json<Value> {
@@ -89,6 +91,11 @@ fn discovery(op: Op) -> Json<Value> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": behaviour.advertise_iss_parameter,
     });
+    if behaviour.par != super::ParEndpoint::Off {
+        document["pushed_authorization_request_endpoint"] = format!("{base}/par").into();
+        document["require_pushed_authorization_requests"] =
+            (behaviour.par == super::ParEndpoint::Required).into();
+    }
     if behaviour.logout_endpoints {
         document["end_session_endpoint"] = format!("{base}/end_session").into();
         document["revocation_endpoint"] = format!("{base}/revoke").into();
@@ -128,7 +135,7 @@ fn jwks_moved(op: Op) -> Json<Value> {
 }
 
 #[derive(FromForm)]
-struct AuthorizeParams {
+pub(super) struct AuthorizeParams {
     client_id: String,
     redirect_uri: String,
     response_type: String,
@@ -144,7 +151,7 @@ struct AuthorizeParams {
 
 /// A redirect, the login page, or a `form_post` page.
 #[derive(Responder)]
-enum AuthorizeReply {
+pub(super) enum AuthorizeReply {
     Redirect(Box<Redirect>),
     Page(RawHtml<String>),
 }
@@ -173,16 +180,33 @@ fn response_type_words(response_type: &str) -> Option<Vec<String>> {
     known.contains(&words.join(" ").as_str()).then_some(words)
 }
 
-#[get("/authorize?<params..>")]
+#[get("/authorize?<params..>", rank = 2)]
 fn authorize(
     op: Op,
     params: AuthorizeParams,
     uri: &rocket::http::uri::Origin<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<AuthorizeReply, Refusal> {
+    if op.0.behaviour().par == super::ParEndpoint::Required {
+        return Err((
+            Status::BadRequest,
+            "only pushed authorization requests are taken",
+        ));
+    }
+    let query = uri.query().map(|q| q.as_str().to_owned());
+    authorize_request(op, params, query, jar)
+}
+
+/// An authorization request (from the URL, or pushed), whose query was `query`.
+pub(super) fn authorize_request(
+    op: Op,
+    params: AuthorizeParams,
+    query: Option<String>,
+    jar: &CookieJar<'_>,
+) -> Result<AuthorizeReply, Refusal> {
     let s = &op.0;
     s.counters.authorize.fetch_add(1, Ordering::SeqCst);
-    *lock(&s.last_authorize) = uri.query().map(|q| q.as_str().to_owned());
+    *lock(&s.last_authorize) = query;
     let client = s
         .client(&params.client_id)
         .ok_or((Status::BadRequest, "unknown client"))?;
@@ -350,7 +374,7 @@ struct TokenParams {
 }
 
 /// The `Authorization` header, if any.
-struct AuthorizationHeader(Option<String>);
+pub(super) struct AuthorizationHeader(Option<String>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for AuthorizationHeader {
@@ -363,7 +387,7 @@ impl<'r> FromRequest<'r> for AuthorizationHeader {
 }
 
 /// Which registered client authenticated itself (Basic, or id and secret in the form).
-fn authenticated_client(
+pub(super) fn authenticated_client(
     s: &ProviderState,
     header: &AuthorizationHeader,
     form_id: Option<&str>,

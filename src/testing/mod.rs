@@ -39,6 +39,7 @@
 mod dpop;
 mod endpoints;
 mod keys;
+mod par;
 mod state;
 
 use std::sync::atomic::Ordering;
@@ -60,6 +61,19 @@ use state::{lock, random, ProviderState};
 
 type ClaimsTweak = Arc<dyn Fn(&mut Map<String, Value>) + Send + Sync>;
 type DocumentTweak = Arc<dyn Fn(&mut Value) + Send + Sync>;
+
+/// Whether the provider offers pushed authorization requests (RFC 9126).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParEndpoint {
+    /// No PAR endpoint (the default).
+    #[default]
+    Off,
+    /// A PAR endpoint, advertised; requests in the URL are taken too.
+    Offered,
+    /// A PAR endpoint, and `require_pushed_authorization_requests`: only pushed requests.
+    Required,
+}
 
 /// What the token endpoint does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +222,13 @@ pub struct Behaviour {
     /// Every DPoP proof is challenged with a new nonce, whatever it carries (a provider a
     /// client can never satisfy; default `false`).
     pub dpop_nonce_rotates: bool,
+    /// Pushed authorization requests: off (the default), offered, or required.
+    pub par: ParEndpoint,
+    /// If set, the PAR endpoint answers with this status and body (JSON, or else HTML).
+    pub par_answer: Option<(u16, String)>,
+    /// The `expires_in` of pushed requests, in seconds (default 60; the `request_uri`
+    /// expires then).
+    pub par_expires_in: i64,
 }
 
 impl Default for Behaviour {
@@ -252,6 +273,9 @@ impl Default for Behaviour {
             dpop_nonce: None,
             dpop_binding: true,
             dpop_nonce_rotates: false,
+            par: ParEndpoint::Off,
+            par_answer: None,
+            par_expires_in: 60,
         }
     }
 }
@@ -282,6 +306,8 @@ pub struct Hits {
     pub introspection: usize,
     /// DPoP nonce challenges (`use_dpop_nonce`) sent, at any endpoint (not in `total`).
     pub dpop_challenges: usize,
+    /// Pushed authorization requests.
+    pub par: usize,
 }
 
 impl Hits {
@@ -296,6 +322,7 @@ impl Hits {
             + self.revocation
             + self.registration
             + self.introspection
+            + self.par
     }
 }
 
@@ -502,6 +529,7 @@ impl TestProvider {
             registration: load(&c.registration),
             introspection: load(&c.introspection),
             dpop_challenges: load(&c.dpop_challenges),
+            par: load(&c.par),
         }
     }
 

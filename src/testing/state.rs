@@ -42,6 +42,7 @@ pub(super) struct Counters {
     pub registration: AtomicUsize,
     pub introspection: AtomicUsize,
     pub dpop_challenges: AtomicUsize,
+    pub par: AtomicUsize,
 }
 
 /// A user: `sub` and further claims.
@@ -137,6 +138,8 @@ pub(super) struct ProviderState {
     pub last_registration: Mutex<Option<Value>>,
     /// Interactive mode: authorization requests waiting for the login form.
     pub waiting: Mutex<HashMap<String, AuthorizationRequest>>,
+    /// Pushed authorization requests by `request_uri`.
+    pub pushed: Mutex<HashMap<String, super::par::PushedRequest>>,
     /// Interactive mode: the provider's own sessions (cookie value → account).
     pub sessions: Mutex<HashMap<String, Account>>,
     pub codes: Mutex<HashMap<String, IssuedCode>>,
@@ -180,6 +183,7 @@ impl ProviderState {
             clients: Mutex::new(HashMap::from([("test-client".to_owned(), default_client)])),
             last_registration: Mutex::new(None),
             waiting: Mutex::new(HashMap::new()),
+            pushed: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             codes: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashMap::new()),
