@@ -87,6 +87,11 @@ pub enum ProviderError {
     /// The client could not authenticate itself (its assertion could not be made).
     #[error("the client assertion could not be made: {}", for_log(.0, SHOWN))]
     ClientAuthentication(String),
+    /// The application asked for a client-authenticated call to a URL that is not at the
+    /// provider (the origin of none of its endpoints): the client's credentials never go
+    /// elsewhere.
+    #[error("{} is not at the provider: the client's credentials go only to its endpoints", for_log(.0, SHOWN))]
+    ForeignEndpoint(String),
     /// A DPoP proof could not be made (the session's key cannot be read).
     #[error("a DPoP proof could not be made: {}", for_log(.0, SHOWN))]
     DpopProof(String),
@@ -242,6 +247,10 @@ pub enum AuthError {
     /// A refresh was asked for, but the session has no refresh token.
     #[error("the session has no refresh token")]
     NoRefreshToken,
+    /// A token request the application made cannot be sent as it is (a resource that is not
+    /// an absolute URI, a parameter that is the grant's own): a programming error, 500.
+    #[error("the token request is invalid: {}", for_log(.0, SHOWN))]
+    InvalidTokenRequest(String),
     /// The login was started for a provider that is not configured (any more).
     #[error("the provider `{}` is not configured", for_log(.0, SHOWN))]
     UnknownProvider(String),
@@ -287,7 +296,7 @@ impl AuthError {
             AuthError::LoginRequired | AuthError::SessionEnded(_) | AuthError::NoRefreshToken => {
                 401
             }
-            AuthError::SessionTooLarge => 500,
+            AuthError::SessionTooLarge | AuthError::InvalidTokenRequest(_) => 500,
             AuthError::Forbidden | AuthError::StepUpRefused(_) => 403,
             AuthError::InsufficientUserAuthentication { .. } => 401,
             AuthError::Provider(e) if e.is_unreachable() => 503,
@@ -314,6 +323,7 @@ impl AuthError {
             AuthError::SessionEnded(_) => "session_ended",
             AuthError::UnknownProvider(_) => "unknown_provider",
             AuthError::SessionTooLarge => "session_too_large",
+            AuthError::InvalidTokenRequest(_) => "invalid_token_request",
             AuthError::Provider(e) if e.is_unreachable() => "temporarily_unavailable",
             AuthError::Provider(_) => "provider_error",
             AuthError::Store(_) => "temporarily_unavailable",
@@ -342,6 +352,7 @@ impl AuthError {
             "session_ended",
             "unknown_provider",
             "session_too_large",
+            "invalid_token_request",
             "temporarily_unavailable",
             "provider_error",
             "forbidden",

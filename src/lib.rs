@@ -83,6 +83,7 @@ pub use error::{
 };
 pub use protocol::access_token::AccessTokenInfo;
 pub use protocol::dpop::DpopAlgorithm;
+pub use protocol::grant::ClientCredentialsRequest;
 pub use protocol::id_token::Claims;
 pub use protocol::metadata::ProviderMetadata;
 pub use protocol::response::{ResponseMode, ResponseType};
@@ -97,9 +98,11 @@ pub use web::app_token::ClientCredentialsGrant;
 pub use web::authorized::Authorized;
 pub use web::bearer::{BearerToken, OidcAccess};
 pub use web::catcher::login_catcher;
+pub use web::current_session::CurrentSession;
 pub use web::fairing::OpenIdConnect;
 pub use web::logout::OidcLogout;
 pub use web::provider::{DefaultProvider, Provider};
+pub use web::provider_handle::{ProviderHandle, ProviderResponse};
 pub use web::session_admin::OidcSessions;
 pub use web::user::OidcUser;
 

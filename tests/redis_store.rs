@@ -8,7 +8,8 @@
 mod real_op;
 mod support;
 
-use std::process::Stdio;
+use support::redis::Redis;
+
 use std::time::Duration;
 
 use reqwest::cookie::CookieStore;
@@ -19,45 +20,6 @@ use rocket::{get, post, routes};
 use rocket_openidconnect::testing::TestProvider;
 use rocket_openidconnect::{AuthError, OidcSessions, OidcUser, OpenIdConnect};
 use serde_json::{json, Map, Value};
-use tokio::process::{Child, Command};
-
-/// A `redis-server` on `port`, without persistence, killed on drop.
-struct Redis {
-    port: u16,
-    _child: Child,
-}
-
-impl Redis {
-    async fn start(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect(
-                "redis-server is needed (Debian package redis-server; `bash .ci/test` installs it)",
-            );
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Redis {
-                    port,
-                    _child: child,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start on port {port}");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
 
 /// The example app's configuration for one instance: the provider's, a shared secret key (the
 /// cookies of one instance are read by the others) and the shared Redis.

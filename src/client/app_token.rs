@@ -10,6 +10,7 @@ use openidconnect::AccessToken;
 use crate::client::token::token_request;
 use crate::client::RelyingParty;
 use crate::error::AuthError;
+use crate::protocol::grant::ClientCredentialsRequest;
 use crate::util::clock::unix_now;
 use crate::util::metrics;
 use crate::util::single_flight::SingleFlight;
@@ -20,14 +21,14 @@ const RENEW_BEFORE: i64 = 30;
 const FAILED_FOR: i64 = 5;
 /// A token without a stated lifetime is reused for this many seconds.
 const UNSTATED_LIFETIME: i64 = 300;
-/// At most this many (provider, scope) tokens are kept: an application asks for a handful of
-/// scopes; the bound only matters if scopes come from requests.
+/// At most this many (provider, request) tokens are kept: an application asks for a handful of
+/// scopes and resources; the bound only matters if they come from requests.
 const CAPACITY: usize = 1_024;
 
-/// The application's tokens by provider and scope.
+/// The application's tokens by provider and what they were asked for.
 pub(crate) struct AppTokens {
     rp: Arc<RelyingParty>,
-    cache: SingleFlight<(String, String), Result<AccessToken, AuthError>>,
+    cache: SingleFlight<(String, ClientCredentialsRequest), Result<AccessToken, AuthError>>,
 }
 
 impl AppTokens {
@@ -39,15 +40,15 @@ impl AppTokens {
         }
     }
 
-    /// A token for the application itself with `scope`, from the cache while it is valid for
-    /// more than 30 s. Concurrent callers wait for one request.
-    pub async fn token(&self, provider: &str, scope: &str) -> Result<AccessToken, AuthError> {
-        // "b a", "a  b" and "a b" are one scope set.
-        let mut scopes: Vec<&str> = scope.split_whitespace().collect();
-        scopes.sort_unstable();
-        scopes.dedup();
-        let scope = scopes.join(" ");
-        let key = (provider.to_owned(), scope.clone());
+    /// A token for the application itself as `request` asks, from the cache while it is
+    /// valid for more than 30 s. Concurrent callers wait for one request.
+    pub async fn token(
+        &self,
+        provider: &str,
+        request: &ClientCredentialsRequest,
+    ) -> Result<AccessToken, AuthError> {
+        request.check().map_err(AuthError::InvalidTokenRequest)?;
+        let key = (provider.to_owned(), request.clone());
         let computed = AtomicBool::new(false);
         let token = self
             .cache
@@ -57,7 +58,7 @@ impl AppTokens {
                 |_| true,
                 || async {
                     computed.store(true, Ordering::Relaxed);
-                    let result = self.request(provider, &scope).await;
+                    let result = self.request(provider, request).await;
                     let now = unix_now();
                     match result {
                         Ok((token, until)) => {
@@ -74,13 +75,16 @@ impl AppTokens {
         token
     }
 
-    async fn request(&self, provider: &str, scope: &str) -> Result<(AccessToken, i64), AuthError> {
+    async fn request(
+        &self,
+        provider: &str,
+        request: &ClientCredentialsRequest,
+    ) -> Result<(AccessToken, i64), AuthError> {
         let client = self.rp.provider(provider)?;
         let ready = client.ready().await?;
+        let params = request.form();
         let mut form = vec![("grant_type", "client_credentials")];
-        if !scope.is_empty() {
-            form.push(("scope", scope));
-        }
+        form.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
         let started = unix_now();
         let tokens = token_request(client, &ready, form, None).await?;
         let until = started.saturating_add(tokens.expires_in.unwrap_or(UNSTATED_LIFETIME));

@@ -183,6 +183,12 @@ impl HttpClient {
         })
     }
 
+    /// The underlying client (its TLS settings, proxy, timeouts; no redirects), for the
+    /// application's own calls to the provider.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
     pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
         self.inner.get(url).header(
             reqwest::header::ACCEPT,

@@ -16,6 +16,7 @@ pub(crate) mod bearer;
 pub(crate) mod callback;
 pub(crate) mod discovery;
 pub(crate) mod dpop;
+pub(crate) mod handle;
 pub(crate) mod http;
 pub(crate) mod id_token;
 pub(crate) mod keys;

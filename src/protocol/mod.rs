@@ -7,6 +7,7 @@ pub(crate) mod access_token;
 pub(crate) mod callback;
 pub(crate) mod client_assertion;
 pub(crate) mod dpop;
+pub(crate) mod grant;
 pub(crate) mod id_token;
 pub(crate) mod issuer;
 pub(crate) mod jwk;

@@ -9,6 +9,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use crate::client::app_token::AppTokens;
 use crate::error::AuthError;
+use crate::protocol::grant::ClientCredentialsRequest;
 use crate::web::provider::{DefaultProvider, Provider};
 use crate::web::runtime::OidcRuntime;
 
@@ -37,7 +38,35 @@ pub struct ClientCredentialsGrant<P: Provider = DefaultProvider> {
 impl<P: Provider> ClientCredentialsGrant<P> {
     /// A token with `scope` (space-separated; empty for the provider's default).
     pub async fn token(&self, scope: &str) -> Result<AccessToken, AuthError> {
-        self.tokens.token(P::NAME, scope).await
+        let request = ClientCredentialsRequest::new().scope(scope);
+        self.tokens.token(P::NAME, &request).await
+    }
+
+    /// A token as `request` asks: scopes, an `audience`, resource indicators (RFC 8707),
+    /// other parameters. Cached per provider and request (scopes and resources as sets) like
+    /// [`token`](Self::token); a request the provider could not be sent (a relative resource,
+    /// a reserved parameter) is [`AuthError::InvalidTokenRequest`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket::get;
+    /// use rocket_openidconnect::{AuthError, ClientCredentialsGrant, ClientCredentialsRequest};
+    ///
+    /// #[get("/sync")]
+    /// async fn sync(grant: ClientCredentialsGrant) -> Result<String, AuthError> {
+    ///     let request = ClientCredentialsRequest::new()
+    ///         .scope("inventory:read")
+    ///         .resource("https://inventory.example.com");
+    ///     let token = grant.token_for(&request).await?;
+    ///     Ok(format!("{} bytes of token", token.secret().len()))
+    /// }
+    /// ```
+    pub async fn token_for(
+        &self,
+        request: &ClientCredentialsRequest,
+    ) -> Result<AccessToken, AuthError> {
+        self.tokens.token(P::NAME, request).await
     }
 }
 

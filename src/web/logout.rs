@@ -7,7 +7,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{get, post, routes, Ignite, Rocket, Route, Sentinel, State};
 
 use crate::client::logout::{LogoutOutcome, LogoutStep};
-use crate::error::AuthError;
+use crate::error::{AuthError, StoreError};
 use crate::protocol::callback::LogoutParams;
 use crate::session::records::EndedBy;
 use crate::util::clock::unix_now;
@@ -91,27 +91,9 @@ pub(crate) async fn apply(
         LogoutOutcome::Confirm => {}
         LogoutOutcome::Failed(_) => runtime.cookies.remove_pending_logout(jar),
         LogoutOutcome::Done | LogoutOutcome::Redirect { .. } => {
-            // Ended for this process: a copy of the cookie, or a response still in flight
-            // that sets it again, is no session any more.
-            let now = unix_now();
-            if let Ok(Some(session)) = runtime.sessions.read(jar, now).await {
-                let records = &runtime.records;
-                let (sid, until) = (session.sid(), session.expires_at());
-                let client = (session.issuer(), session.client_id());
-                let ended = records.end(client, EndedBy::Session, sid, now, until);
-                if let Err(error) = ended.await {
-                    log::warn!("OpenID Connect: the logout could not be recorded: {error}");
-                    failure = Some(error.into());
-                }
-                metrics::logout(session.provider(), "rp_initiated");
-            }
-            if let Err(error) = runtime.sessions.remove(jar).await {
-                log::warn!(
-                    "OpenID Connect: the session could not be removed from the store: {error}"
-                );
+            if let Err(error) = end_locally(runtime, jar, "rp_initiated").await {
                 failure = Some(error.into());
             }
-            runtime.cookies.remove_all_pending(jar);
             match outcome {
                 LogoutOutcome::Redirect { pending, .. } => {
                     runtime.cookies.set_pending_logout(jar, pending)
@@ -121,6 +103,39 @@ pub(crate) async fn apply(
         }
     }
     failure
+}
+
+/// Ends the request's session here, without the provider: recorded as ended (so a copy of the
+/// cookie, or a response still in flight that sets it again, is no session any more), removed
+/// from the store and the cookies, pending logins forgotten. `Ok(true)` if there was a
+/// session. The cookies go even when the store fails (the error is returned after).
+pub(crate) async fn end_locally(
+    runtime: &OidcRuntime,
+    jar: &CookieJar<'_>,
+    channel: &'static str,
+) -> Result<bool, StoreError> {
+    let now = unix_now();
+    let mut failure = None;
+    let session = runtime.sessions.read(jar, now).await.ok().flatten();
+    if let Some(session) = &session {
+        let records = &runtime.records;
+        let (sid, until) = (session.sid(), session.expires_at());
+        let client = (session.issuer(), session.client_id());
+        if let Err(error) = records.end(client, EndedBy::Session, sid, now, until).await {
+            log::warn!("OpenID Connect: the end of a session could not be recorded: {error}");
+            failure = Some(error);
+        }
+        metrics::logout(session.provider(), channel);
+    }
+    if let Err(error) = runtime.sessions.remove(jar).await {
+        log::warn!("OpenID Connect: the session could not be removed from the store: {error}");
+        failure = Some(error);
+    }
+    runtime.cookies.remove_all_pending(jar);
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(session.is_some()),
+    }
 }
 
 /// The response to `outcome` at a logout route.

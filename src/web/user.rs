@@ -177,45 +177,24 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
         let Some(runtime) = OidcRuntime::of(req) else {
             return Outcome::Error((Status::InternalServerError, AuthError::LoginRequired));
         };
-        let session = match request_session(req, runtime).await {
-            Ok(session) => session.as_ref(),
+        let valid = match valid_session(req, runtime, P::NAME).await {
+            Ok(valid) => valid,
             Err(error) => return unavailable(req, error),
         };
-        let ended = match session {
-            Some(session) => match runtime.records.is_ended(session).await {
-                Ok(ended) => ended,
-                Err(error) => return unavailable(req, error),
-            },
-            None => false,
+        let Some(ValidSession {
+            mut session,
+            record_use,
+            silent_refresh_due,
+        }) = valid
+        else {
+            PendingVerdict::set(req, Verdict::Login(P::NAME));
+            // An error, not a forward: a lower-ranked route (a FileServer at `/`, say) must
+            // not answer instead of the login. `Option<OidcUser>` gets `None`.
+            return Outcome::Error((Status::Unauthorized, AuthError::LoginRequired));
         };
         let provider = runtime.rp.providers.get(P::NAME);
-        let owner = Owner {
-            provider: P::NAME,
-            issuer: provider.map_or("", |p| p.config.issuer()),
-            client_accepted: provider
-                .zip(session)
-                .is_some_and(|(p, s)| p.accepts_client_id(s.client_id())),
-        };
         let rules = SessionRules::of(&runtime.rp.config, provider.map(|p| &p.config));
         let now = unix_now();
-        let (mut session, record_use, silent_refresh_due) = match (
-            session,
-            judge(session.map(|s| &**s), &owner, ended, &rules, now),
-        ) {
-            (
-                Some(session),
-                SessionDecision::Valid {
-                    record_use,
-                    silent_refresh_due,
-                },
-            ) => (Arc::clone(session), record_use, silent_refresh_due),
-            _ => {
-                PendingVerdict::set(req, Verdict::Login(P::NAME));
-                // An error, not a forward: a lower-ranked route (a FileServer at `/`, say)
-                // must not answer instead of the login. `Option<OidcUser>` gets `None`.
-                return Outcome::Error((Status::Unauthorized, AuthError::LoginRequired));
-            }
-        };
         if let (true, Some(timeout)) = (record_use, rules.inactivity_timeout) {
             Arc::make_mut(&mut session).touch(now, timeout);
             if let Err(error) = runtime.sessions.write(req.cookies(), &session, false).await {
@@ -237,6 +216,63 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
 }
 
 /// The session of this request, read once per request (whichever guards ask).
+/// A session that is valid for a provider here and now, and what its use asks for.
+pub(crate) struct ValidSession {
+    pub session: Arc<UserSession>,
+    /// The use is worth recording (inactivity timeout).
+    pub record_use: bool,
+    /// A silent re-authentication is due.
+    pub silent_refresh_due: bool,
+}
+
+/// The request's session if it is valid for `provider` here and now (intact, of this
+/// provider's client, not expired, idle or ended), judged by the session policy; `None`
+/// otherwise. Nothing is written.
+pub(crate) async fn valid_session(
+    req: &Request<'_>,
+    runtime: &OidcRuntime,
+    provider_name: &str,
+) -> Result<Option<ValidSession>, StoreError> {
+    let session = request_session(req, runtime).await?.as_ref();
+    judge_session(runtime, session, provider_name).await
+}
+
+/// [`valid_session`] for a session already read.
+pub(crate) async fn judge_session(
+    runtime: &OidcRuntime,
+    session: Option<&Arc<UserSession>>,
+    provider_name: &str,
+) -> Result<Option<ValidSession>, StoreError> {
+    let ended = match session {
+        Some(session) => runtime.records.is_ended(session).await?,
+        None => false,
+    };
+    let provider = runtime.rp.providers.get(provider_name);
+    let owner = Owner {
+        provider: provider_name,
+        issuer: provider.map_or("", |p| p.config.issuer()),
+        client_accepted: provider
+            .zip(session)
+            .is_some_and(|(p, s)| p.accepts_client_id(s.client_id())),
+    };
+    let rules = SessionRules::of(&runtime.rp.config, provider.map(|p| &p.config));
+    let decision = judge(session.map(|s| &**s), &owner, ended, &rules, unix_now());
+    Ok(match (session, decision) {
+        (
+            Some(session),
+            SessionDecision::Valid {
+                record_use,
+                silent_refresh_due,
+            },
+        ) => Some(ValidSession {
+            session: Arc::clone(session),
+            record_use,
+            silent_refresh_due,
+        }),
+        _ => None,
+    })
+}
+
 async fn request_session<'r>(
     req: &'r Request<'_>,
     runtime: &OidcRuntime,

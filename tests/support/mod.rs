@@ -5,6 +5,7 @@
 mod example_app;
 pub mod logs;
 pub mod pki;
+pub mod redis;
 
 use std::future::Future;
 use std::sync::Arc;
