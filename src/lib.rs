@@ -83,7 +83,7 @@ pub use error::{
 };
 pub use protocol::access_token::AccessTokenInfo;
 pub use protocol::dpop::DpopAlgorithm;
-pub use protocol::grant::ClientCredentialsRequest;
+pub use protocol::grant::{ClientCredentialsRequest, SubjectToken, TokenExchangeRequest};
 pub use protocol::id_token::Claims;
 pub use protocol::metadata::ProviderMetadata;
 pub use protocol::response::{ResponseMode, ResponseType};

@@ -229,6 +229,11 @@ impl RelyingParty {
         if let Some(verifier) = &pending.pkce_verifier {
             form.push(("code_verifier", verifier.secret()));
         }
+        // The session's access token is for the first resource; the others were granted for
+        // tokens of their own (`valid_access_token_for`).
+        if let Some(resource) = client.config.resource.first() {
+            form.push(("resource", resource.as_str()));
+        }
         let dpop = pending.dpop_key.as_ref();
         let tokens = token_request(client, ready, form, dpop).await?;
         let dpop_bound =

@@ -146,6 +146,7 @@ impl RelyingParty {
             all.push(("code_challenge_method", "S256"));
         }
         all.extend(params.iter().copied());
+        all.extend(config.resource.iter().map(|r| ("resource", r.as_str())));
         if let Some(hint) = hint {
             all.push(("id_token_hint", hint));
         }

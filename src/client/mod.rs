@@ -15,6 +15,7 @@ pub(crate) mod backchannel;
 pub(crate) mod bearer;
 pub(crate) mod callback;
 pub(crate) mod discovery;
+pub(crate) mod downstream;
 pub(crate) mod dpop;
 pub(crate) mod handle;
 pub(crate) mod http;

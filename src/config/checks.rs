@@ -296,6 +296,16 @@ fn check_provider_in(
             method.name()
         )));
     }
+    if let Some(resource) = provider
+        .resource
+        .iter()
+        .find(|r| url::Url::parse(r).map_or(true, |u| u.fragment().is_some()))
+    {
+        return Err(invalid(
+            &format!("{key}.resource"),
+            format!("`{resource}` is not an absolute URI without a fragment (RFC 8707)"),
+        ));
+    }
     if !provider.login_params.is_empty() && config.login_path.is_none() {
         return Err(invalid(
             &format!("{key}.login_params"),

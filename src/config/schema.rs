@@ -400,6 +400,12 @@ pub struct ProviderConfig {
     /// The algorithm of the sessions' DPoP keys: `ES256` (the default) or `EdDSA`.
     #[serde(default)]
     pub dpop_signing_alg: DpopAlgorithm,
+    /// Resource indicators (RFC 8707): the APIs the user grants access to, all sent on the
+    /// authorization request (absolute URIs without a fragment); the session's access token
+    /// is for the first (sent on the code exchange), tokens for the others come from
+    /// `OidcUser::valid_access_token_for`.
+    #[serde(default)]
+    pub resource: Vec<String>,
     /// A security profile whose rules this provider's settings must follow: `fapi2` (the
     /// FAPI 2.0 Security Profile). Default: none.
     #[serde(default)]

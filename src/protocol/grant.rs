@@ -167,3 +167,182 @@ mod tests {
         assert!(base.check().is_ok());
     }
 }
+
+/// The token a token exchange (RFC 8693) trades in: the session's access token (the default)
+/// or its ID token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SubjectToken {
+    /// The session's access token (`urn:ietf:params:oauth:token-type:access_token`).
+    #[default]
+    AccessToken,
+    /// The session's ID token (`urn:ietf:params:oauth:token-type:id_token`).
+    IdToken,
+}
+
+impl SubjectToken {
+    /// The RFC 8693 token type URI.
+    pub fn type_uri(self) -> &'static str {
+        match self {
+            SubjectToken::AccessToken => "urn:ietf:params:oauth:token-type:access_token",
+            SubjectToken::IdToken => "urn:ietf:params:oauth:token-type:id_token",
+        }
+    }
+}
+
+/// The grant type of a token exchange (RFC 8693 2.1).
+pub(crate) const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// What a token exchange (RFC 8693) asks for, to call a downstream API as the user: an
+/// `audience` and/or resources, scopes, the token traded in, other parameters. Scopes and
+/// resources are sets: two requests that ask for the same thing share a cached token.
+///
+/// # Example
+///
+/// ```
+/// use rocket_openidconnect::{SubjectToken, TokenExchangeRequest};
+///
+/// let request = TokenExchangeRequest::new()
+///     .audience("orders-api")
+///     .scope("orders:read")
+///     .subject(SubjectToken::AccessToken);
+/// assert_ne!(request, TokenExchangeRequest::new().audience("billing-api"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenExchangeRequest {
+    subject: SubjectToken,
+    audience: Option<String>,
+    resources: BTreeSet<String>,
+    scopes: BTreeSet<String>,
+    params: BTreeMap<String, String>,
+}
+
+impl TokenExchangeRequest {
+    /// A request trading the session's access token for the provider's default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The token traded in (default: the access token).
+    pub fn subject(mut self, subject: SubjectToken) -> Self {
+        self.subject = subject;
+        self
+    }
+
+    /// The logical name of the target service.
+    pub fn audience(mut self, audience: &str) -> Self {
+        self.audience = Some(audience.to_owned());
+        self
+    }
+
+    /// Adds a resource (an absolute URI without a fragment).
+    pub fn resource(mut self, resource: &str) -> Self {
+        self.resources.insert(resource.to_owned());
+        self
+    }
+
+    /// Adds the scopes of `scope` (space-separated).
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scopes
+            .extend(scope.split_whitespace().map(str::to_owned));
+        self
+    }
+
+    /// Adds another parameter (not one of the grant's own or client authentication's).
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.params.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// The token traded in.
+    pub(crate) fn subject_token(&self) -> SubjectToken {
+        self.subject
+    }
+
+    /// Why the request cannot be sent, if it cannot.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let as_grant = ClientCredentialsRequest {
+            scopes: self.scopes.clone(),
+            audience: self.audience.clone(),
+            resources: self.resources.clone(),
+            params: self.params.clone(),
+        };
+        as_grant.check()?;
+        let own = [
+            "subject_token",
+            "subject_token_type",
+            "actor_token",
+            "actor_token_type",
+        ];
+        if self.params.keys().any(|k| own.contains(&k.as_str())) {
+            return Err("a parameter is the token exchange's own".into());
+        }
+        Ok(())
+    }
+
+    /// The form parameters after `grant_type`, trading in `subject_token`.
+    pub(crate) fn form<'a>(&'a self, subject_token: &'a str) -> Vec<(&'a str, String)> {
+        let mut form = vec![
+            ("subject_token", subject_token.to_owned()),
+            ("subject_token_type", self.subject.type_uri().to_owned()),
+        ];
+        if !self.params.contains_key("requested_token_type") {
+            form.push((
+                "requested_token_type",
+                SubjectToken::AccessToken.type_uri().to_owned(),
+            ));
+        }
+        if let Some(audience) = &self.audience {
+            form.push(("audience", audience.clone()));
+        }
+        form.extend(self.resources.iter().map(|r| ("resource", r.clone())));
+        let scope = self
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !scope.is_empty() {
+            form.push(("scope", scope));
+        }
+        form.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        form
+    }
+}
+
+#[cfg(test)]
+mod exchange_tests {
+    use super::*;
+
+    #[test]
+    fn an_exchange_names_the_token_it_trades_in_and_what_it_wants() {
+        let request = TokenExchangeRequest::new()
+            .audience("orders")
+            .scope("b a")
+            .resource("https://orders.example");
+        let form = request.form("the-token");
+        let get = |name: &str| {
+            form.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("subject_token"), Some("the-token"));
+        assert_eq!(
+            get("subject_token_type"),
+            Some("urn:ietf:params:oauth:token-type:access_token")
+        );
+        assert_eq!(get("audience"), Some("orders"));
+        assert_eq!(get("scope"), Some("a b"));
+        assert_eq!(get("resource"), Some("https://orders.example"));
+        assert!(request.check().is_ok());
+        assert!(TokenExchangeRequest::new()
+            .param("subject_token", "x")
+            .check()
+            .is_err());
+        let id = TokenExchangeRequest::new().subject(SubjectToken::IdToken);
+        assert_eq!(
+            id.form("t")[1].1,
+            "urn:ietf:params:oauth:token-type:id_token"
+        );
+    }
+}

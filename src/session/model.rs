@@ -313,9 +313,21 @@ impl UserSession {
         request: reqwest::RequestBuilder,
         nonce: Option<&str>,
     ) -> Result<reqwest::RequestBuilder, ProviderError> {
-        let Some(token) = self.access_token() else {
-            return Ok(request);
-        };
+        match self.access_token() {
+            Some(token) => self.authorize_with(request, token, nonce),
+            None => Ok(request),
+        }
+    }
+
+    /// [`authorize`](Self::authorize) with another token of this session (one for another
+    /// resource or audience: `OidcUser::valid_access_token_for`, `OidcUser::exchange_token`),
+    /// bound to the session's DPoP key when the session's tokens are.
+    pub fn authorize_with(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &AccessToken,
+        nonce: Option<&str>,
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
         let (client, built) = request.build_split();
         let mut built =
             built.map_err(|_| ProviderError::DpopProof("the request cannot be built".into()))?;
@@ -325,7 +337,19 @@ impl UserSession {
         header.set_sensitive(true);
         let headers = built.headers_mut();
         headers.insert(reqwest::header::AUTHORIZATION, header);
-        let proof = self.dpop_proof(built.method().as_str(), built.url().as_str(), nonce)?;
+        let proof = match &self.data.dpop_key {
+            Some(key) => Some(
+                key.proof(
+                    built.method().as_str(),
+                    built.url().as_str(),
+                    Some(token.secret()),
+                    nonce,
+                    crate::util::clock::unix_now(),
+                )
+                .map_err(ProviderError::DpopProof)?,
+            ),
+            None => None,
+        };
         if let Some(proof) = proof {
             let proof = reqwest::header::HeaderValue::from_str(&proof)
                 .map_err(|_| ProviderError::DpopProof("the proof is not a header value".into()))?;
@@ -401,6 +425,13 @@ impl UserSession {
     /// Makes the session end at `at` at the latest.
     pub(crate) fn end_by(&mut self, at: i64) {
         self.data.expires_at = self.data.expires_at.min(at);
+    }
+
+    /// The same session with the refresh token the provider rotated to.
+    pub(crate) fn with_refresh_token(&self, refresh_token: RefreshToken) -> UserSession {
+        let mut next = self.clone();
+        next.data.refresh_token = Some(refresh_token);
+        next
     }
 
     /// Replaces the tokens after a refresh. A response without a refresh token keeps the old

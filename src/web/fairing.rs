@@ -12,6 +12,7 @@ use rocket::{Build, Orbit, Rocket};
 
 use crate::client::app_token::AppTokens;
 use crate::client::bearer::AccessTokenValidator;
+use crate::client::downstream::DownstreamTokens;
 use crate::client::refresh::Refresher;
 use crate::client::RelyingParty;
 use crate::config::OidcConfig;
@@ -259,6 +260,7 @@ impl OpenIdConnect {
             refresher: Arc::new(Refresher::new(rp.clone())),
             access_tokens: Arc::new(AccessTokenValidator::new(rp.clone(), &nonce_secret)),
             app_tokens: Arc::new(AppTokens::new(rp.clone())),
+            downstream: Arc::new(DownstreamTokens::new(rp.clone())),
             sessions: Arc::new(SessionJar::new(cookies.clone(), server_sessions)),
             cookies,
             error_view: self.error_view.clone(),

@@ -13,6 +13,7 @@ pub(crate) mod callback;
 pub(crate) mod catcher;
 pub(crate) mod cookies;
 pub(crate) mod current_session;
+pub(crate) mod downstream;
 pub(crate) mod fairing;
 pub(crate) mod jwks;
 pub(crate) mod login;

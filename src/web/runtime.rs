@@ -8,6 +8,7 @@ use rocket::{Ignite, Phase, Rocket};
 
 use crate::client::app_token::AppTokens;
 use crate::client::bearer::AccessTokenValidator;
+use crate::client::downstream::DownstreamTokens;
 use crate::client::refresh::Refresher;
 use crate::client::RelyingParty;
 use crate::error::AuthError;
@@ -30,6 +31,8 @@ pub(crate) struct OidcRuntime {
     pub access_tokens: Arc<AccessTokenValidator>,
     /// The application's own tokens (client credentials).
     pub app_tokens: Arc<AppTokens>,
+    /// The sessions' tokens for downstream APIs (resources, token exchange).
+    pub downstream: Arc<DownstreamTokens>,
     pub cookies: Arc<CookieSettings>,
     pub sessions: Arc<SessionJar>,
     pub error_view: Option<Arc<ErrorViewFn>>,

@@ -10,6 +10,7 @@ use rocket::http::{CookieJar, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 
+use crate::client::downstream::DownstreamTokens;
 use crate::client::login::Returning;
 use crate::client::refresh::Refresher;
 use crate::client::RelyingParty;
@@ -49,12 +50,14 @@ use crate::web::verdict::{PendingVerdict, SilentRefresh, Verdict};
 /// }
 /// ```
 pub struct OidcUser<P: Provider = DefaultProvider> {
-    session: Arc<UserSession>,
+    pub(crate) session: Arc<UserSession>,
     leeway: i64,
     /// The relying party (for the provider's settings).
     rp: Arc<RelyingParty>,
     refresher: Arc<Refresher>,
-    sessions: Arc<SessionJar>,
+    pub(crate) sessions: Arc<SessionJar>,
+    /// Tokens for downstream APIs (`valid_access_token_for`, `exchange_token`).
+    pub(crate) downstream: Arc<DownstreamTokens>,
     _provider: PhantomData<fn() -> P>,
 }
 
@@ -210,6 +213,7 @@ impl<'r, P: Provider> FromRequest<'r> for OidcUser<P> {
             rp: runtime.rp.clone(),
             refresher: runtime.refresher.clone(),
             sessions: runtime.sessions.clone(),
+            downstream: runtime.downstream.clone(),
             _provider: PhantomData,
         })
     }

@@ -71,6 +71,7 @@ if (!process.env.OP_VERBOSE) {
 const { default: Provider, errors } = await import('oidc-provider');
 
 const ACR_PASSWORD = 'urn:example:acr:pwd';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACR_MFA = 'urn:example:acr:mfa';
 const list = (value) => (value || '').split(',').map((s) => s.trim()).filter(Boolean);
 const env = process.env;
@@ -93,7 +94,7 @@ const client = {
   redirect_uris: redirectUris,
   post_logout_redirect_uris: list(env.POST_LOGOUT_REDIRECT_URIS),
   response_types: responseTypes,
-  grant_types: ['authorization_code', 'refresh_token', 'client_credentials',
+  grant_types: ['authorization_code', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE,
     ...(implicit ? ['implicit'] : [])],
   token_endpoint_auth_method: authMethod,
 };
@@ -379,6 +380,48 @@ provider.interactionFinished = async (req, res, result, options) => {
   }
   return interactionFinished(req, res, result, options);
 };
+
+// A token exchange (RFC 8693) for the tests: an opaque access token of the user trades for
+// a new one naming the requested audience (logged as `OP token_exchange <sub> <audience>`);
+// the audience `refused` is refused (invalid_target).
+provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+  const { params } = ctx.oidc;
+  if (params.subject_token_type !== 'urn:ietf:params:oauth:token-type:access_token') {
+    throw new errors.InvalidRequest('unsupported subject_token_type');
+  }
+  const subject = await ctx.oidc.provider.AccessToken.find(params.subject_token);
+  if (!subject || subject.clientId !== ctx.oidc.client.clientId) {
+    throw new errors.InvalidGrant('invalid subject_token');
+  }
+  if (params.audience === 'refused') throw new errors.InvalidTarget();
+  const token = new ctx.oidc.provider.AccessToken({
+    accountId: subject.accountId,
+    client: ctx.oidc.client,
+    grantId: subject.grantId,
+    scope: params.scope || subject.scope,
+    gty: 'token-exchange',
+    extra: { exchanged_for: params.audience },
+  });
+  const value = await token.save();
+  console.error(`OP token_exchange ${subject.accountId} ${params.audience}`);
+  ctx.body = {
+    access_token: value,
+    issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    token_type: 'Bearer',
+    expires_in: token.expiration,
+  };
+}, ['subject_token', 'subject_token_type', 'audience', 'resource', 'scope',
+  'requested_token_type'], ['audience', 'resource']);
+
+// Each token issued by the refresh-token grant, with its resource, so that tests can count
+// them.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route === 'token' && ctx.status === 200
+      && ctx.oidc.params?.grant_type === 'refresh_token') {
+    console.error(`OP refresh ${ctx.oidc.params.resource || '-'}`);
+  }
+});
 
 // Static clients are validated lazily; fail now rather than at the first request.
 try {
