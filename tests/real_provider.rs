@@ -372,6 +372,99 @@ async fn dynamic_registration_with_a_real_provider_survives_a_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Logs erin in at `client` through the real provider.
+async fn log_in_as_erin(op: &real_op::RealOp, client: rocket::local::asynchronous::Client) {
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(start.status(), Status::SeeOther);
+    let authorize_url = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = real_op::dev_login(&browser(), &authorize_url, "erin", CALLBACK).await;
+    let status = back_to_app(&client, &callback).await.status();
+    assert_eq!(status, Status::SeeOther, "OP stderr: {}", op.stderr());
+}
+
+#[rocket::async_test]
+async fn a_managed_registration_is_read_updated_and_deleted_when_replaced() {
+    let op = real_op::RealOp::start(CLIENT_ID, CLIENT_SECRET, &[CALLBACK], &[]).await;
+    let dir = std::env::temp_dir().join(format!("roidc-e2e-manage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("registration.json");
+    let _ = std::fs::remove_file(&store);
+    let app = |name: &str, base_url: &str| {
+        Figment::from(rocket::Config::debug_default())
+            .merge(("log_level", "off"))
+            .merge(("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
+            .merge(("oidc.base_url", base_url))
+            .merge((
+                "oidc.providers.default",
+                json!({
+                    "issuer": op.issuer,
+                    "scope": ["openid", "profile"],
+                    "registration_store": store.display().to_string(),
+                    "registration": { "client_name": name },
+                }),
+            ))
+    };
+    let count = |line: &str| op.stderr().matches(line).count();
+    let stored =
+        || -> Value { serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap() };
+    // Registered once, with its management URI and a sealed access token kept.
+    log_in_as_erin(
+        &op,
+        support::client_with(app("v1", "http://127.0.0.1:8000")).await,
+    )
+    .await;
+    op.flush_stderr().await;
+    assert_eq!(count("registration_create.success"), 1);
+    let first = stored();
+    let uri = first["registration_client_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(uri.starts_with(&op.issuer), "{uri}");
+    let sealed = first["registration_access_token"].as_str().unwrap();
+    assert!(sealed.len() > 40, "a sealed token: {sealed}");
+    // A restart reads the registration to confirm it; no new one.
+    log_in_as_erin(
+        &op,
+        support::client_with(app("v1", "http://127.0.0.1:8000")).await,
+    )
+    .await;
+    op.flush_stderr().await;
+    assert_eq!(count("OP registration.client 200"), 1, "{}", op.stderr());
+    assert_eq!(count("registration_create.success"), 1);
+    // Changed metadata: the registration is updated in place.
+    log_in_as_erin(
+        &op,
+        support::client_with(app("v2", "http://127.0.0.1:8000")).await,
+    )
+    .await;
+    op.flush_stderr().await;
+    assert_eq!(
+        count("OP registration.client_update 200"),
+        1,
+        "{}",
+        op.stderr()
+    );
+    assert_eq!(count("registration_create.success"), 1);
+    let updated = stored();
+    assert_eq!(updated["client_id"], first["client_id"]);
+    assert_ne!(updated["metadata_sha256"], first["metadata_sha256"]);
+    // Another redirect URI: a new registration, and the old one deleted.
+    let moved = support::client_with(app("v2", "http://127.0.0.1:8001")).await;
+    let start = moved.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(start.status(), Status::SeeOther);
+    op.flush_stderr().await;
+    assert_eq!(count("registration_create.success"), 2);
+    assert_eq!(
+        count("OP registration.client_delete 204"),
+        1,
+        "{}",
+        op.stderr()
+    );
+    assert_ne!(stored()["client_id"], first["client_id"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A client-credentials token from the real provider for `resource` with `scope`.
 async fn app_token(op: &real_op::RealOp, resource: &str, scope: &str) -> String {
     let response = reqwest::Client::new()

@@ -38,6 +38,7 @@ use std::time::Duration;
 use crate::config::OidcConfig;
 use crate::error::AuthError;
 use crate::protocol::rp_keys::RpKeys;
+use crate::session::seal::SessionCipher;
 use crate::util::url::is_loopback;
 use http::{Connection, HttpClient};
 use provider::ProviderClient;
@@ -62,9 +63,16 @@ pub(crate) struct RelyingParty {
 }
 
 impl RelyingParty {
-    /// The relying party of `config`, served at `base_url`.
-    pub fn new(config: OidcConfig, base_url: &str) -> Result<Self, String> {
+    /// The relying party of `config`, served at `base_url`; `secret` (the application's
+    /// secret key) seals what the registration store keeps of a registration's management.
+    pub fn new(config: OidcConfig, base_url: &str, secret: Option<&[u8]>) -> Result<Self, String> {
         let timeout = Duration::from_secs(config.http_timeout);
+        let store_cipher = secret.map(|s| {
+            Arc::new(SessionCipher::for_purpose(
+                s,
+                b"rocket_openidconnect registration store v1",
+            ))
+        });
         let keys = own_keys::load(&config)?;
         let base = url::Url::parse(base_url).map_err(|e| format!("oidc.base_url: {e}"))?;
         let base_path = base.path().trim_end_matches('/').to_owned();
@@ -102,6 +110,7 @@ impl RelyingParty {
                     keys.clone(),
                     config.login_timeout,
                 );
+                let client = client.with_store_cipher(store_cipher.clone());
                 Ok((name.clone(), client))
             })
             .collect::<Result<_, _>>()?;

@@ -15,6 +15,7 @@ use crate::error::ProviderError;
 use crate::protocol::issuer::IssuerRule;
 use crate::protocol::metadata::ProviderMetadata;
 use crate::protocol::rp_keys::RpKeys;
+use crate::session::seal::SessionCipher;
 use crate::util::metrics::OpenCount;
 
 /// How long a failed discovery is remembered before a request tries again.
@@ -49,6 +50,9 @@ pub(crate) struct ProviderClient {
     pub keys: Arc<RpKeys>,
     /// The provider's DPoP nonces (RFC 9449 8), by server.
     pub dpop_nonces: DpopNonces,
+    /// Seals the registration access token in the registration store (none without a
+    /// secret key: the registration is then not managed).
+    store_cipher: Option<Arc<SessionCipher>>,
 }
 
 impl ProviderClient {
@@ -78,7 +82,14 @@ impl ProviderClient {
             last_failure: Mutex::new(None),
             discovering: tokio::sync::Mutex::new(()),
             refresh_failing: AtomicBool::new(false),
+            store_cipher: None,
         }
+    }
+
+    /// The same client with `cipher` for its registration store.
+    pub fn with_store_cipher(mut self, cipher: Option<Arc<SessionCipher>>) -> Self {
+        self.store_cipher = cipher;
+        self
     }
 
     /// The discovered provider, without any network call, if discovery already succeeded.
@@ -169,6 +180,7 @@ impl ProviderClient {
             &metadata,
             &self.uris,
             refused.as_deref(),
+            self.store_cipher.as_deref(),
         )
         .await?;
         Ok(ReadyProvider {

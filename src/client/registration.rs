@@ -4,17 +4,22 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use openidconnect::ClientSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::client::http::{invalid, HttpClient};
 use crate::config::{ClientAuthMethod, ProviderConfig, RegistrationConfig};
 use crate::error::ProviderError;
 use crate::protocol::metadata::ProviderMetadata;
+use crate::session::seal::SessionCipher;
 use crate::util::clock::unix_now;
 
 const ENDPOINT: &str = "registration endpoint";
+const MANAGEMENT: &str = "registration management endpoint";
 
 /// How the client identifies itself to the provider.
 #[derive(Debug, Clone)]
@@ -38,6 +43,17 @@ struct StoredClient {
     client_secret_expires_at: i64,
     #[serde(default)]
     token_endpoint_auth_method: Option<String>,
+    /// Where the registration is read, updated and deleted (RFC 7592), if the provider
+    /// manages registrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registration_client_uri: Option<String>,
+    /// The registration access token, sealed under a key derived from the secret key
+    /// (base64url of nonce and AES-256-GCM ciphertext, bound to the client id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registration_access_token: Option<String>,
+    /// SHA-256 (hex) of the metadata registered, to know when the configuration changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metadata_sha256: Option<String>,
 }
 
 impl StoredClient {
@@ -50,11 +66,47 @@ impl StoredClient {
         }
     }
 
+    /// The registration's management URI and (opened) access token, if it has them.
+    fn management(&self, cipher: Option<&SessionCipher>) -> Option<Management> {
+        let uri = self.registration_client_uri.clone()?;
+        let sealed = URL_SAFE_NO_PAD
+            .decode(self.registration_access_token.as_deref()?)
+            .ok()?;
+        let token = cipher?.open(&self.token_entry(), &sealed)?;
+        Some(Management {
+            uri,
+            token: String::from_utf8(token).ok()?,
+        })
+    }
+
+    /// What the registration access token is bound to.
+    fn token_entry(&self) -> String {
+        format!("registration access token of {}", self.client_id)
+    }
+
     fn usable_for(&self, issuer: &str, redirect_uri: &str, now: i64) -> bool {
         self.issuer == issuer
             && self.redirect_uri == redirect_uri
             && (self.client_secret_expires_at == 0 || self.client_secret_expires_at > now + 60)
     }
+}
+
+/// A registration's management endpoint and token (RFC 7592).
+struct Management {
+    uri: String,
+    token: String,
+}
+
+/// What the provider said of a stored registration.
+enum Checked {
+    /// Read (or updated): the registration as the provider has it now.
+    Confirmed(StoredClient),
+    /// The provider no longer knows the client (401, 403, 404): register anew.
+    Gone,
+    /// The provider refused the update of the metadata: register anew, delete the old one.
+    UpdateRefused,
+    /// No answer that tells: go on with the stored client.
+    Unknown,
 }
 
 fn parse_method(method: Option<&str>) -> ClientAuthMethod {
@@ -84,13 +136,16 @@ pub(crate) struct ClientUris {
 }
 
 /// The credentials for `config`: the configured ones, or a registration (from the store when
-/// the stored client is still good and is not `refused`, else a new one, then stored).
+/// the stored client is still good and is not `refused`, else a new one, then stored). A
+/// stored registration the provider manages (RFC 7592) is read to confirm it, updated when the
+/// configured metadata changed, and deleted when a new registration replaces it.
 pub(crate) async fn credentials(
     http: &HttpClient,
     config: &ProviderConfig,
     metadata: &ProviderMetadata,
     uris: &ClientUris,
     refused: Option<&str>,
+    cipher: Option<&SessionCipher>,
 ) -> Result<ClientCredentials, ProviderError> {
     let Some(registration) = &config.registration else {
         return Ok(ClientCredentials {
@@ -100,38 +155,64 @@ pub(crate) async fn credentials(
             registered: false,
         });
     };
+    let body = registration_body(config, registration, uris);
+    let digest = hex::encode(Sha256::digest(Value::Object(body.clone()).to_string()));
+    let context = Registering {
+        http,
+        metadata,
+        uris,
+        digest: &digest,
+        cipher,
+    };
     let Some(store) = &config.registration_store else {
-        return register(http, config, registration, metadata, uris)
+        return context
+            .register(registration, &body)
             .await
             .map(StoredClient::credentials);
     };
     // One instance at a time reads, registers and writes the store.
     let lock = lock_store(store).await?;
     let now = unix_now();
+    let mut replaced = None;
     if let Some(stored) = read_store(store) {
         let refused = refused.is_some_and(|id| id == stored.client_id);
-        if !refused && stored.usable_for(&metadata.issuer, &uris.redirect_uri, now) {
+        let management = stored.management(cipher);
+        if refused || !stored.usable_for(&metadata.issuer, &uris.redirect_uri, now) {
+            replaced = management;
+        } else if let Some(management) = management {
+            match context.check(&stored, &management, &body).await {
+                Checked::Confirmed(current) => {
+                    write_store(store, &current)?;
+                    drop(lock);
+                    return Ok(current.credentials());
+                }
+                Checked::Unknown => {
+                    drop(lock);
+                    return Ok(stored.credentials());
+                }
+                Checked::Gone => {}
+                Checked::UpdateRefused => replaced = Some(management),
+            }
+        } else {
             drop(lock);
             return Ok(stored.credentials());
         }
     }
-    let stored = register(http, config, registration, metadata, uris).await?;
+    let stored = context.register(registration, &body).await?;
     write_store(store, &stored)?;
     drop(lock);
+    if let Some(old) = replaced {
+        context.delete(&old).await;
+    }
     Ok(stored.credentials())
 }
 
-async fn register(
-    http: &HttpClient,
+/// The client metadata a registration of `config` sends.
+fn registration_body(
     config: &ProviderConfig,
     registration: &RegistrationConfig,
-    metadata: &ProviderMetadata,
     uris: &ClientUris,
-) -> Result<StoredClient, ProviderError> {
-    let endpoint = metadata
-        .registration_endpoint
-        .as_deref()
-        .ok_or(ProviderError::MissingEndpoint("registration endpoint"))?;
+) -> Map<String, Value> {
     let mut body: Map<String, Value> = registration.metadata.clone();
     body.insert(
         "redirect_uris".into(),
@@ -172,40 +253,165 @@ async fn register(
         body.entry("dpop_bound_access_tokens")
             .or_insert(true.into());
     }
-    let mut request = http
-        .post(endpoint)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(Value::Object(body).to_string());
-    if let Some(token) = &registration.initial_access_token {
-        request = request.bearer_auth(token.secret());
+    body
+}
+
+/// What a registration, its check and its replacement need.
+struct Registering<'a> {
+    http: &'a HttpClient,
+    metadata: &'a ProviderMetadata,
+    uris: &'a ClientUris,
+    /// The SHA-256 of the metadata to register.
+    digest: &'a str,
+    cipher: Option<&'a SessionCipher>,
+}
+
+impl Registering<'_> {
+    async fn register(
+        &self,
+        registration: &RegistrationConfig,
+        body: &Map<String, Value>,
+    ) -> Result<StoredClient, ProviderError> {
+        let endpoint = self
+            .metadata
+            .registration_endpoint
+            .as_deref()
+            .ok_or(ProviderError::MissingEndpoint("registration endpoint"))?;
+        let mut request = self
+            .http
+            .post(endpoint)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(Value::Object(body.clone()).to_string());
+        if let Some(token) = &registration.initial_access_token {
+            request = request.bearer_auth(token.secret());
+        }
+        let response = self.http.send(ENDPOINT, request).await?;
+        if !matches!(response.status, 200 | 201) {
+            return Err(ProviderError::Status {
+                endpoint: ENDPOINT,
+                status: response.status,
+            });
+        }
+        let stored = self.stored(&response.json_object(ENDPOINT)?, None)?;
+        log::info!(
+            "OpenID Connect: registered a client at `{}`",
+            self.metadata.issuer
+        );
+        Ok(stored)
     }
-    let response = http.send(ENDPOINT, request).await?;
-    if !matches!(response.status, 200 | 201) {
-        return Err(ProviderError::Status {
-            endpoint: ENDPOINT,
-            status: response.status,
-        });
+
+    /// The provider's answer about a registration as what the store keeps; `previous` fills
+    /// in what an answer to a read or update may leave out.
+    fn stored(
+        &self,
+        answer: &Map<String, Value>,
+        previous: Option<&StoredClient>,
+    ) -> Result<StoredClient, ProviderError> {
+        let string = |name: &str| answer.get(name).and_then(Value::as_str).map(str::to_owned);
+        let client_id = string("client_id")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| invalid(ENDPOINT, "no client_id"))?;
+        let mut stored = StoredClient {
+            issuer: self.metadata.issuer.clone(),
+            redirect_uri: self.uris.redirect_uri.clone(),
+            client_id,
+            client_secret: string("client_secret")
+                .or_else(|| previous.and_then(|p| p.client_secret.clone())),
+            client_secret_expires_at: answer
+                .get("client_secret_expires_at")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            token_endpoint_auth_method: string("token_endpoint_auth_method"),
+            registration_client_uri: string("registration_client_uri")
+                .or_else(|| previous.and_then(|p| p.registration_client_uri.clone())),
+            registration_access_token: None,
+            metadata_sha256: Some(self.digest.to_owned()),
+        };
+        let token = string("registration_access_token");
+        stored.registration_access_token = match (token, self.cipher) {
+            (Some(token), Some(cipher)) => {
+                Some(URL_SAFE_NO_PAD.encode(cipher.seal(&stored.token_entry(), token.as_bytes())))
+            }
+            // A token not rotated: the one kept.
+            (None, _) => previous.and_then(|p| p.registration_access_token.clone()),
+            // No secret key to seal it with: the registration is not managed.
+            (Some(_), None) => None,
+        };
+        Ok(stored)
     }
-    let answer = response.json_object(ENDPOINT)?;
-    let string = |name: &str| answer.get(name).and_then(Value::as_str).map(str::to_owned);
-    let client_id = string("client_id")
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| invalid(ENDPOINT, "no client_id"))?;
-    log::info!(
-        "OpenID Connect: registered a client at `{}`",
-        metadata.issuer
-    );
-    Ok(StoredClient {
-        issuer: metadata.issuer.clone(),
-        redirect_uri: uris.redirect_uri.clone(),
-        client_id,
-        client_secret: string("client_secret"),
-        client_secret_expires_at: answer
-            .get("client_secret_expires_at")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
-        token_endpoint_auth_method: string("token_endpoint_auth_method"),
-    })
+
+    /// Reads the stored registration (RFC 7592 2.1), or updates it (2.2) when the metadata
+    /// to register changed since.
+    async fn check(
+        &self,
+        stored: &StoredClient,
+        management: &Management,
+        body: &Map<String, Value>,
+    ) -> Checked {
+        let changed = stored.metadata_sha256.as_deref() != Some(self.digest);
+        let request = if changed {
+            let mut update = body.clone();
+            update.insert("client_id".into(), stored.client_id.clone().into());
+            if let Some(secret) = &stored.client_secret {
+                update.insert("client_secret".into(), secret.clone().into());
+            }
+            self.http
+                .reqwest()
+                .put(&management.uri)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(Value::Object(update).to_string())
+        } else {
+            self.http.get(&management.uri)
+        };
+        let request = request.bearer_auth(&management.token);
+        let response = match self.http.send(MANAGEMENT, request).await {
+            Ok(response) => response,
+            Err(error) => {
+                log::warn!("OpenID Connect: the registration could not be checked: {error}");
+                return Checked::Unknown;
+            }
+        };
+        match response.status {
+            200 => match response
+                .json_object(MANAGEMENT)
+                .and_then(|answer| self.stored(&answer, Some(stored)))
+            {
+                Ok(current) if current.client_id == stored.client_id => {
+                    if changed {
+                        log::info!(
+                            "OpenID Connect: updated the registration at `{}`",
+                            self.metadata.issuer
+                        );
+                    }
+                    Checked::Confirmed(current)
+                }
+                _ => Checked::Unknown,
+            },
+            401 | 403 | 404 => Checked::Gone,
+            400..=499 if changed => Checked::UpdateRefused,
+            _ => Checked::Unknown,
+        }
+    }
+
+    /// Deletes a registration a new one replaced (RFC 7592 2.3); a failure is logged.
+    async fn delete(&self, old: &Management) {
+        let request = self.http.reqwest().delete(&old.uri).bearer_auth(&old.token);
+        match self.http.send(MANAGEMENT, request).await {
+            Ok(response) if matches!(response.status, 204 | 200) => {
+                log::info!(
+                    "OpenID Connect: deleted the replaced registration at `{}`",
+                    self.metadata.issuer
+                );
+            }
+            Ok(response) => log::warn!(
+                "OpenID Connect: the replaced registration was not deleted: HTTP {}",
+                response.status
+            ),
+            Err(error) => {
+                log::warn!("OpenID Connect: the replaced registration was not deleted: {error}")
+            }
+        }
+    }
 }
 
 fn store_error(path: &Path, error: std::io::Error) -> ProviderError {

@@ -13,9 +13,15 @@ pub(crate) struct SessionCipher(Aes256Gcm);
 impl SessionCipher {
     /// The cipher whose key is derived from `secret` (the application's secret key).
     pub fn new(secret: &[u8]) -> Self {
+        Self::for_purpose(secret, b"rocket_openidconnect session store v1")
+    }
+
+    /// A cipher for another purpose (`info`, HKDF's): its key is independent of the
+    /// sessions'.
+    pub fn for_purpose(secret: &[u8], info: &[u8]) -> Self {
         let mut key = [0u8; 32];
         hkdf::Hkdf::<Sha256>::new(None, secret)
-            .expand(b"rocket_openidconnect session store v1", &mut key)
+            .expand(info, &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 length");
         SessionCipher(Aes256Gcm::new(&key.into()))
     }

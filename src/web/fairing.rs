@@ -244,7 +244,11 @@ impl OpenIdConnect {
         check_previous_keys(&config, secret_key)?;
         let stores = Stores::from_config(&config)?;
         let server_sessions = stores.server_sessions(&config, secret_key.map(str::as_bytes))?;
-        let rp = Arc::new(RelyingParty::new(config, base_url)?);
+        let rp = Arc::new(RelyingParty::new(
+            config,
+            base_url,
+            secret_key.map(str::as_bytes),
+        )?);
         // Without a secret key (development), nonces are this process's own.
         let nonce_secret = match secret_key {
             Some(secret) => secret.as_bytes().to_vec(),

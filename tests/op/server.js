@@ -252,8 +252,10 @@ const provider = new Provider(issuer, {
         },
       },
     } : {}),
-    // Dynamic client registration (open: no initial access token).
+    // Dynamic client registration (open: no initial access token), and its management
+    // (RFC 7592: read, update, delete with the registration access token).
     registration: { enabled: true },
+    registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
     // The application as a client of APIs: client credentials, and access tokens for two
     // resource servers, one with JWT access tokens (RFC 9068), one with opaque ones
     // (introspection).
@@ -341,6 +343,15 @@ provider.use(async (ctx, next) => {
   await next();
   if (ctx.oidc?.route === 'revocation' && ctx.status === 200) {
     console.error(`OP revocation.success ${ctx.oidc.client?.clientId}`);
+  }
+});
+
+// Each read, update and deletion of a registration (RFC 7592), with its status.
+provider.use(async (ctx, next) => {
+  await next();
+  const route = ctx.oidc?.route;
+  if (['client', 'client_update', 'client_delete'].includes(route)) {
+    console.error(`OP registration.${route} ${ctx.status}`);
   }
 });
 
