@@ -175,6 +175,9 @@ async fn fapi2_login_userinfo_refresh_api_and_logout_with_dpop_through_the_real_
 
 #[rocket::async_test]
 async fn a_provider_that_binds_no_token_is_refused_under_fapi2_and_tolerated_without() {
+    // (Every test of this binary installs the capturing logger first: a Rocket launched
+    // before it would install its own.)
+    support::logs::capture();
     let pem = rcgen::KeyPair::generate().unwrap().serialize_pem();
     let keys = [support::key_file("dpop-bearer", "rp-es256.pem", &pem)];
     let key_set = support::served_key_set(&keys).await;

@@ -159,11 +159,31 @@ fn check_paths(config: &OidcConfig) -> Result<(), ConfigError> {
 
 /// Where sessions and records are kept.
 fn check_stores(config: &OidcConfig) -> Result<(), ConfigError> {
-    if config.session_store == SessionStoreKind::Redis && config.redis_url.is_none() {
+    let cluster = !config.redis_cluster_nodes.is_empty();
+    if config.session_store == SessionStoreKind::Redis && config.redis_url.is_none() && !cluster {
         return Err(invalid(
             "oidc.session_store",
-            "`redis` needs oidc.redis_url (the Redis server to keep the sessions in)",
+            "`redis` needs oidc.redis_url or oidc.redis_cluster_nodes (where to keep the \
+             sessions)",
         ));
+    }
+    if cluster && config.redis_url.is_some() {
+        return Err(invalid(
+            "oidc.redis_cluster_nodes",
+            "is instead of oidc.redis_url: set one of the two",
+        ));
+    }
+    for (index, node) in config.redis_cluster_nodes.iter().enumerate() {
+        let key = format!("oidc.redis_cluster_nodes[{index}]");
+        if !cfg!(feature = "redis") {
+            return Err(invalid(
+                &key,
+                "needs the `redis` feature of rocket_openidconnect",
+            ));
+        }
+        if !Url::parse(node).is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss")) {
+            return Err(invalid(&key, "must be a redis:// or rediss:// URL"));
+        }
     }
     if let Some(url) = &config.redis_url {
         if !cfg!(feature = "redis") {

@@ -104,6 +104,12 @@ pub struct OidcConfig {
     /// instance and a logout on one ends the session on all. Default: in this process only.
     #[serde(default)]
     pub redis_url: Option<String>,
+    /// A Redis Cluster (or Valkey cluster) instead of `redis_url` (feature `redis`): some of
+    /// its nodes (`redis://127.0.0.1:7000`, `rediss://` for TLS); the others are discovered.
+    /// Keys are spread over the cluster's slots by redis-rs's cluster client; a command on
+    /// several keys is split by slot. Default: none.
+    #[serde(default)]
+    pub redis_cluster_nodes: Vec<String>,
     /// PEM files of certificate authorities trusted for every provider (each file may hold
     /// several certificates): a private CA. A provider's own `ca_certificates` replace them.
     #[serde(default)]
@@ -190,7 +196,8 @@ pub enum SessionStoreKind {
     Cookie,
     /// On the server, in this process: the cookie holds only a session id.
     Memory,
-    /// On the server, in Redis (`redis_url`), shared by every instance.
+    /// On the server, in Redis (`redis_url` or `redis_cluster_nodes`), shared by every
+    /// instance.
     Redis,
 }
 

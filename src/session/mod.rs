@@ -30,14 +30,20 @@ pub(crate) struct Stores {
 }
 
 impl Stores {
-    /// Redis when `redis_url` is configured (connected at first use), else this process.
+    /// Redis when `redis_url` (or `redis_cluster_nodes`) is configured (connected at first
+    /// use), else this process.
     pub fn from_config(config: &OidcConfig) -> Result<Self, String> {
-        match &config.redis_url {
+        let cluster = &config.redis_cluster_nodes;
+        match (&config.redis_url, cluster.is_empty()) {
             #[cfg(feature = "redis")]
-            Some(url) => {
+            (Some(_), _) | (None, false) => {
                 let timeout = std::time::Duration::from_secs(config.http_timeout.min(5));
-                let store = redis::RedisStore::new(url, timeout)
-                    .map_err(|e| format!("oidc.redis_url: {e}"))?;
+                let store = match &config.redis_url {
+                    Some(url) => redis::RedisStore::new(url, timeout)
+                        .map_err(|e| format!("oidc.redis_url: {e}"))?,
+                    None => redis::RedisStore::cluster(cluster, timeout)
+                        .map_err(|e| format!("oidc.redis_cluster_nodes: {e}"))?,
+                };
                 let store: Arc<dyn Store> = Arc::new(store);
                 Ok(Stores {
                     records: Arc::new(Records::new(store.clone(), store.clone(), false)),
@@ -45,8 +51,8 @@ impl Stores {
                 })
             }
             #[cfg(not(feature = "redis"))]
-            Some(_) => Err("oidc.redis_url: needs the `redis` feature".into()),
-            None => Ok(Stores {
+            (Some(_), _) | (None, false) => Err("oidc.redis_url: needs the `redis` feature".into()),
+            (None, true) => Ok(Stores {
                 records: Arc::new(Records::new(
                     Arc::new(MemoryStore::default()),
                     Arc::new(MemoryStore::keeping_all()),
@@ -65,14 +71,16 @@ impl Stores {
         config: &OidcConfig,
         secret_key: Option<&[u8]>,
     ) -> Result<Option<ServerSessions>, String> {
-        let store: Arc<dyn Store> = match (config.session_store, &self.shared) {
-            (SessionStoreKind::Cookie, _) => return Ok(None),
-            (SessionStoreKind::Redis, Some(shared)) => shared.clone(),
-            (SessionStoreKind::Redis, None) => {
-                return Err("oidc.session_store: `redis` needs oidc.redis_url".into())
-            }
-            _ => Arc::new(MemoryStore::default()),
-        };
+        let store: Arc<dyn Store> =
+            match (config.session_store, &self.shared) {
+                (SessionStoreKind::Cookie, _) => return Ok(None),
+                (SessionStoreKind::Redis, Some(shared)) => shared.clone(),
+                (SessionStoreKind::Redis, None) => return Err(
+                    "oidc.session_store: `redis` needs oidc.redis_url or oidc.redis_cluster_nodes"
+                        .into(),
+                ),
+                _ => Arc::new(MemoryStore::default()),
+            };
         let secret = match secret_key {
             Some(secret) => secret.to_vec(),
             // Sessions in this process die with it: a key of this process is enough.

@@ -5,10 +5,17 @@
 //! One multiplexed connection per process (redis-rs `ConnectionManager`: reconnects by itself
 //! with backoff), opened at first use, so that the application starts while Redis is down.
 //! Every call has a timeout; a failure is a [`StoreError`] (503), never a silent success.
+//!
+//! With a Redis Cluster (`redis_cluster_nodes`), redis-rs's cluster client: it learns the
+//! slots, follows `MOVED`/`ASK` redirections and failovers, and splits a command on keys of
+//! several slots (`MGET`, `DEL`) into one per slot. The only multi-command transaction here
+//! (`add_member`) touches one key, so one slot.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use tokio::sync::OnceCell;
 
 use crate::error::StoreError;
@@ -17,10 +24,28 @@ use crate::session::store::Store;
 /// Every key of this crate starts with this.
 const PREFIX: &str = "rocket_openidconnect:";
 
+/// A single server, or a cluster.
+#[allow(clippy::large_enum_variant)] // one per process: boxing would only add an indirection
+enum Server {
+    Single {
+        client: redis::Client,
+        connection: OnceCell<ConnectionManager>,
+    },
+    Cluster {
+        client: ClusterClient,
+        connection: OnceCell<ClusterConnection>,
+    },
+}
+
+/// A connection to either (both are cheap handles to one multiplexed connection).
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
 /// A store in Redis.
 pub(crate) struct RedisStore {
-    client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    server: Server,
     timeout: Duration,
 }
 
@@ -29,29 +54,64 @@ impl RedisStore {
     pub fn new(url: &str, timeout: Duration) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| e.to_string())?;
         Ok(RedisStore {
-            client,
-            connection: OnceCell::new(),
+            server: Server::Single {
+                client,
+                connection: OnceCell::new(),
+            },
             timeout,
         })
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let manager = self
-            .connection
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
-            .await
-            .map_err(unavailable)?;
-        Ok(manager.clone())
+    /// A store in the Redis Cluster of which `nodes` are some nodes; no connection yet.
+    pub fn cluster(nodes: &[String], timeout: Duration) -> Result<Self, String> {
+        let client = redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(2)
+            .build()
+            .map_err(|e| format!("{:?}", e.kind()))?;
+        Ok(RedisStore {
+            server: Server::Cluster {
+                client,
+                connection: OnceCell::new(),
+            },
+            timeout,
+        })
+    }
+
+    async fn connection(&self) -> Result<Connection, StoreError> {
+        match &self.server {
+            Server::Single { client, connection } => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(Some(self.timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(1));
+                let manager = connection
+                    .get_or_try_init(|| ConnectionManager::new_with_config(client.clone(), config))
+                    .await
+                    .map_err(unavailable)?;
+                Ok(Connection::Single(manager.clone()))
+            }
+            Server::Cluster { client, connection } => {
+                let cluster = connection
+                    .get_or_try_init(|| client.get_async_connection())
+                    .await
+                    .map_err(unavailable)?;
+                Ok(Connection::Cluster(cluster.clone()))
+            }
+        }
     }
 
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
-        let mut connection = self.connection().await?;
-        match tokio::time::timeout(self.timeout, command.query_async(&mut connection)).await {
+        let connection = self.connection().await?;
+        let answer = async {
+            match connection {
+                Connection::Single(mut c) => command.query_async(&mut c).await,
+                Connection::Cluster(mut c) => command.query_async(&mut c).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, answer).await {
             Ok(result) => result.map_err(unavailable),
             Err(_) => Err(StoreError::Unavailable(
                 "Redis did not answer in time".into(),
@@ -126,9 +186,14 @@ impl Store for RedisStore {
             .arg(expiry(expires_at))
             .arg("GT")
             .ignore();
-        let mut connection = self.connection().await?;
-        match tokio::time::timeout(self.timeout, pipeline.query_async::<()>(&mut connection)).await
-        {
+        let connection = self.connection().await?;
+        let answer = async {
+            match connection {
+                Connection::Single(mut c) => pipeline.query_async::<()>(&mut c).await,
+                Connection::Cluster(mut c) => pipeline.query_async::<()>(&mut c).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, answer).await {
             Ok(result) => result.map_err(unavailable),
             Err(_) => Err(StoreError::Unavailable(
                 "Redis did not answer in time".into(),

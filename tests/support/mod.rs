@@ -128,6 +128,12 @@ pub async fn client(provider: &TestProvider) -> Client {
     client_with(provider.app_figment()).await
 }
 
+/// The example app with `figment`, not launched.
+#[allow(dead_code)]
+pub fn example_app(figment: Figment) -> rocket::Rocket<rocket::Build> {
+    example_app::app(figment)
+}
+
 /// The example app with a custom figment.
 pub async fn client_with(figment: Figment) -> Client {
     Client::tracked(example_app::app(figment))
