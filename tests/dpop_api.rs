@@ -377,3 +377,42 @@ async fn a_session_calls_an_api_with_its_bound_token() {
     assert_eq!(page["status"], 200, "{page}");
     assert_eq!(page["body"]["sub"], claims["sub"]);
 }
+
+#[rocket::async_test]
+async fn a_proof_is_recorded_only_with_a_token_bound_to_its_key() {
+    // A proof whose token cannot be checked (the provider is down) or is not bound to its key
+    // leaves no record: the records cannot be flooded by whoever can sign, and the same proof
+    // works once the token can be checked.
+    let provider = TestProvider::start().await;
+    let client = client(&provider).await;
+    let key = DpopTestKey::new();
+    let token = provider.issue_dpop_bound_access_token("svc-4", "api", &key.thumbprint());
+    let proof = key.proof("GET", API, Some(&token), None);
+    provider.configure(|b| b.introspection_down = true);
+    let down = call(&client, "DPoP", &token, std::slice::from_ref(&proof)).await;
+    assert_eq!(down.status, Status::ServiceUnavailable, "{}", down.body);
+    provider.configure(|b| b.introspection_down = false);
+    // (A failed introspection is reported for 5 s without a new call: the same proof is sent
+    // until the token is checked.)
+    support::eventually_async(
+        "the same proof taken once the token can be checked",
+        std::time::Duration::from_secs(20),
+        || async {
+            let later = call(&client, "DPoP", &token, std::slice::from_ref(&proof)).await;
+            assert!(
+                !later.challenge.contains("invalid_dpop_proof"),
+                "{}",
+                later.body
+            );
+            (later.status == Status::Ok).then_some(())
+        },
+    )
+    .await;
+    let again = call(&client, "DPoP", &token, std::slice::from_ref(&proof)).await;
+    refused(
+        &again,
+        "invalid_dpop_proof",
+        &[&token],
+        "replayed after success",
+    );
+}

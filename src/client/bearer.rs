@@ -101,11 +101,10 @@ impl AccessTokenValidator {
     }
 
     /// Checks the DPoP proof of a request with `method` to `url` that carries `token`
-    /// (RFC 9449 4.3, 7.1); its `jti` is taken once (in `records`: Redis when configured, so
-    /// across instances) for as long as the proof would be accepted.
-    pub async fn check_proof(
+    /// (RFC 9449 4.3, 7.1), and the server nonce when the application asks for one. Its `jti`
+    /// is not recorded yet: see [`record_proof`](Self::record_proof).
+    pub fn check_proof(
         &self,
-        records: &Records,
         proof: &str,
         method: &str,
         url: &str,
@@ -132,6 +131,20 @@ impl AccessTokenValidator {
                 });
             }
         }
+        Ok(proof)
+    }
+
+    /// Takes a checked proof's `jti` once (in `records`: Redis when configured, so across
+    /// instances) for as long as the proof would be accepted. Called only once the token is
+    /// known to be bound to the proof's key: a proof by any other key writes nothing, so the
+    /// records cannot be flooded by whoever can sign (and a flood cannot push out the record
+    /// of a proof that was used).
+    pub async fn record_proof(
+        &self,
+        records: &Records,
+        proof: &VerifiedProof,
+    ) -> Result<(), BearerError> {
+        let skew = self.rp.config.clock_skew as i64;
         let until = proof
             .iat
             .saturating_add(PROOF_MAX_AGE)
@@ -142,7 +155,7 @@ impl AccessTokenValidator {
                 "the DPoP proof was used before (`jti`)".into(),
             ));
         }
-        Ok(proof)
+        Ok(())
     }
 
     /// A JWT access token: signed with an asymmetric algorithm by the provider's key, typed as

@@ -174,7 +174,14 @@ impl DownstreamTokens {
             }
             other => other?,
         };
-        bound_to_proof(tokens.token_type, dpop.is_some(), client.config.is_fapi2())?;
+        // A session's tokens are all of one kind: a Bearer token for a DPoP session would be
+        // sent with a proof it is not bound to.
+        let bound = bound_to_proof(tokens.token_type, dpop.is_some(), client.config.is_fapi2())?;
+        if dpop.is_some() && !bound {
+            return Err(AuthError::TokenResponse(
+                "the provider issued a Bearer token to a DPoP-bound session".into(),
+            ));
+        }
         let lifetime = tokens.expires_in.unwrap_or(UNSTATED_LIFETIME);
         Ok(DownstreamToken {
             access_token: tokens.access_token,

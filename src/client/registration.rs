@@ -57,18 +57,31 @@ struct StoredClient {
 }
 
 impl StoredClient {
-    fn credentials(self) -> ClientCredentials {
+    /// The credentials, with the method the provider registered (the requested one when it
+    /// did not say, or named one this crate does not speak).
+    fn credentials(self, requested: ClientAuthMethod) -> ClientCredentials {
         ClientCredentials {
             client_id: self.client_id,
             client_secret: self.client_secret.map(ClientSecret::new),
-            auth_method: parse_method(self.token_endpoint_auth_method.as_deref()),
+            auth_method: self
+                .token_endpoint_auth_method
+                .as_deref()
+                .and_then(ClientAuthMethod::from_name)
+                .unwrap_or(requested),
             registered: true,
         }
     }
 
-    /// The registration's management URI and (opened) access token, if it has them.
-    fn management(&self, cipher: Option<&SessionCipher>) -> Option<Management> {
+    /// The registration's management URI and (opened) access token, if it has them and the
+    /// URI is one the token may be sent to (see [`management_uri`]).
+    fn management(
+        &self,
+        cipher: Option<&SessionCipher>,
+        metadata: &ProviderMetadata,
+        allow_http: bool,
+    ) -> Option<Management> {
         let uri = self.registration_client_uri.clone()?;
+        management_uri(&uri, metadata, allow_http)?;
         let sealed = URL_SAFE_NO_PAD
             .decode(self.registration_access_token.as_deref()?)
             .ok()?;
@@ -79,9 +92,13 @@ impl StoredClient {
         })
     }
 
-    /// What the registration access token is bound to.
+    /// What the registration access token is bound to: the client and where it is sent.
     fn token_entry(&self) -> String {
-        format!("registration access token of {}", self.client_id)
+        format!(
+            "registration access token of {} for {}",
+            self.client_id,
+            self.registration_client_uri.as_deref().unwrap_or_default()
+        )
     }
 
     fn usable_for(&self, issuer: &str, redirect_uri: &str, now: i64) -> bool {
@@ -89,6 +106,29 @@ impl StoredClient {
             && self.redirect_uri == redirect_uri
             && (self.client_secret_expires_at == 0 || self.client_secret_expires_at > now + 60)
     }
+}
+
+/// `uri` if a registration access token (and a client secret) may be sent there: https (or
+/// http where the provider's URLs may be), at the origin of the provider's registration
+/// endpoint or issuer. Anything else is not managed: a provider behind a proxy that answers
+/// with an `http://` URI, or a store file pointed elsewhere, gets nothing.
+fn management_uri<'a>(
+    uri: &'a str,
+    metadata: &ProviderMetadata,
+    allow_http: bool,
+) -> Option<&'a str> {
+    crate::util::url::check_url(uri, allow_http).ok()?;
+    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+    let target = origin(uri)?;
+    let known = [
+        Some(&metadata.issuer),
+        metadata.registration_endpoint.as_ref(),
+    ];
+    known
+        .into_iter()
+        .flatten()
+        .any(|u| origin(u).as_ref() == Some(&target))
+        .then_some(uri)
 }
 
 /// A registration's management endpoint and token (RFC 7592).
@@ -107,12 +147,6 @@ enum Checked {
     UpdateRefused,
     /// No answer that tells: go on with the stored client.
     Unknown,
-}
-
-fn parse_method(method: Option<&str>) -> ClientAuthMethod {
-    method
-        .and_then(ClientAuthMethod::from_name)
-        .unwrap_or(ClientAuthMethod::ClientSecretBasic)
 }
 
 /// The application's URLs as a provider knows them (and a dynamic registration registers).
@@ -135,11 +169,35 @@ pub(crate) struct ClientUris {
     pub jwks: Option<Value>,
 }
 
+/// The credentials for `config` (see [`obtain`]). Under the fapi2 profile a registration
+/// whose method is not `private_key_jwt` or mutual TLS is refused.
+pub(crate) async fn credentials(
+    http: &HttpClient,
+    config: &ProviderConfig,
+    metadata: &ProviderMetadata,
+    uris: &ClientUris,
+    refused: Option<&str>,
+    cipher: Option<&SessionCipher>,
+) -> Result<ClientCredentials, ProviderError> {
+    let credentials = obtain(http, config, metadata, uris, refused, cipher).await?;
+    let method = credentials.auth_method;
+    if config.is_fapi2() && method != ClientAuthMethod::PrivateKeyJwt && !method.is_mtls() {
+        return Err(invalid(
+            ENDPOINT,
+            format!(
+                "the client is registered with `{}`, which the fapi2 profile does not allow",
+                method.name()
+            ),
+        ));
+    }
+    Ok(credentials)
+}
+
 /// The credentials for `config`: the configured ones, or a registration (from the store when
 /// the stored client is still good and is not `refused`, else a new one, then stored). A
 /// stored registration the provider manages (RFC 7592) is read to confirm it, updated when the
 /// configured metadata changed, and deleted when a new registration replaces it.
-pub(crate) async fn credentials(
+async fn obtain(
     http: &HttpClient,
     config: &ProviderConfig,
     metadata: &ProviderMetadata,
@@ -156,6 +214,12 @@ pub(crate) async fn credentials(
         });
     };
     let body = registration_body(config, registration, uris);
+    // The method asked for: what the provider registered unless it says otherwise.
+    let requested = body
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+        .and_then(ClientAuthMethod::from_name)
+        .unwrap_or(ClientAuthMethod::ClientSecretBasic);
     let digest = hex::encode(Sha256::digest(Value::Object(body.clone()).to_string()));
     let context = Registering {
         http,
@@ -163,12 +227,13 @@ pub(crate) async fn credentials(
         uris,
         digest: &digest,
         cipher,
+        allow_http: config.allow_insecure_http,
     };
     let Some(store) = &config.registration_store else {
         return context
             .register(registration, &body)
             .await
-            .map(StoredClient::credentials);
+            .map(|stored| stored.credentials(requested));
     };
     // One instance at a time reads, registers and writes the store.
     let lock = lock_store(store).await?;
@@ -176,7 +241,7 @@ pub(crate) async fn credentials(
     let mut replaced = None;
     if let Some(stored) = read_store(store) {
         let refused = refused.is_some_and(|id| id == stored.client_id);
-        let management = stored.management(cipher);
+        let management = stored.management(cipher, metadata, config.allow_insecure_http);
         if refused || !stored.usable_for(&metadata.issuer, &uris.redirect_uri, now) {
             replaced = management;
         } else if let Some(management) = management {
@@ -184,18 +249,18 @@ pub(crate) async fn credentials(
                 Checked::Confirmed(current) => {
                     write_store(store, &current)?;
                     drop(lock);
-                    return Ok(current.credentials());
+                    return Ok(current.credentials(requested));
                 }
                 Checked::Unknown => {
                     drop(lock);
-                    return Ok(stored.credentials());
+                    return Ok(stored.credentials(requested));
                 }
                 Checked::Gone => {}
                 Checked::UpdateRefused => replaced = Some(management),
             }
         } else {
             drop(lock);
-            return Ok(stored.credentials());
+            return Ok(stored.credentials(requested));
         }
     }
     let stored = context.register(registration, &body).await?;
@@ -204,7 +269,7 @@ pub(crate) async fn credentials(
     if let Some(old) = replaced {
         context.delete(&old).await;
     }
-    Ok(stored.credentials())
+    Ok(stored.credentials(requested))
 }
 
 /// The client metadata a registration of `config` sends.
@@ -264,6 +329,8 @@ struct Registering<'a> {
     /// The SHA-256 of the metadata to register.
     digest: &'a str,
     cipher: Option<&'a SessionCipher>,
+    /// Plain http allowed for the provider's URLs beyond loopback.
+    allow_http: bool,
 }
 
 impl Registering<'_> {
@@ -323,17 +390,21 @@ impl Registering<'_> {
                 .unwrap_or(0),
             token_endpoint_auth_method: string("token_endpoint_auth_method"),
             registration_client_uri: string("registration_client_uri")
-                .or_else(|| previous.and_then(|p| p.registration_client_uri.clone())),
+                .or_else(|| previous.and_then(|p| p.registration_client_uri.clone()))
+                .filter(|uri| management_uri(uri, self.metadata, self.allow_http).is_some()),
             registration_access_token: None,
             metadata_sha256: Some(self.digest.to_owned()),
         };
-        let token = string("registration_access_token");
+        let token = string("registration_access_token")
+            .filter(|_| stored.registration_client_uri.is_some());
         stored.registration_access_token = match (token, self.cipher) {
             (Some(token), Some(cipher)) => {
                 Some(URL_SAFE_NO_PAD.encode(cipher.seal(&stored.token_entry(), token.as_bytes())))
             }
-            // A token not rotated: the one kept.
-            (None, _) => previous.and_then(|p| p.registration_access_token.clone()),
+            // A token not rotated: the one kept (sealed for the same client and URI).
+            (None, _) => previous
+                .filter(|p| p.registration_client_uri == stored.registration_client_uri)
+                .and_then(|p| p.registration_access_token.clone()),
             // No secret key to seal it with: the registration is not managed.
             (Some(_), None) => None,
         };
@@ -471,4 +542,33 @@ fn write_store(path: &Path, stored: &StoredClient) -> Result<(), ProviderError> 
         return Err(store_error(path, error));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registration_access_token_goes_only_to_the_provider_over_https() {
+        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://op.example",
+            "authorization_endpoint": "https://op.example/authorize",
+            "jwks_uri": "https://op.example/jwks",
+            "registration_endpoint": "https://reg.op.example/register",
+        }))
+        .unwrap();
+        let ok = |uri: &str| management_uri(uri, &metadata, false).is_some();
+        assert!(ok("https://reg.op.example/register/client-1"));
+        assert!(ok("https://op.example/clients/client-1"));
+        assert!(!ok("http://reg.op.example/register/client-1"), "clear text");
+        assert!(
+            !ok("https://evil.example/register/client-1"),
+            "another origin"
+        );
+        assert!(
+            !ok("https://reg.op.example:8443/register/client-1"),
+            "another port"
+        );
+        assert!(!ok("not a url"));
+    }
 }

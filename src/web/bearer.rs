@@ -175,17 +175,17 @@ async fn validate(
     };
     let url = runtime.rp.absolute_url(req.uri().path().as_str());
     let method = req.method().as_str();
-    let records = &runtime.records;
-    let proof = validator
-        .check_proof(records, proof, method, &url, token)
-        .await?;
-    validator
+    let proof = validator.check_proof(proof, method, &url, token)?;
+    let info = validator
         .validate(provider, token, Some(&proof.jkt))
         .await
         .map_err(|error| match error {
             BearerError::Invalid(why) => BearerError::InvalidDpopToken(why),
             other => other,
-        })
+        })?;
+    // Only now, with a token bound to the proof's key, is the proof's `jti` recorded.
+    validator.record_proof(&runtime.records, &proof).await?;
+    Ok(info)
 }
 
 #[rocket::async_trait]
