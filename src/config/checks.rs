@@ -167,6 +167,12 @@ fn check_stores(config: &OidcConfig) -> Result<(), ConfigError> {
              sessions)",
         ));
     }
+    if config.near_cache && config.redis_url.is_none() && !cluster {
+        return Err(invalid(
+            "oidc.near_cache",
+            "is a cache in front of Redis: it needs oidc.redis_url or oidc.redis_cluster_nodes",
+        ));
+    }
     if cluster && config.redis_url.is_some() {
         return Err(invalid(
             "oidc.redis_cluster_nodes",

@@ -110,6 +110,12 @@ pub struct OidcConfig {
     /// several keys is split by slot. Default: none.
     #[serde(default)]
     pub redis_cluster_nodes: Vec<String>,
+    /// A near cache in front of Redis: what this instance read (a server-side session, the
+    /// records of ended sessions) is reused for at most one second, so that a busy session
+    /// is not a Redis round trip per request. An end of a session on another instance is then
+    /// seen here within a second. Default `false`.
+    #[serde(default)]
+    pub near_cache: bool,
     /// PEM files of certificate authorities trusted for every provider (each file may hold
     /// several certificates): a private CA. A provider's own `ca_certificates` replace them.
     #[serde(default)]

@@ -5,6 +5,7 @@
 
 pub(crate) mod chunks;
 pub(crate) mod model;
+pub(crate) mod near_cache;
 pub(crate) mod pending;
 pub(crate) mod policy;
 pub(crate) mod records;
@@ -44,7 +45,10 @@ impl Stores {
                     None => redis::RedisStore::cluster(cluster, timeout)
                         .map_err(|e| format!("oidc.redis_cluster_nodes: {e}"))?,
                 };
-                let store: Arc<dyn Store> = Arc::new(store);
+                let mut store: Arc<dyn Store> = Arc::new(store);
+                if config.near_cache {
+                    store = Arc::new(near_cache::NearCache::new(store));
+                }
                 Ok(Stores {
                     records: Arc::new(Records::new(store.clone(), store.clone(), false)),
                     shared: Some(store),

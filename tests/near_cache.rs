@@ -1,0 +1,164 @@
+//! The near cache in front of Redis (`near_cache = true`), with two instances sharing a Redis
+//! server the test starts: a busy session is answered on instance B without a Redis round
+//! trip per request; a logout on A is refused on B within the cache's one second; while Redis
+//! does not answer, B answers 503 (nothing cached is trusted past its second), and the
+//! session works again once Redis is back.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rocket::figment::Figment;
+use rocket::http::{Accept, Cookie, Status};
+use rocket::local::asynchronous::Client;
+use rocket_openidconnect::testing::TestProvider;
+use serde_json::json;
+use support::redis::Redis;
+
+const SECRET_KEY: &str =
+    "GIlLiBWeDA0JCRqy4gbyD+4fjB5Eq9ajakg69W7Op5/2/vFVwVadLP/2h4L3CNxAHNqv1Qs6+QL2lWQakz/jQw==";
+
+fn instance(provider: &TestProvider, redis: &Redis) -> Figment {
+    provider
+        .app_figment()
+        .merge(("secret_key", SECRET_KEY))
+        .merge(("oidc.redis_url", redis.url()))
+        .merge(("oidc.session_store", "redis"))
+        .merge(("oidc.near_cache", true))
+        .merge(("oidc.http_timeout", 1))
+}
+
+async fn page_with(client: &Client, cookies: &[Cookie<'static>]) -> Status {
+    let mut request = client.get("/").header(Accept::JSON);
+    for cookie in cookies {
+        request = request.cookie(cookie.clone());
+    }
+    request.dispatch().await.status()
+}
+
+/// How many `MGET`s Redis has served.
+async fn mgets(redis: &Redis) -> usize {
+    let out = tokio::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "info", "commandstats"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_mget:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn two_instances(
+    provider: &TestProvider,
+    redis: &Redis,
+) -> (Client, Client, Vec<Cookie<'static>>) {
+    let a = Client::tracked(support::example_app(instance(provider, redis)))
+        .await
+        .unwrap();
+    let b = Client::untracked(support::example_app(instance(provider, redis)))
+        .await
+        .unwrap();
+    let login = provider.login(&a, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    let cookies = a.cookies().iter().cloned().collect();
+    (a, b, cookies)
+}
+
+#[rocket::async_test]
+async fn a_busy_session_is_not_a_redis_round_trip_per_request_and_a_logout_reaches_b_within_a_second(
+) {
+    let redis = Redis::start(support::free_port()).await;
+    let provider = TestProvider::start().await;
+    provider.set_user("nina", json!({}));
+    let (a, b, cookies) = two_instances(&provider, &redis).await;
+    assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+    // Twenty requests: without the near cache, two MGETs each (the session, its records).
+    let before = mgets(&redis).await;
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+    }
+    let seconds = started.elapsed().as_secs() as usize + 1;
+    let used = mgets(&redis).await - before;
+    assert!(
+        used <= 2 * seconds,
+        "{used} MGETs in {seconds} s for 20 requests"
+    );
+    // A logout on A: B refuses the session once its cached records are older than a second.
+    let logout = a.get("/logout").header(Accept::HTML).dispatch().await;
+    assert!(logout.status() == Status::SeeOther || logout.status() == Status::Ok);
+    let ended = Instant::now();
+    support::eventually_async(
+        "B refuses the ended session",
+        Duration::from_secs(5),
+        || async { (page_with(&b, &cookies).await == Status::Unauthorized).then_some(()) },
+    )
+    .await;
+    eprintln!("the logout reached B after {:?}", ended.elapsed());
+}
+
+#[rocket::async_test]
+async fn while_redis_does_not_answer_nothing_cached_is_trusted_and_then_it_works_again() {
+    let redis = Redis::start(support::free_port()).await;
+    let provider = TestProvider::start().await;
+    provider.set_user("omar", json!({}));
+    let (_a, b, cookies) = two_instances(&provider, &redis).await;
+    assert_eq!(page_with(&b, &cookies).await, Status::Ok, "cached on B");
+    // Redis stops answering (its clients paused) for four seconds.
+    let paused = tokio::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "client",
+            "pause",
+            "4000",
+            "all",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(paused.status.success());
+    support::eventually_async("B answers 503", Duration::from_secs(3), || async {
+        (page_with(&b, &cookies).await == Status::ServiceUnavailable).then_some(())
+    })
+    .await;
+    support::eventually_async(
+        "B serves the session again",
+        Duration::from_secs(15),
+        || async { (page_with(&b, &cookies).await == Status::Ok).then_some(()) },
+    )
+    .await;
+}
+
+/// Measures how long a logout on A takes to reach B, over many trials (a figure for
+/// docs/benchmarks.md): `cargo test --all-features --test near_cache -- --ignored --nocapture`.
+#[rocket::async_test]
+#[ignore = "a measurement, about 40 s"]
+async fn measure_logout_propagation() {
+    let redis = Redis::start(support::free_port()).await;
+    let provider = TestProvider::start().await;
+    provider.set_user("pia", json!({}));
+    let mut times = Vec::new();
+    for _ in 0..40 {
+        let (a, b, cookies) = two_instances(&provider, &redis).await;
+        assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+        a.get("/logout").header(Accept::HTML).dispatch().await;
+        let ended = Instant::now();
+        while page_with(&b, &cookies).await != Status::Unauthorized {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        times.push(ended.elapsed());
+    }
+    times.sort();
+    let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+    eprintln!(
+        "logout propagation over {} trials: median {:?}, p99 {:?}, max {:?}",
+        times.len(),
+        times[times.len() / 2],
+        p99,
+        times[times.len() - 1]
+    );
+}
