@@ -7,6 +7,7 @@
 #   DURATION=30s CONNECTIONS=64 bash benches/load.sh
 #   STORE=redis bash benches/load.sh  # records in a local redis-server (feature `redis`)
 #   STORE=redis SESSION_STORE=redis bash benches/load.sh  # and the sessions too
+#   STORE=redis SESSION_STORE=redis NEAR_CACHE=true bash benches/load.sh  # with the near cache
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8090}
@@ -25,7 +26,7 @@ if [ "$STORE" = redis ]; then
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/tmp/load-redis.log 2>&1 &
   redis=$!
   # SESSION_STORE=redis keeps the sessions themselves in Redis too (the cookie holds an id).
-  export ROCKET_OIDC="{redis_url=\"redis://127.0.0.1:$REDIS_PORT/\", session_store=\"${SESSION_STORE:-cookie}\"}"
+  export ROCKET_OIDC="{redis_url=\"redis://127.0.0.1:$REDIS_PORT/\", session_store=\"${SESSION_STORE:-cookie}\", near_cache=${NEAR_CACHE:-false}}"
   features=(--features redis)
 fi
 cargo build --release --example demo "${features[@]}"
@@ -62,5 +63,5 @@ printf '%-22s %12s %10s %10s\n' route requests/s p50 p99
 printf '%-22s %12s %10s %10s\n' "/ping (no guard)" "$(rps "$open")" "$(lat "$open" 50%)" "$(lat "$open" 99%)"
 printf '%-22s %12s %10s %10s\n' "/ping/user (OidcUser)" "$(rps "$guarded")" "$(lat "$guarded" 50%)" "$(lat "$guarded" 99%)"
 awk -v g="$(rps "$guarded")" -v o="$(rps "$open")" 'BEGIN {printf "ratio guarded/open: %.2f\n", g / o}'
-echo "store: $STORE, sessions: ${SESSION_STORE:-cookie}; demo RSS: $(ps -o rss= -p $demo) KiB"
+echo "store: $STORE, sessions: ${SESSION_STORE:-cookie}, near cache: ${NEAR_CACHE:-false}; demo RSS: $(ps -o rss= -p $demo) KiB"
 rm -f "$jar"

@@ -5,6 +5,7 @@
 
 pub(crate) mod chunks;
 pub(crate) mod model;
+#[cfg(feature = "redis")]
 pub(crate) mod near_cache;
 pub(crate) mod pending;
 pub(crate) mod policy;

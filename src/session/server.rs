@@ -36,7 +36,17 @@ pub(crate) struct ServerSessions {
     /// Ciphers of older secret keys (`previous_secret_keys`): they only open.
     previous: Vec<SessionCipher>,
     inactivity: Option<i64>,
+    /// Sessions already opened, by store key, with the sealed bytes they were opened from: a
+    /// read that finds the same bytes (compared in full) reuses the session instead of
+    /// decrypting and parsing it again.
+    opened: quick_cache::sync::Cache<String, Opened>,
 }
+
+/// A session opened from sealed bytes, and whether under the current key.
+type Opened = (Arc<Vec<u8>>, Arc<UserSession>, bool);
+
+/// At most this many opened sessions are kept per process.
+const OPENED_CAPACITY: usize = 10_000;
 
 impl ServerSessions {
     /// Sessions in `store`, sealed under a key derived from `secret` (and opened also under
@@ -52,12 +62,13 @@ impl ServerSessions {
             cipher: SessionCipher::new(secret),
             previous: previous.iter().map(|s| SessionCipher::new(s)).collect(),
             inactivity: inactivity.map(|t| t as i64),
+            opened: quick_cache::sync::Cache::new(OPENED_CAPACITY),
         }
     }
 
     /// The session whose cookie holds `id`, if it is there, authentic and not expired. One
     /// sealed under a previous secret key is sealed again under the current one.
-    pub async fn read(&self, id: &str, now: i64) -> Result<Option<UserSession>, StoreError> {
+    pub async fn read(&self, id: &str, now: i64) -> Result<Option<Arc<UserSession>>, StoreError> {
         let entry = entry_key(id);
         let Some(blob) = self
             .store
@@ -67,8 +78,21 @@ impl ServerSessions {
         else {
             return Ok(None);
         };
-        let Some((session, current)) = self.open_any(&entry, &blob) else {
-            return Ok(None);
+        let known = self
+            .opened
+            .get(&entry)
+            .filter(|(sealed, _, _)| sealed.as_slice() == blob.as_slice());
+        let (session, current) = match known {
+            Some((_, session, current)) => (session, current),
+            None => {
+                let Some((session, current)) = self.open_any(&entry, &blob) else {
+                    return Ok(None);
+                };
+                let session = Arc::new(session);
+                self.opened
+                    .insert(entry.clone(), (Arc::new(blob), session.clone(), current));
+                (session, current)
+            }
         };
         if session.is_expired(now) {
             return Ok(None);

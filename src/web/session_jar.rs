@@ -41,7 +41,7 @@ impl SessionJar {
             self.cookies
                 .write_session_id(jar, &id, session.expires_at());
         }
-        Ok(session.map(Arc::new))
+        Ok(session)
     }
 
     /// Stores `session`: as a new session (a new id: a login), or in place of the current one.
