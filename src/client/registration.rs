@@ -227,7 +227,7 @@ async fn obtain(
         uris,
         digest: &digest,
         cipher,
-        allow_http: config.allow_insecure_http,
+        allow_http: config.http_allowed(),
     };
     let Some(store) = &config.registration_store else {
         return context
@@ -241,7 +241,7 @@ async fn obtain(
     let mut replaced = None;
     if let Some(stored) = read_store(store) {
         let refused = refused.is_some_and(|id| id == stored.client_id);
-        let management = stored.management(cipher, metadata, config.allow_insecure_http);
+        let management = stored.management(cipher, metadata, config.http_allowed());
         if refused || !stored.usable_for(&metadata.issuer, &uris.redirect_uri, now) {
             replaced = management;
         } else if let Some(management) = management {

@@ -31,6 +31,20 @@ pub(crate) struct Stores {
     pub shared: Option<Arc<dyn Store>>,
 }
 
+/// The near cache in front of `redis`: with announcements of changes between the instances
+/// when they can be followed (a single server, inside a Tokio runtime), else with its
+/// one-second bound alone.
+#[cfg(feature = "redis")]
+fn near_cache_of(redis: &Arc<redis::RedisStore>) -> Arc<dyn Store> {
+    use near_cache::NearCache;
+    if !redis.announces() || tokio::runtime::Handle::try_current().is_err() {
+        return Arc::new(NearCache::new(redis.clone()));
+    }
+    let near = Arc::new(NearCache::with_announcer(redis.clone(), redis.clone()));
+    redis.follow(Arc::downgrade(&near));
+    near
+}
+
 impl Stores {
     /// Redis when `redis_url` (or `redis_cluster_nodes`) is configured (connected at first
     /// use), else this process.
@@ -40,15 +54,15 @@ impl Stores {
             #[cfg(feature = "redis")]
             (Some(_), _) | (None, false) => {
                 let timeout = std::time::Duration::from_secs(config.http_timeout.min(5));
-                let store = match &config.redis_url {
+                let redis = Arc::new(match &config.redis_url {
                     Some(url) => redis::RedisStore::new(url, timeout)
                         .map_err(|e| format!("oidc.redis_url: {e}"))?,
                     None => redis::RedisStore::cluster(cluster, timeout)
                         .map_err(|e| format!("oidc.redis_cluster_nodes: {e}"))?,
-                };
-                let mut store: Arc<dyn Store> = Arc::new(store);
+                });
+                let mut store: Arc<dyn Store> = redis.clone();
                 if config.near_cache {
-                    store = Arc::new(near_cache::NearCache::new(store));
+                    store = near_cache_of(&redis);
                 }
                 Ok(Stores {
                     records: Arc::new(Records::new(store.clone(), store.clone(), false)),

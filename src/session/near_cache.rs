@@ -5,12 +5,15 @@
 //! The consistency rule: **an instance may act on what it read from Redis up to one second
 //! ago.** A logout, back-channel logout or session end made on another instance is therefore
 //! seen here within one second (bounded by design: no entry is older); one made on this
-//! instance at once (its writes replace its entries). One-time values are never answered from
-//! the cache (`insert_new` always asks Redis: a state or nonce is used once across all
-//! instances), nor are sets (a user's session index). Any error from Redis empties the cache,
-//! and so does the end of its one-second life for every entry: after Redis goes away, nothing
-//! older than a second is trusted.
+//! instance at once (its writes replace its entries). With a single Redis server the instances
+//! also tell each other which keys they changed (Redis pub/sub): an entry changed elsewhere is
+//! dropped as soon as the message arrives, in milliseconds; while that subscription is down
+//! (Redis gone, the connection killed) the cache is emptied and not used at all. One-time
+//! values are never answered from the cache (`insert_new` always asks Redis: a state or nonce
+//! is used once across all instances), nor are sets (a user's session index). Any error from
+//! Redis empties the cache.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,18 +30,71 @@ const CAPACITY: usize = 100_000;
 /// A value read (or written) and when.
 type Entry = (Option<Arc<Vec<u8>>>, Instant);
 
+/// How an instance tells the others that it changed a key (Redis `PUBLISH`).
+#[async_trait::async_trait]
+pub(crate) trait Announcer: Send + Sync + 'static {
+    /// Sends `message` to every instance (itself included).
+    async fn announce(&self, message: &str) -> Result<(), StoreError>;
+}
+
 /// The shared store, with a near cache of its reads.
 pub(crate) struct NearCache {
     inner: Arc<dyn Store>,
     entries: quick_cache::sync::Cache<String, Entry>,
+    /// Whether the cache may be used: always without invalidations; with them, only while
+    /// they arrive.
+    live: AtomicBool,
+    announcer: Option<Arc<dyn Announcer>>,
+    /// This instance's name in the messages (its own are not acted on).
+    instance: String,
 }
 
 impl NearCache {
-    /// `inner` with a near cache.
+    /// `inner` with a near cache whose entries live one second.
     pub fn new(inner: Arc<dyn Store>) -> Self {
         NearCache {
             inner,
             entries: quick_cache::sync::Cache::new(CAPACITY),
+            live: AtomicBool::new(true),
+            announcer: None,
+            instance: crate::util::random::random_token()[..16].to_owned(),
+        }
+    }
+
+    /// `inner` with a near cache that also announces its writes through `announcer`; not
+    /// used until [`subscribed`](Self::subscribed) says the others' announcements arrive.
+    pub fn with_announcer(inner: Arc<dyn Store>, announcer: Arc<dyn Announcer>) -> Self {
+        NearCache {
+            live: AtomicBool::new(false),
+            announcer: Some(announcer),
+            ..Self::new(inner)
+        }
+    }
+
+    /// Whether the announcements of the other instances arrive: the cache is emptied either
+    /// way (what was cached while they did not arrive is not trusted), and used only if so.
+    pub fn subscribed(&self, up: bool) {
+        self.live.store(false, Ordering::SeqCst);
+        self.entries.clear();
+        self.live.store(up, Ordering::SeqCst);
+    }
+
+    /// An announcement: another instance changed a key, which is dropped here.
+    pub fn announced(&self, message: &str) {
+        if let Some((instance, key)) = message.split_once(' ') {
+            if instance != self.instance {
+                self.entries.remove(key);
+            }
+        }
+    }
+
+    async fn announce(&self, key: &str) {
+        if let Some(announcer) = &self.announcer {
+            let message = format!("{} {key}", self.instance);
+            if let Err(error) = announcer.announce(&message).await {
+                // The others see the change within a second anyway.
+                log::debug!("OpenID Connect: a change was not announced: {error}");
+            }
         }
     }
 
@@ -65,10 +121,9 @@ impl Store for NearCache {
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let inserted = self.forget_all(self.inner.insert_new(key, value, expires_at).await)?;
+        self.entries.remove(key);
         if inserted {
-            self.remember(key, Some(value.to_vec()));
-        } else {
-            self.entries.remove(key);
+            self.announce(key).await;
         }
         Ok(inserted)
     }
@@ -78,10 +133,14 @@ impl Store for NearCache {
         self.entries.remove(key);
         self.forget_all(self.inner.put(key, value, expires_at).await)?;
         self.remember(key, Some(value.to_vec()));
+        self.announce(key).await;
         Ok(())
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if !self.live.load(Ordering::SeqCst) {
+            return self.forget_all(self.inner.get_many(keys).await);
+        }
         let now = Instant::now();
         let mut values: Vec<Option<Option<Vec<u8>>>> = keys
             .iter()
@@ -103,11 +162,16 @@ impl Store for NearCache {
             let read = Instant::now();
             let fetched = self.forget_all(self.inner.get_many(&missing).await)?;
             let mut fetched = fetched.into_iter();
+            // (Kept only if the announcements still arrive: a read racing with their loss
+            // is not cached.)
+            let live = self.live.load(Ordering::SeqCst);
             for (key, slot) in keys.iter().zip(values.iter_mut()) {
                 if slot.is_none() {
                     let value = fetched.next().flatten();
-                    self.entries
-                        .insert(key.clone(), (value.clone().map(Arc::new), read));
+                    if live {
+                        self.entries
+                            .insert(key.clone(), (value.clone().map(Arc::new), read));
+                    }
                     *slot = Some(value);
                 }
             }
@@ -119,6 +183,7 @@ impl Store for NearCache {
         self.entries.remove(key);
         self.forget_all(self.inner.delete(key).await)?;
         self.remember(key, None);
+        self.announce(key).await;
         Ok(())
     }
 
@@ -226,5 +291,53 @@ mod tests {
             near.get_many(&keys).await.is_err(),
             "b was cached, but is not trusted"
         );
+    }
+
+    /// An announcer that records what it was told.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Announcer for Recorder {
+        async fn announce(&self, message: &str) -> Result<(), StoreError> {
+            self.0.lock().unwrap().push(message.to_owned());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_are_announced_and_the_cache_is_used_only_while_announcements_arrive() {
+        let shared = Arc::new(Counting::default());
+        let recorder = Arc::new(Recorder::default());
+        let near = NearCache::with_announcer(shared.clone(), recorder.clone());
+        let far = 4_000_000_000;
+        let keys = vec!["a".to_owned()];
+        near.put("a", b"1", far).await.unwrap();
+        // Not subscribed yet: every read goes to the shared store.
+        near.get_many(&keys).await.unwrap();
+        near.get_many(&keys).await.unwrap();
+        assert_eq!(shared.reads.load(Ordering::SeqCst), 2);
+        near.subscribed(true);
+        near.get_many(&keys).await.unwrap();
+        near.get_many(&keys).await.unwrap();
+        assert_eq!(
+            shared.reads.load(Ordering::SeqCst),
+            3,
+            "cached once subscribed"
+        );
+        // Our own announcement is not acted on; another instance's drops the entry at once.
+        let own = recorder.0.lock().unwrap()[0].clone();
+        assert!(own.ends_with(" a"), "{own}");
+        near.announced(&own);
+        near.get_many(&keys).await.unwrap();
+        assert_eq!(shared.reads.load(Ordering::SeqCst), 3);
+        shared.inner.put("a", b"2", far).await.unwrap();
+        near.announced("another-instance a");
+        assert_eq!(near.get_many(&keys).await.unwrap()[0], Some(b"2".to_vec()));
+        // The subscription lost: emptied and not used.
+        near.subscribed(false);
+        near.get_many(&keys).await.unwrap();
+        near.get_many(&keys).await.unwrap();
+        assert_eq!(shared.reads.load(Ordering::SeqCst), 6);
     }
 }

@@ -19,10 +19,14 @@ use redis::cluster_async::ClusterConnection;
 use tokio::sync::OnceCell;
 
 use crate::error::StoreError;
+use crate::session::near_cache::{Announcer, NearCache};
 use crate::session::store::Store;
 
 /// Every key of this crate starts with this.
 const PREFIX: &str = "rocket_openidconnect:";
+
+/// The channel on which instances announce the keys they changed (for their near caches).
+const CHANNEL: &str = "rocket_openidconnect:changed";
 
 /// A single server, or a cluster.
 #[allow(clippy::large_enum_variant)] // one per process: boxing would only add an indirection
@@ -117,6 +121,67 @@ impl RedisStore {
                 "Redis did not answer in time".into(),
             )),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Announcer for RedisStore {
+    async fn announce(&self, message: &str) -> Result<(), StoreError> {
+        let mut command = redis::cmd("PUBLISH");
+        command.arg(CHANNEL).arg(message);
+        let _: i64 = self.query(&command).await?;
+        Ok(())
+    }
+}
+
+impl RedisStore {
+    /// Whether the instances can announce their changes to each other here (a single
+    /// server; a cluster's near caches rely on their one-second bound alone).
+    pub fn announces(&self) -> bool {
+        matches!(self.server, Server::Single { .. })
+    }
+
+    /// Follows the announcements of the other instances for `near`, in a task of the current
+    /// Tokio runtime, for as long as `near` lives: subscribed, the cache is used; the
+    /// subscription lost, it is emptied and not used until it is back (tried every second).
+    /// `false` if there is no runtime or no single server to follow.
+    pub fn follow(&self, near: std::sync::Weak<NearCache>) -> bool {
+        let Server::Single { client, .. } = &self.server else {
+            return false;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let client = client.clone();
+        let timeout = self.timeout;
+        runtime.spawn(async move {
+            use futures_util::StreamExt;
+            loop {
+                let subscription = tokio::time::timeout(timeout, async {
+                    let mut pubsub = client.get_async_pubsub().await?;
+                    pubsub.subscribe(CHANNEL).await?;
+                    Ok::<_, redis::RedisError>(pubsub)
+                })
+                .await;
+                if let Ok(Ok(pubsub)) = subscription {
+                    let Some(cache) = near.upgrade() else { return };
+                    cache.subscribed(true);
+                    drop(cache);
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(message) = messages.next().await {
+                        let Some(cache) = near.upgrade() else { return };
+                        if let Ok(text) = message.get_payload::<String>() {
+                            cache.announced(&text);
+                        }
+                    }
+                }
+                let Some(cache) = near.upgrade() else { return };
+                cache.subscribed(false);
+                drop(cache);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        true
     }
 }
 
