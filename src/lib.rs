@@ -75,7 +75,7 @@ pub mod testing;
 
 pub use config::{
     AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, Profile,
-    ProviderConfig, PushedAuthorization, RegistrationConfig, SessionStoreKind,
+    ProviderConfig, PushedAuthorization, RegistrationConfig, RequestObject, SessionStoreKind,
     SilentRefreshFailure, UserinfoMethod,
 };
 pub use error::{

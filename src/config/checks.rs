@@ -314,6 +314,12 @@ fn check_provider_in(
             "`private_key_jwt` needs a key in oidc.signing_keys",
         ));
     }
+    if provider.request_object.is_some() && config.signing_keys.is_empty() {
+        return Err(invalid(
+            &format!("{key}.request_object"),
+            "`signed` needs a key in oidc.signing_keys",
+        ));
+    }
     let method = provider.client_auth_method();
     if method.is_mtls() && provider.tls_client_certificate.is_none() {
         return Err(ConfigError::Missing(format!(

@@ -14,7 +14,7 @@ use figment::Figment;
 
 pub use schema::{
     AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, Profile,
-    ProviderConfig, PushedAuthorization, RegistrationConfig, SessionStoreKind,
+    ProviderConfig, PushedAuthorization, RegistrationConfig, RequestObject, SessionStoreKind,
     SilentRefreshFailure, UserinfoMethod,
 };
 

@@ -305,6 +305,15 @@ pub enum Profile {
     Fapi2,
 }
 
+/// How the authorization parameters travel (`request_object`, RFC 9101).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RequestObject {
+    /// In a request object signed with the first `signing_keys` key.
+    Signed,
+}
+
 /// How (and whether) the userinfo endpoint is called after login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -413,6 +422,11 @@ pub struct ProviderConfig {
     /// The algorithm of the sessions' DPoP keys: `ES256` (the default) or `EdDSA`.
     #[serde(default)]
     pub dpop_signing_alg: DpopAlgorithm,
+    /// `signed`: the authorization parameters go in a request object (RFC 9101, JAR) signed
+    /// with the first `signing_keys` key, pushed or by value; outside it only `client_id`,
+    /// `response_type` and `scope`. Default: none (plain parameters).
+    #[serde(default)]
+    pub request_object: Option<RequestObject>,
     /// Resource indicators (RFC 8707): the APIs the user grants access to, all sent on the
     /// authorization request (absolute URIs without a fragment); the session's access token
     /// is for the first (sent on the code exchange), tokens for the others come from

@@ -14,6 +14,7 @@ pub(crate) mod jwk;
 pub(crate) mod jws;
 pub(crate) mod logout_token;
 pub(crate) mod metadata;
+pub(crate) mod request_object;
 pub(crate) mod response;
 pub(crate) mod rp_keys;
 pub(crate) mod secret;

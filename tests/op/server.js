@@ -38,6 +38,7 @@
 //                              take certificates (logged as `OP mtls.alias <path>`; a certificate
 //                              sent to a plain token, userinfo or PAR endpoint is logged as
 //                              `OP mtls.plain <path>`)
+//   OP_JAR=1                   signed request objects (RFC 9101) required of the client
 //   OP_FAPI=2.0                the FAPI 2.0 Security Profile (`features.fapi`), with ES256 and
 //                              PS256 signing keys (ID tokens ES256 for the client)
 //
@@ -238,6 +239,9 @@ const provider = new Provider(issuer, {
       } : {}),
     },
     ...(fapi ? { fapi: { enabled: true, profile: '2.0' } } : {}),
+    ...(env.OP_JAR === '1' ? {
+      requestObjects: { enabled: true, requireSignedRequestObject: true },
+    } : {}),
     ...(mtlsAuth ? {
       mTLS: {
         enabled: true,

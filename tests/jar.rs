@@ -1,0 +1,99 @@
+//! Signed request objects (RFC 9101, JAR) against the real provider (`oidc-provider` requiring
+//! them, the client with `private_key_jwt` and the app's key set): by value, the browser
+//! carries only `client_id`, `request`, `response_type` and `scope`; through PAR the pushed
+//! object is taken; a client that sends plain parameters is refused with the error view.
+
+#[path = "support/real_op.rs"]
+mod real_op;
+mod support;
+
+use rocket::figment::Figment;
+use rocket::http::{Accept, Status};
+use rocket::local::asynchronous::Client;
+use serde_json::{json, Value};
+
+const CLIENT_ID: &str = "rocket-jar";
+const CALLBACK: &str = "http://127.0.0.1:8000/redirect_uri";
+
+fn figment(issuer: &str, keys: &[std::path::PathBuf], provider: Value) -> Figment {
+    let mut table = json!({
+        "issuer": issuer,
+        "client_id": CLIENT_ID,
+        "scope": ["openid", "profile"],
+        "token_endpoint_auth_method": "private_key_jwt",
+    });
+    for (k, v) in provider.as_object().unwrap() {
+        table[k] = v.clone();
+    }
+    Figment::from(rocket::Config::debug_default())
+        .merge(("log_level", "off"))
+        .merge(("oidc.base_url", "http://127.0.0.1:8000"))
+        .merge(("oidc.signing_keys", keys))
+        .merge(("oidc.providers.default", table))
+}
+
+/// Logs in through the real provider from the authorization URL `authorize`.
+async fn complete(client: &Client, authorize: &str, op: &real_op::RealOp) {
+    let browser = support::browser_with_jar().0;
+    let callback = real_op::dev_login(&browser, authorize, "jarvis", CALLBACK).await;
+    let local = callback
+        .trim_start_matches("http://127.0.0.1:8000")
+        .to_owned();
+    let done = client.get(local).header(Accept::HTML).dispatch().await;
+    let status = done.status();
+    let body = done.into_string().await.unwrap_or_default();
+    assert_eq!(status, Status::SeeOther, "{body}\nOP: {}", op.stderr());
+    let (status, page) = support::json_page(client, "/", Accept::JSON).await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(page["id_token"]["sub"], "jarvis");
+}
+
+#[rocket::async_test]
+async fn signed_request_objects_by_value_and_pushed() {
+    let pem = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let keys = [support::key_file("jar", "rp-es256.pem", &pem)];
+    let jwks = support::served_key_set(&keys).await.to_string();
+    let op = real_op::RealOp::start_with_env(
+        CLIENT_ID,
+        "unused",
+        &[CALLBACK],
+        &[],
+        "private_key_jwt",
+        &[("CLIENT_JWKS", &jwks), ("OP_JAR", "1")],
+    )
+    .await;
+    // By value: nothing but the object and what OIDC Core 6.1 repeats.
+    let by_value = json!({"request_object": "signed", "pushed_authorization": "off"});
+    let client = support::client_with(figment(&op.issuer, &keys, by_value)).await;
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(start.status(), Status::SeeOther);
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    drop(start);
+    let mut carried: Vec<String> = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, _)| k.into_owned())
+        .collect();
+    carried.sort();
+    assert_eq!(carried, ["client_id", "request", "response_type", "scope"]);
+    complete(&client, &authorize, &op).await;
+    // Pushed: the provider takes the pushed object.
+    let pushed = json!({"request_object": "signed"});
+    let client = support::client_with(figment(&op.issuer, &keys, pushed)).await;
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    drop(start);
+    let params = op.request_params(&authorize).await;
+    assert!(
+        params["state"].as_str().is_some_and(|s| s.len() >= 32),
+        "{params}"
+    );
+    complete(&client, &authorize, &op).await;
+    // Plain parameters to a provider that requires request objects: refused, no session.
+    let plain = support::client_with(figment(&op.issuer, &keys, json!({}))).await;
+    let refused = plain.get("/").header(Accept::HTML).dispatch().await;
+    assert!(refused.headers().get_one("Location").is_none());
+    assert_eq!(refused.status().code / 100, 4, "{}", refused.status());
+    let body = refused.into_string().await.unwrap_or_default();
+    assert!(body.contains("invalid_request"), "{body}");
+}
