@@ -97,3 +97,93 @@ async fn signed_request_objects_by_value_and_pushed() {
     let body = refused.into_string().await.unwrap_or_default();
     assert!(body.contains("invalid_request"), "{body}");
 }
+
+/// The example app for `issuer` with a client secret and `userinfo_signed_response_alg`.
+fn signed_userinfo_app(issuer: &str, alg: Option<&str>) -> Figment {
+    Figment::from(rocket::Config::debug_default())
+        .merge(("log_level", "off"))
+        .merge(("oidc.base_url", "http://127.0.0.1:8000"))
+        .merge((
+            "oidc.providers.default",
+            json!({
+                "issuer": issuer,
+                "client_id": CLIENT_ID,
+                "client_secret": "signed-userinfo-secret-91c2",
+                "scope": ["openid", "profile"],
+                "userinfo_signed_response_alg": alg,
+            }),
+        ))
+}
+
+#[rocket::async_test]
+async fn signed_userinfo_is_verified_and_a_plain_answer_refused_when_signing_is_asked() {
+    let signing = real_op::RealOp::start_with_env(
+        CLIENT_ID,
+        "signed-userinfo-secret-91c2",
+        &[CALLBACK],
+        &[],
+        "client_secret_basic",
+        &[("USERINFO_ALG", "RS256")],
+    )
+    .await;
+    let client = support::client_with(signed_userinfo_app(&signing.issuer, Some("RS256"))).await;
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    drop(start);
+    complete(&client, &authorize, &signing).await;
+    let (_, page) = support::json_page(&client, "/", Accept::JSON).await;
+    assert_eq!(page["userinfo"]["sub"], "jarvis");
+    assert_eq!(page["userinfo"]["name"], "jarvis Tester", "{page}");
+    assert_eq!(
+        page["userinfo"]["aud"], CLIENT_ID,
+        "the signed answer's claims"
+    );
+    // A provider answering plain JSON to a client that asked for signing: the login fails.
+    let plain =
+        real_op::RealOp::start(CLIENT_ID, "signed-userinfo-secret-91c2", &[CALLBACK], &[]).await;
+    let client = support::client_with(signed_userinfo_app(&plain.issuer, Some("RS256"))).await;
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    drop(start);
+    let browser = support::browser_with_jar().0;
+    let callback = real_op::dev_login(&browser, &authorize, "jarvis", CALLBACK).await;
+    let local = callback
+        .trim_start_matches("http://127.0.0.1:8000")
+        .to_owned();
+    let done = client.get(local).header(Accept::HTML).dispatch().await;
+    assert_eq!(done.status(), Status::BadGateway);
+    let body = done.into_string().await.unwrap_or_default();
+    assert!(body.contains("not signed"), "{body}");
+    assert_eq!(
+        support::json_page(&client, "/", Accept::JSON).await.0,
+        Status::Unauthorized
+    );
+}
+
+#[rocket::async_test]
+async fn a_signed_userinfo_with_a_broken_signature_fails_the_login() {
+    use rocket_openidconnect::testing::{TestProvider, UserinfoEndpoint};
+    let provider = TestProvider::start().await;
+    provider.set_user("alice", json!({}));
+    let good = provider.mint_id_token("alice", "n");
+    // The last character of the signature changed.
+    let mut forged = good.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    for (body, expected) in [(forged, Status::BadGateway), (good, Status::SeeOther)] {
+        provider.configure(|b| {
+            b.userinfo = UserinfoEndpoint::Body {
+                content_type: "application/jwt".into(),
+                body: body.clone(),
+            }
+        });
+        let figment = provider.app_figment().merge((
+            "oidc.providers.default.userinfo_signed_response_alg",
+            "RS256",
+        ));
+        let client = support::client_with(figment).await;
+        let attempt = provider.login(&client, "/").await;
+        assert_eq!(attempt.status, expected, "{}", attempt.body);
+        assert_eq!(attempt.session_created, expected == Status::SeeOther);
+    }
+}

@@ -313,6 +313,10 @@ fn registration_body(
     }
     body.entry("token_endpoint_auth_method")
         .or_insert(config.client_auth_method().name().into());
+    if let Some(alg) = &config.userinfo_signed_response_alg {
+        body.entry("userinfo_signed_response_alg")
+            .or_insert(alg.as_str().into());
+    }
     // RFC 9449 5.2: the provider then never issues this client a Bearer token.
     if config.dpop {
         body.entry("dpop_bound_access_tokens")

@@ -572,6 +572,13 @@ fn check_token_settings(provider: &ProviderConfig, key: &str) -> Result<(), Conf
             "must be at least 1 second (it rate-limits key-set fetches)",
         ));
     }
+    if let Some(alg) = &provider.userinfo_signed_response_alg {
+        check_algs(
+            &format!("{key}.userinfo_signed_response_alg"),
+            std::slice::from_ref(alg),
+            None,
+        )?;
+    }
     if let Some(algs) = &provider.access_token_signing_algs {
         check_algs(&format!("{key}.access_token_signing_algs"), algs, None)?;
     }

@@ -397,6 +397,12 @@ pub struct ProviderConfig {
     /// `get` (default), `post` or `none`.
     #[serde(default = "default_userinfo_method")]
     pub userinfo_method: UserinfoMethod,
+    /// The algorithm the provider signs userinfo answers with (`RS256`, `PS256`, `ES256`,
+    /// `EdDSA`, ...): answers must then be signed JWTs (`application/jwt`) from the provider's
+    /// issuer for this client; a plain JSON answer fails the login. Registration asks for it.
+    /// Default: none (plain JSON answers).
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<String>,
     /// `client_secret_basic` (default), `client_secret_post`, `client_secret_jwt`,
     /// `private_key_jwt`, `tls_client_auth`, `self_signed_tls_client_auth` or `none` (a
     /// public client).
