@@ -8,6 +8,7 @@ use crate::client::http::HttpResponse;
 use crate::client::provider::ProviderClient;
 use crate::error::ProviderError;
 use crate::protocol::metadata::ProviderMetadata;
+use crate::util::url::at_origin_of;
 
 const ENDPOINT: &str = "provider endpoint";
 
@@ -26,13 +27,8 @@ pub(crate) async fn authenticated_post(
     client.http.send(ENDPOINT, request).await
 }
 
-/// Whether `url` is an https (or, where the provider's are, http) URL at the origin of the
-/// provider's issuer or of one of its endpoints.
+/// Whether `url` is at the origin of the provider's issuer or of one of its endpoints.
 fn at_provider(metadata: &ProviderMetadata, url: &str) -> bool {
-    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
-    let Some(target) = origin(url).filter(|o| o.is_tuple()) else {
-        return false;
-    };
     let aliases = metadata.mtls_endpoint_aliases.clone().unwrap_or_default();
     let known = [
         Some(&metadata.issuer),
@@ -51,11 +47,7 @@ fn at_provider(metadata: &ProviderMetadata, url: &str) -> bool {
         aliases.introspection_endpoint.as_ref(),
         aliases.pushed_authorization_request_endpoint.as_ref(),
     ];
-    let found = known
-        .into_iter()
-        .flatten()
-        .any(|endpoint| origin(endpoint).as_ref() == Some(&target));
-    found
+    at_origin_of(url, known.into_iter().flatten().map(String::as_str))
 }
 
 #[cfg(test)]

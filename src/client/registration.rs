@@ -118,17 +118,12 @@ fn management_uri<'a>(
     allow_http: bool,
 ) -> Option<&'a str> {
     crate::util::url::check_url(uri, allow_http).ok()?;
-    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
-    let target = origin(uri)?;
     let known = [
         Some(&metadata.issuer),
         metadata.registration_endpoint.as_ref(),
     ];
-    known
-        .into_iter()
-        .flatten()
-        .any(|u| origin(u).as_ref() == Some(&target))
-        .then_some(uri)
+    let known = known.into_iter().flatten().map(String::as_str);
+    crate::util::url::at_origin_of(uri, known).then_some(uri)
 }
 
 /// A registration's management endpoint and token (RFC 7592).

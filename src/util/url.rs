@@ -77,6 +77,23 @@ pub(crate) fn check_url(value: &str, allow_http: bool) -> Result<Url, String> {
     Ok(url)
 }
 
+/// Whether `url` is at the origin (scheme, host and port) of one of `known` (URLs that do not
+/// parse, or have no host, never match).
+pub(crate) fn at_origin_of<'a>(url: &str, known: impl IntoIterator<Item = &'a str>) -> bool {
+    let origin = |u: &str| {
+        Url::parse(u)
+            .ok()
+            .map(|u| u.origin())
+            .filter(|o| o.is_tuple())
+    };
+    let Some(target) = origin(url) else {
+        return false;
+    };
+    known
+        .into_iter()
+        .any(|candidate| origin(candidate).as_ref() == Some(&target))
+}
+
 /// Whether `url` names this machine (`127.0.0.0/8`, `::1` or `localhost`).
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {

@@ -123,18 +123,20 @@ const peerCertificate = (ctx) => {
 const fapi = env.OP_FAPI === '2.0';
 if (fapi) client.id_token_signed_response_alg = 'ES256';
 
-// FAPI 2.0 allows PS256, ES256 and EdDSA only: keys of the first two, made for this run.
+// FAPI 2.0 allows PS256, ES256 and EdDSA only: an EC key made for this run, and the RSA key
+// of tests/fixtures/op-ps256.pem (made once: RSA key generation takes a time of its own).
 const signingKeys = () => {
-  const jwk = (kind, options, alg) => ({
-    ...crypto.generateKeyPairSync(kind, options).privateKey.export({ format: 'jwk' }),
+  const jwk = (privateKey, alg) => ({
+    ...privateKey.export({ format: 'jwk' }),
     alg,
     use: 'sig',
     kid: `${alg.toLowerCase()}-${crypto.randomBytes(4).toString('hex')}`,
   });
+  const rsa = fs.readFileSync(new URL('../fixtures/op-ps256.pem', import.meta.url));
   return {
     keys: [
-      jwk('ec', { namedCurve: 'P-256' }, 'ES256'),
-      jwk('rsa', { modulusLength: 2048 }, 'PS256'),
+      jwk(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'ES256'),
+      jwk(crypto.createPrivateKey(rsa), 'PS256'),
     ],
   };
 };

@@ -132,6 +132,7 @@ impl RealOp {
                 stderr,
             },
             failure => {
+                let running = matches!(child.try_wait(), Ok(None));
                 let _ = child.kill().await;
                 tokio::time::sleep(Duration::from_millis(200)).await; // let stderr drain
                 let why = if failure.is_err() {
@@ -139,8 +140,10 @@ impl RealOp {
                 } else {
                     "exited"
                 };
+                let names: Vec<&str> = env.iter().map(|(k, _)| *k).collect();
                 panic!(
-                    "tests/op/server.js {why} before printing OP_READY; its stderr:\n{}",
+                    "tests/op/server.js {why} before printing OP_READY (still running: \
+                     {running}; extra environment: {names:?}); its stderr:\n{}",
                     stderr.lock().unwrap()
                 );
             }
