@@ -1882,8 +1882,8 @@ async fn u4_userinfo_401_invalid_token() {
 
 #[rocket::async_test]
 async fn u5_signed_userinfo_is_refused() {
-    // Only JSON userinfo is supported, so a signed (JWT) response, whatever its signature or
-    // claims, is refused rather than used unverified.
+    // A client that did not ask for signed userinfo takes only JSON: a signed (JWT) response,
+    // whatever its signature or claims, is refused rather than used unverified.
     let (provider, attempt) = refused(
         |p| {
             let jwt = p.mint_id_token("test-user", "a-nonce");
@@ -1897,14 +1897,21 @@ async fn u5_signed_userinfo_is_refused() {
 }
 
 #[rocket::async_test]
-async fn u6_signed_userinfo_cannot_be_required() {
-    // The other half of U5: there is no setting to expect a signed userinfo (which a plain JSON
-    // answer would then have to fail), and the setting is refused at ignite rather than
-    // ignored.
+async fn u6_signed_userinfo_expected_but_plain_json_is_refused() {
+    // The other half of U5: a client that asks for signed userinfo
+    // (`userinfo_signed_response_alg`) refuses a plain JSON answer (502, no session), and an
+    // algorithm it cannot use is refused at ignite rather than ignored.
     let provider = start().await;
-    let error = config_error(&provider, "userinfo_signed_response_alg", json!("RS256"));
+    let extra = [(
+        "oidc.providers.default.userinfo_signed_response_alg",
+        json!("RS256"),
+    )];
+    let client = app(&provider, &extra).await;
+    let attempt = expect_refusal(&provider, &client, 502).await;
+    assert!(attempt.body.contains("not signed"), "{}", attempt.body);
+    assert_eq!(provider.hits().userinfo, 1);
+    let error = config_error(&provider, "userinfo_signed_response_alg", json!("HS256"));
     assert!(error.contains("userinfo_signed_response_alg"), "{error}");
-    assert_logs_clean(Some(&provider), &[]);
 }
 
 /// No header of `response` carries a claim value (nor the header a claim tries to inject).
