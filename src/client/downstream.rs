@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use openidconnect::{AccessToken, RefreshToken};
-use sha2::{Digest, Sha256};
 
 use crate::client::token::token_request;
 use crate::client::RelyingParty;
@@ -16,6 +15,7 @@ use crate::protocol::grant::{SubjectToken, TokenExchangeRequest, TOKEN_EXCHANGE}
 use crate::protocol::token_response::bound_to_proof;
 use crate::session::model::UserSession;
 use crate::util::clock::unix_now;
+use crate::util::digest::parts_sha256;
 use crate::util::metrics;
 use crate::util::single_flight::SingleFlight;
 
@@ -92,20 +92,16 @@ impl DownstreamTokens {
         target: Target<'_>,
     ) -> Result<(DownstreamToken, bool), AuthError> {
         // One slot per session (its random id and its provider) and target.
-        let mut hasher = Sha256::new();
         let described = match &target {
             Target::Resource(resource) => format!("resource {resource}"),
             Target::Exchange(request) => format!("exchange {request:?}"),
         };
-        for part in [session.provider(), session.sid(), described.as_str()] {
-            hasher.update(part.len().to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
+        let slot = parts_sha256(&[session.provider(), session.sid(), described.as_str()]);
         let computed = AtomicBool::new(false);
         let result = self
             .cache
             .get_or_compute(
-                hasher.finalize().into(),
+                slot,
                 unix_now(),
                 |_| true,
                 || async {

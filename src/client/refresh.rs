@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use openidconnect::RefreshToken;
-use sha2::{Digest, Sha256};
 
 use crate::client::id_token::IdTokenContext;
 use crate::client::token::token_request;
@@ -14,6 +13,7 @@ use crate::protocol::id_token::{Claims, NonceCheck};
 use crate::protocol::token_response::bound_to_proof;
 use crate::session::model::UserSession;
 use crate::util::clock::unix_now;
+use crate::util::digest::parts_sha256;
 use crate::util::metrics;
 use crate::util::single_flight::SingleFlight;
 
@@ -49,15 +49,11 @@ impl Refresher {
     pub async fn refresh(&self, session: &UserSession) -> Result<UserSession, AuthError> {
         let refresh_token = session.refresh_token().ok_or(AuthError::NoRefreshToken)?;
         // One slot per session: the provider, the user and the refresh token.
-        let mut hasher = Sha256::new();
-        for part in [
+        let slot = parts_sha256(&[
             session.provider(),
             session.claims().subject(),
             refresh_token.secret(),
-        ] {
-            hasher.update(part.len().to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
+        ]);
         let secret = |t: Option<&openidconnect::AccessToken>| t.map(|t| t.secret().clone());
         // A recent result the caller does not have yet (it raced with the refresh, or the
         // response carrying it was lost) is shared; a caller that has it wants a new one.
@@ -68,30 +64,25 @@ impl Refresher {
         };
         let rp = &self.rp;
         self.inflight
-            .get_or_compute(
-                hasher.finalize().into(),
-                unix_now(),
-                caller_lacks,
-                || async {
-                    let result = refresh_once(rp, session, refresh_token).await;
-                    let outcome = match &result {
-                        Ok(_) => "success",
-                        Err(AuthError::SessionEnded(_)) => "refused",
-                        Err(AuthError::SubjectChanged) => "subject_changed",
-                        Err(AuthError::Provider(e)) if e.is_unreachable() => "unavailable",
-                        Err(_) => "error",
-                    };
-                    metrics::refresh(session.provider(), outcome);
-                    // Transient failures (the provider unreachable) are not shared: the next
-                    // request tries again. A result, or the end of the session, is.
-                    let lasting = matches!(
-                        result,
-                        Ok(_) | Err(AuthError::SessionEnded(_) | AuthError::SubjectChanged)
-                    );
-                    let until = lasting.then(|| unix_now().saturating_add(SHARE_RESULT_FOR));
-                    (result, until)
-                },
-            )
+            .get_or_compute(slot, unix_now(), caller_lacks, || async {
+                let result = refresh_once(rp, session, refresh_token).await;
+                let outcome = match &result {
+                    Ok(_) => "success",
+                    Err(AuthError::SessionEnded(_)) => "refused",
+                    Err(AuthError::SubjectChanged) => "subject_changed",
+                    Err(AuthError::Provider(e)) if e.is_unreachable() => "unavailable",
+                    Err(_) => "error",
+                };
+                metrics::refresh(session.provider(), outcome);
+                // Transient failures (the provider unreachable) are not shared: the next
+                // request tries again. A result, or the end of the session, is.
+                let lasting = matches!(
+                    result,
+                    Ok(_) | Err(AuthError::SessionEnded(_) | AuthError::SubjectChanged)
+                );
+                let until = lasting.then(|| unix_now().saturating_add(SHARE_RESULT_FOR));
+                (result, until)
+            })
             .await
     }
 }

@@ -176,7 +176,7 @@ pub(crate) async fn credentials(
 ) -> Result<ClientCredentials, ProviderError> {
     let credentials = obtain(http, config, metadata, uris, refused, cipher).await?;
     let method = credentials.auth_method;
-    if config.is_fapi2() && method != ClientAuthMethod::PrivateKeyJwt && !method.is_mtls() {
+    if config.is_fapi2() && !method.suits_fapi2() {
         return Err(invalid(
             ENDPOINT,
             format!(

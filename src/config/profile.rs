@@ -2,7 +2,7 @@
 //! (a contradicting setting names its key), and the defaults they imply, filled in once the
 //! configuration is read.
 
-use crate::config::schema::{ClientAuthMethod, Profile, ProviderConfig, PushedAuthorization};
+use crate::config::schema::{Profile, ProviderConfig, PushedAuthorization};
 use crate::error::ConfigError;
 use crate::protocol::response::ResponseType;
 
@@ -31,7 +31,7 @@ pub(crate) fn check(provider: &ProviderConfig, key: &str) -> Result<(), ConfigEr
         return refuse("pkce", "must be true under the fapi2 profile (PKCE S256)");
     }
     let method = provider.client_auth_method();
-    if method != ClientAuthMethod::PrivateKeyJwt && !method.is_mtls() {
+    if !method.suits_fapi2() {
         return refuse(
             "token_endpoint_auth_method",
             "must be `private_key_jwt`, `tls_client_auth` or `self_signed_tls_client_auth` \

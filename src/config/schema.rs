@@ -253,6 +253,12 @@ impl ClientAuthMethod {
         }
     }
 
+    /// Whether the FAPI 2.0 Security Profile allows the method: `private_key_jwt` or mutual
+    /// TLS.
+    pub(crate) fn suits_fapi2(self) -> bool {
+        self == ClientAuthMethod::PrivateKeyJwt || self.is_mtls()
+    }
+
     /// Whether the client authenticates by mutual TLS (its certificate, no secret).
     pub(crate) fn is_mtls(self) -> bool {
         matches!(

@@ -211,10 +211,9 @@ pub(crate) const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TokenExchangeRequest {
     subject: SubjectToken,
-    audience: Option<String>,
-    resources: BTreeSet<String>,
-    scopes: BTreeSet<String>,
-    params: BTreeMap<String, String>,
+    /// Scopes, audience, resources and other parameters: what a client-credentials request
+    /// asks for, too.
+    wanted: ClientCredentialsRequest,
 }
 
 impl TokenExchangeRequest {
@@ -231,26 +230,25 @@ impl TokenExchangeRequest {
 
     /// The logical name of the target service.
     pub fn audience(mut self, audience: &str) -> Self {
-        self.audience = Some(audience.to_owned());
+        self.wanted = self.wanted.audience(audience);
         self
     }
 
     /// Adds a resource (an absolute URI without a fragment).
     pub fn resource(mut self, resource: &str) -> Self {
-        self.resources.insert(resource.to_owned());
+        self.wanted = self.wanted.resource(resource);
         self
     }
 
     /// Adds the scopes of `scope` (space-separated).
     pub fn scope(mut self, scope: &str) -> Self {
-        self.scopes
-            .extend(scope.split_whitespace().map(str::to_owned));
+        self.wanted = self.wanted.scope(scope);
         self
     }
 
     /// Adds another parameter (not one of the grant's own or client authentication's).
     pub fn param(mut self, name: &str, value: &str) -> Self {
-        self.params.insert(name.to_owned(), value.to_owned());
+        self.wanted = self.wanted.param(name, value);
         self
     }
 
@@ -261,20 +259,14 @@ impl TokenExchangeRequest {
 
     /// Why the request cannot be sent, if it cannot.
     pub(crate) fn check(&self) -> Result<(), String> {
-        let as_grant = ClientCredentialsRequest {
-            scopes: self.scopes.clone(),
-            audience: self.audience.clone(),
-            resources: self.resources.clone(),
-            params: self.params.clone(),
-        };
-        as_grant.check()?;
+        self.wanted.check()?;
         let own = [
             "subject_token",
             "subject_token_type",
             "actor_token",
             "actor_token_type",
         ];
-        if self.params.keys().any(|k| own.contains(&k.as_str())) {
+        if self.wanted.params.keys().any(|k| own.contains(&k.as_str())) {
             return Err("a parameter is the token exchange's own".into());
         }
         Ok(())
@@ -286,26 +278,13 @@ impl TokenExchangeRequest {
             ("subject_token", subject_token.to_owned()),
             ("subject_token_type", self.subject.type_uri().to_owned()),
         ];
-        if !self.params.contains_key("requested_token_type") {
+        if !self.wanted.params.contains_key("requested_token_type") {
             form.push((
                 "requested_token_type",
                 SubjectToken::AccessToken.type_uri().to_owned(),
             ));
         }
-        if let Some(audience) = &self.audience {
-            form.push(("audience", audience.clone()));
-        }
-        form.extend(self.resources.iter().map(|r| ("resource", r.clone())));
-        let scope = self
-            .scopes
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !scope.is_empty() {
-            form.push(("scope", scope));
-        }
-        form.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        form.extend(self.wanted.form());
         form
     }
 }

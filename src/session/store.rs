@@ -8,10 +8,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
-
 use crate::error::StoreError;
 use crate::util::clock::unix_now;
+use crate::util::digest::parts_sha256;
 
 /// A key-value store with expiry (Unix time, seconds).
 #[async_trait::async_trait]
@@ -47,16 +46,11 @@ pub(crate) trait Store: Send + Sync + 'static {
 /// The store key of a value of some kind: `kind:` and the SHA-256 of the parts (so that no
 /// token or identifier is stored in the clear, and parts cannot run into each other).
 pub(crate) fn key(kind: &str, parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut key = String::with_capacity(kind.len() + 65);
     key.push_str(kind);
     key.push(':');
-    for byte in hasher.finalize() {
+    for byte in parts_sha256(parts) {
         key.push(HEX[usize::from(byte >> 4)] as char);
         key.push(HEX[usize::from(byte & 15)] as char);
     }
