@@ -32,12 +32,11 @@ pub(crate) struct Stores {
 }
 
 /// The near cache in front of `redis`: with announcements of changes between the instances
-/// when they can be followed (a single server, inside a Tokio runtime), else with its
-/// one-second bound alone.
+/// when they can be followed (inside a Tokio runtime), else with its one-second bound alone.
 #[cfg(feature = "redis")]
 fn near_cache_of(redis: &Arc<redis::RedisStore>) -> Arc<dyn Store> {
     use near_cache::NearCache;
-    if !redis.announces() || tokio::runtime::Handle::try_current().is_err() {
+    if tokio::runtime::Handle::try_current().is_err() {
         return Arc::new(NearCache::new(redis.clone()));
     }
     let near = Arc::new(NearCache::with_announcer(redis.clone(), redis.clone()));

@@ -7,8 +7,8 @@
 //! Every call has a timeout; a failure is a [`StoreError`] (503), never a silent success.
 //!
 //! With a Redis Cluster (`redis_cluster_nodes`), redis-rs's cluster client: it learns the
-//! slots, follows `MOVED`/`ASK` redirections and failovers, and splits a command on keys of
-//! several slots (`MGET`, `DEL`) into one per slot. The only multi-command transaction here
+//! slots, follows `MOVED`/`ASK` redirections and failovers. A read of keys on several slots
+//! is one `MGET` per slot, sent at once. The only multi-command transaction here
 //! (`add_member`) touches one key, so one slot.
 
 use std::time::Duration;
@@ -38,6 +38,9 @@ enum Server {
     Cluster {
         client: ClusterClient,
         connection: OnceCell<ClusterConnection>,
+        /// A client for each configured node, for the subscription to announcements (which a
+        /// cluster forwards to every node).
+        nodes: Vec<redis::Client>,
     },
 }
 
@@ -74,10 +77,15 @@ impl RedisStore {
             .retries(2)
             .build()
             .map_err(|e| format!("{:?}", e.kind()))?;
+        let nodes = nodes
+            .iter()
+            .map(|url| redis::Client::open(url.as_str()).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
         Ok(RedisStore {
             server: Server::Cluster {
                 client,
                 connection: OnceCell::new(),
+                nodes,
             },
             timeout,
         })
@@ -97,7 +105,9 @@ impl RedisStore {
                     .map_err(unavailable)?;
                 Ok(Connection::Single(manager.clone()))
             }
-            Server::Cluster { client, connection } => {
+            Server::Cluster {
+                client, connection, ..
+            } => {
                 let cluster = connection
                     .get_or_try_init(|| client.get_async_connection())
                     .await
@@ -135,28 +145,23 @@ impl Announcer for RedisStore {
 }
 
 impl RedisStore {
-    /// Whether the instances can announce their changes to each other here (a single
-    /// server; a cluster's near caches rely on their one-second bound alone).
-    pub fn announces(&self) -> bool {
-        matches!(self.server, Server::Single { .. })
-    }
-
     /// Follows the announcements of the other instances for `near`, in a task of the current
     /// Tokio runtime, for as long as `near` lives: subscribed, the cache is used; the
-    /// subscription lost, it is emptied and not used until it is back (tried every second).
-    /// `false` if there is no runtime or no single server to follow.
+    /// subscription lost, it is emptied and not used until it is back (tried every second; on
+    /// a cluster, on the next configured node each time, since a cluster forwards what is
+    /// published to every node). `false` if there is no runtime.
     pub fn follow(&self, near: std::sync::Weak<NearCache>) -> bool {
-        let Server::Single { client, .. } = &self.server else {
-            return false;
+        let clients = match &self.server {
+            Server::Single { client, .. } => vec![client.clone()],
+            Server::Cluster { nodes, .. } => nodes.clone(),
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return false;
         };
-        let client = client.clone();
         let timeout = self.timeout;
         runtime.spawn(async move {
             use futures_util::StreamExt;
-            loop {
+            for client in clients.iter().cycle() {
                 let subscription = tokio::time::timeout(timeout, async {
                     let mut pubsub = client.get_async_pubsub().await?;
                     pubsub.subscribe(CHANNEL).await?;
@@ -233,13 +238,22 @@ impl Store for RedisStore {
     }
 
     async fn add_member(&self, set: &str, member: &str, expires_at: i64) -> Result<(), StoreError> {
+        // A sorted set scored by expiry: the expired members leave at every addition, the set
+        // itself at the expiry of its longest-lived member. One key, so one slot.
         let key = format!("{PREFIX}{set}");
+        let now = crate::util::clock::unix_now();
         let mut pipeline = redis::pipe();
         pipeline
             .atomic()
-            .cmd("SADD")
+            .cmd("ZADD")
             .arg(&key)
+            .arg(expires_at)
             .arg(member)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(now)
             .ignore()
             .cmd("EXPIREAT")
             .arg(&key)
@@ -267,13 +281,17 @@ impl Store for RedisStore {
     }
 
     async fn members(&self, set: &str) -> Result<Vec<String>, StoreError> {
-        let mut command = redis::cmd("SMEMBERS");
-        command.arg(format!("{PREFIX}{set}"));
+        let mut command = redis::cmd("ZRANGE");
+        command
+            .arg(format!("{PREFIX}{set}"))
+            .arg(format!("({}", crate::util::clock::unix_now()))
+            .arg("+inf")
+            .arg("BYSCORE");
         self.query(&command).await
     }
 
     async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError> {
-        let mut command = redis::cmd("SREM");
+        let mut command = redis::cmd("ZREM");
         command.arg(format!("{PREFIX}{set}")).arg(member);
         let _: i64 = self.query(&command).await?;
         Ok(())
@@ -283,10 +301,44 @@ impl Store for RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut command = redis::cmd("MGET");
-        for key in keys {
-            command.arg(format!("{PREFIX}{key}"));
+        let keys: Vec<String> = keys.iter().map(|k| format!("{PREFIX}{k}")).collect();
+        if matches!(self.server, Server::Single { .. }) {
+            let mut command = redis::cmd("MGET");
+            command.arg(&keys);
+            return self.query(&command).await;
         }
-        self.query(&command).await
+        // A cluster: one MGET per slot, all at once. (redis-rs splits a multi-slot MGET by
+        // itself, but after a failover that merged two of its groups onto one node, 1.8.1
+        // answered every such MGET with a "mismatch in the number of multi-slot results"
+        // error and never refreshed its slot map: found by tests/redis_cluster.rs. Commands
+        // on one slot follow MOVED redirections like any other.)
+        let mut slots: Vec<(redis::cluster_routing::Slot, Vec<usize>)> = Vec::new();
+        for (index, key) in keys.iter().enumerate() {
+            let slot = redis::cluster_routing::Slot::for_key(key);
+            match slots.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, indexes)) => indexes.push(index),
+                None => slots.push((slot, vec![index])),
+            }
+        }
+        let answers = futures_util::future::try_join_all(slots.iter().map(|(_, indexes)| {
+            let mut command = redis::cmd("MGET");
+            for index in indexes {
+                command.arg(&keys[*index]);
+            }
+            async move { self.query::<Vec<Option<Vec<u8>>>>(&command).await }
+        }))
+        .await?;
+        let mut values = vec![None; keys.len()];
+        for ((_, indexes), answer) in slots.iter().zip(answers) {
+            if answer.len() != indexes.len() {
+                return Err(StoreError::Unavailable(
+                    "Redis: an MGET answered the wrong number of values".into(),
+                ));
+            }
+            for (index, value) in indexes.iter().zip(answer) {
+                values[*index] = value;
+            }
+        }
+        Ok(values)
     }
 }

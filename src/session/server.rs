@@ -197,7 +197,9 @@ fn entry_key(id: &str) -> String {
     key("session", &[id])
 }
 
-/// The store key of the set of a user's sessions.
+/// The store key of the set of a user's sessions, each member until its session's expiry.
+/// (Earlier builds kept a set without member expiry under `user-sessions`; the new name keeps
+/// Redis from answering `WRONGTYPE` for those, which expire by themselves.)
 fn user_index(issuer: &str, client_id: &str, subject: &str) -> String {
-    key("user-sessions", &[issuer, client_id, subject])
+    key("sessions-of-user", &[issuer, client_id, subject])
 }

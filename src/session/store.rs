@@ -33,10 +33,13 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Removes `key`.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Adds `member` to the set `set`, which is kept at least until `expires_at`.
+    /// Adds `member` to the set `set` until `expires_at` (a member leaves at its own expiry,
+    /// the set with its last member: a set holds only what is still alive, plus what
+    /// [`remove_member`](Self::remove_member) was not yet told about).
     async fn add_member(&self, set: &str, member: &str, expires_at: i64) -> Result<(), StoreError>;
 
-    /// The members of `set` (possibly of expired entries: the caller checks them).
+    /// The members of `set` not yet expired (their entries may still be gone: the caller
+    /// checks them).
     async fn members(&self, set: &str) -> Result<Vec<String>, StoreError>;
 
     /// Removes `member` from `set`.
@@ -57,16 +60,19 @@ pub(crate) fn key(kind: &str, parts: &[&str]) -> String {
     key
 }
 
+/// The members of a set, with their expiry.
+type Members = HashMap<String, i64>;
+
 /// At most this many entries are kept in memory; beyond it the ones closest to expiry go.
 const CAPACITY: usize = 100_000;
 
-/// The in-process store: values, and sets (members with the expiry of their set). When full,
+/// The in-process store: values, and sets (members with their expiry). When full,
 /// it drops what has expired, then either the shorter-lived half (one-time values, sessions:
 /// losing one fails safe) or nothing, refusing new values instead (`keep_all`: the records of
 /// ended sessions, which must never be pushed out by a flood of new ones).
 pub(crate) struct MemoryStore {
     values: Mutex<HashMap<String, (Vec<u8>, i64)>>,
-    sets: Mutex<HashMap<String, (Vec<String>, i64)>>,
+    sets: Mutex<HashMap<String, Members>>,
     keep_all: bool,
     /// The clock (Unix seconds) that decides what has expired.
     clock: fn() -> i64,
@@ -105,7 +111,7 @@ impl MemoryStore {
         self.values.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn sets(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<String>, i64)>> {
+    fn sets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Members>> {
         self.sets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -186,13 +192,11 @@ impl Store for MemoryStore {
         let now = (self.clock)();
         let mut sets = self.sets();
         if sets.len() >= CAPACITY {
-            sets.retain(|_, (_, expiry)| *expiry > now);
+            sets.retain(|_, members| members.values().any(|expiry| *expiry > now));
         }
-        let (members, expiry) = sets.entry(set.to_owned()).or_insert((Vec::new(), 0));
-        if !members.iter().any(|m| m == member) {
-            members.push(member.to_owned());
-        }
-        *expiry = (*expiry).max(expires_at);
+        let members = sets.entry(set.to_owned()).or_default();
+        members.retain(|_, expiry| *expiry > now);
+        members.insert(member.to_owned(), expires_at);
         Ok(())
     }
 
@@ -201,15 +205,20 @@ impl Store for MemoryStore {
         Ok(self
             .sets()
             .get(set)
-            .filter(|(_, expiry)| *expiry > now)
-            .map(|(members, _)| members.clone())
+            .map(|members| {
+                members
+                    .iter()
+                    .filter(|(_, expiry)| **expiry > now)
+                    .map(|(member, _)| member.clone())
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
     async fn remove_member(&self, set: &str, member: &str) -> Result<(), StoreError> {
         let mut sets = self.sets();
-        if let Some((members, _)) = sets.get_mut(set) {
-            members.retain(|m| m != member);
+        if let Some(members) = sets.get_mut(set) {
+            members.remove(member);
             if members.is_empty() {
                 sets.remove(set);
             }
@@ -268,6 +277,23 @@ mod tests {
             let found = store.get_many(&["record".to_owned()]).await.unwrap();
             assert_eq!(found, [Some(b"1".to_vec())], "keep_all = {keep_all}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_set_keeps_only_members_not_yet_expired() {
+        let store = MemoryStore::with_clock(|| 1_000);
+        store.add_member("s", "old", 999).await.unwrap();
+        store.add_member("s", "a", 1_060).await.unwrap();
+        store.add_member("s", "a", 1_060).await.unwrap();
+        store.add_member("s", "b", 2_000).await.unwrap();
+        let mut members = store.members("s").await.unwrap();
+        members.sort();
+        assert_eq!(members, ["a", "b"]);
+        // The expired member left the set when another was added: it does not grow.
+        assert_eq!(store.sets()["s"].len(), 2);
+        store.remove_member("s", "a").await.unwrap();
+        store.remove_member("s", "b").await.unwrap();
+        assert!(store.sets().is_empty(), "an empty set leaves");
     }
 
     #[test]

@@ -44,29 +44,38 @@ impl Redis {
     }
 }
 
-/// A Redis Cluster of three primaries on loopback (no replicas), made with `redis-cli
-/// --cluster create`; its servers are killed on drop.
+/// A Redis Cluster of three primaries on loopback (and one replica each if asked), made with
+/// `redis-cli --cluster create`; its servers are killed on drop.
 pub struct RedisCluster {
     pub ports: Vec<u16>,
-    _servers: Vec<Child>,
+    servers: Vec<Child>,
     dir: std::path::PathBuf,
 }
 
 impl RedisCluster {
+    /// Three primaries, no replicas.
     pub async fn start() -> RedisCluster {
+        Self::start_with(0).await
+    }
+
+    /// Three primaries with `replicas` replicas each; a primary is declared failed after
+    /// one second without an answer (`cluster-node-timeout`).
+    pub async fn start_with(replicas: usize) -> RedisCluster {
         let dir = std::env::temp_dir().join(format!(
             "roidc-cluster-{}-{}",
             std::process::id(),
             super::free_port()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let ports: Vec<u16> = (0..3).map(|_| super::free_port()).collect();
+        let ports: Vec<u16> = (0..3 * (1 + replicas))
+            .map(|_| super::free_port())
+            .collect();
         let mut servers = Vec::new();
         for port in &ports {
             let config = dir.join(format!("nodes-{port}.conf"));
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
                 .arg("--cluster-config-file")
                 .arg(&config)
                 .arg("--dir")
@@ -97,7 +106,7 @@ impl RedisCluster {
             .arg("--cluster")
             .arg("create")
             .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .await
             .expect("redis-cli is needed (Debian package redis-tools)");
@@ -124,11 +133,96 @@ impl RedisCluster {
             )
             .await;
         }
-        RedisCluster {
+        let cluster = RedisCluster {
             ports,
-            _servers: servers,
+            servers,
             dir,
+        };
+        // Every replica has synchronised with its primary.
+        for port in cluster.ports.clone() {
+            super::eventually_async(
+                "the replicas are in sync",
+                Duration::from_secs(20),
+                || async move {
+                    let info = cli(port, &["info", "replication"]).await;
+                    let replica = info.contains("role:slave");
+                    (!replica || info.contains("master_link_status:up")).then_some(())
+                },
+            )
+            .await;
         }
+        cluster
+    }
+
+    /// The ports of the nodes that are primaries now.
+    pub async fn primaries(&self) -> Vec<u16> {
+        let mut primaries = Vec::new();
+        for port in &self.ports {
+            if cli(*port, &["info", "replication"])
+                .await
+                .contains("role:master")
+            {
+                primaries.push(*port);
+            }
+        }
+        primaries
+    }
+
+    /// Waits until every replica of the primary on `port` has received all of its writes.
+    pub async fn replicated(&self, port: u16) {
+        super::eventually_async(
+            "the replicas have every write",
+            Duration::from_secs(10),
+            || async move {
+                let info = cli(port, &["info", "replication"]).await;
+                let field = |name: &str| -> Option<i64> {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .and_then(|v| v.trim().parse().ok())
+                };
+                let offset = field("master_repl_offset:")?;
+                let replicas = field("connected_slaves:")?;
+                let synced = info
+                    .lines()
+                    .filter(|l| l.starts_with("slave") && l.contains("offset="))
+                    .filter(|l| l.contains(&format!("offset={offset},")))
+                    .count() as i64;
+                (replicas > 0 && synced == replicas).then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Kills the node on `port` (SIGKILL: no goodbye to the cluster).
+    pub async fn kill(&mut self, port: u16) {
+        let index = self.ports.iter().position(|p| *p == port).unwrap();
+        self.servers[index].kill().await.unwrap();
+    }
+
+    /// Waits until the nodes still up agree the cluster is up (a replica promoted).
+    pub async fn healthy(&self, except: u16) {
+        for port in self.ports.iter().filter(|p| **p != except) {
+            super::eventually_async(
+                "the cluster state is ok again",
+                Duration::from_secs(30),
+                || async move {
+                    cli(*port, &["cluster", "info"])
+                        .await
+                        .contains("cluster_state:ok")
+                        .then_some(())
+                },
+            )
+            .await;
+        }
+    }
+
+    /// The keys matching `pattern` on the node on `port`.
+    pub async fn keys(&self, port: u16, pattern: &str) -> Vec<String> {
+        cli(port, &["--scan", "--pattern", pattern])
+            .await
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The nodes' URLs.
@@ -137,6 +231,19 @@ impl RedisCluster {
             .iter()
             .map(|p| format!("redis://127.0.0.1:{p}/"))
             .collect()
+    }
+}
+
+/// What `redis-cli -p port args...` prints (empty if it fails).
+pub async fn cli(port: u16, args: &[&str]) -> String {
+    match Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .await
+    {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(_) => String::new(),
     }
 }
 
