@@ -10,6 +10,7 @@
 #   STORE=redis SESSION_STORE=redis NEAR_CACHE=true bash benches/load.sh  # with the near cache
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/common.sh
 PORT=${PORT:-8090}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
@@ -39,17 +40,8 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; 
 # One login through the development provider's page, with a cookie jar.
 jar=$(mktemp)
 app="http://127.0.0.1:$PORT"
-authorize=$(curl -s -o /dev/null -w '%{redirect_url}' -H 'Accept: text/html' -c "$jar" -b "$jar" "$app/ping/user")
-page=$(curl -s -c "$jar" -b "$jar" "$authorize")
-request=$(printf '%s' "$page" | sed -n 's/.*name="request" value="\([^"]*\)".*/\1/p' | head -1)
-issuer=${authorize%%/authorize*}
 groups=$(printf '"group-%02d-of-the-organisation",' $(seq 20)); groups="[${groups%,}]"
-claims="{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\",\"groups\":$groups}"
-callback=$(curl -s -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" \
-  --data-urlencode "request=$request" --data-urlencode "username=ada" \
-  --data-urlencode "claims=$claims" "$issuer/login")
-curl -s -o /dev/null -c "$jar" -b "$jar" "$callback"
-cookie=$(awk '$6 ~ /^oidc_session\./ {printf "%s=%s; ", $6, $7}' "$jar")
+cookie=$(login_demo "$app" ada "{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\",\"groups\":$groups}" "$jar")
 [ -n "$cookie" ] || { echo "login failed"; exit 1; }
 echo "session cookie header: ${#cookie} bytes"
 [ "$(curl -s -H "Cookie: $cookie" "$app/ping/user")" = "pong" ] || { echo "guarded route refused"; exit 1; }

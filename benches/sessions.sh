@@ -5,6 +5,7 @@
 # 10 s of load. Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/common.sh
 PORT=${PORT:-8092}
 SESSIONS=${SESSIONS:-1000}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/rocket_openidconnect-target}"
@@ -21,31 +22,12 @@ for _ in $(seq 50); do curl -s -o /dev/null "$app/" && break; sleep 0.2; done
 rss() { echo "$(ps -o rss= -p $demo | tr -d ' ') KiB"; }
 echo "RSS at start: $(rss)"
 
-login() { # $1: user name; prints the session's Cookie header value
-  local jar="$work/jar.$1" authorize page request issuer callback
-  authorize=$(curl -s -o /dev/null -w '%{redirect_url}' -H 'Accept: text/html' -c "$jar" -b "$jar" "$app/ping/user")
-  page=$(curl -s -c "$jar" -b "$jar" "$authorize")
-  request=$(printf '%s' "$page" | sed -n 's/.*name="request" value="\([^"]*\)".*/\1/p' | head -1)
-  issuer=${authorize%%/authorize*}
-  callback=$(curl -s -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" \
-    --data-urlencode "request=$request" --data-urlencode "username=$1" \
-    --data-urlencode 'claims={"name":"A User","email":"user@example.com"}' "$issuer/login")
-  curl -s -o /dev/null -c "$jar" -b "$jar" "$callback"
-  awk '$6 ~ /^oidc_session\./ {printf "%s=%s; ", $6, $7}' "$jar"
-  echo
-}
-for i in $(seq "$SESSIONS"); do login "user$i"; done > "$work/cookies"
+for i in $(seq "$SESSIONS"); do
+  login_demo "$app" "user$i" '{"name":"A User","email":"user@example.com"}' "$work/jar.$i"; echo
+done > "$work/cookies"
 echo "sessions: $(grep -c oidc_session "$work/cookies"); RSS after the logins: $(rss)"
 
-cat > "$work/rotate.lua" <<LUA
-local cookies = {}
-for line in io.lines("$work/cookies") do cookies[#cookies + 1] = line end
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("GET", "/ping/user", { ["Cookie"] = cookies[(i % #cookies) + 1] })
-end
-LUA
+rotate_script "$work/cookies" "$work/rotate.lua"
 wrk -t2 -c32 -d60s -s "$work/rotate.lua" "$app" > "$work/wrk.out" &
 load=$!
 for t in 10 20 30 40 50 60; do sleep 10; echo "RSS after ${t} s of load: $(rss)"; done

@@ -8,10 +8,11 @@
 //!
 //! With a Redis Cluster (`redis_cluster_nodes`), redis-rs's cluster client: it learns the
 //! slots, follows `MOVED`/`ASK` redirections and failovers. A read of keys on several slots
-//! is one `MGET` per slot, sent at once. The only multi-command transaction here
-//! (`add_member`) touches one key, so one slot.
+//! is one `MGET` per slot, sent at once. The only command of several steps (`add_member`, a
+//! Lua script) touches one key, so one slot. A connection that failed is replaced.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
@@ -37,7 +38,14 @@ enum Server {
     },
     Cluster {
         client: ClusterClient,
-        connection: OnceCell<ClusterConnection>,
+        /// The connection and when it was made; replaced after an error (see `broken`).
+        connection: tokio::sync::Mutex<Option<(ClusterConnection, Instant)>>,
+        /// Set by a failed command: the next command makes a new connection (at most one a
+        /// second). redis-rs 1.8.1's cluster connection was seen to time out every command
+        /// for good after a primary was killed, long after the cluster had promoted its
+        /// replica (benches/cluster.sh, about one run in two); a new one, which learns the
+        /// slots afresh, works at once.
+        broken: AtomicBool,
         /// A client for each configured node, for the subscription to announcements (which a
         /// cluster forwards to every node).
         nodes: Vec<redis::Client>,
@@ -84,7 +92,8 @@ impl RedisStore {
         Ok(RedisStore {
             server: Server::Cluster {
                 client,
-                connection: OnceCell::new(),
+                connection: tokio::sync::Mutex::new(None),
+                broken: AtomicBool::new(false),
                 nodes,
             },
             timeout,
@@ -106,17 +115,34 @@ impl RedisStore {
                 Ok(Connection::Single(manager.clone()))
             }
             Server::Cluster {
-                client, connection, ..
+                client,
+                connection,
+                broken,
+                ..
             } => {
-                let cluster = connection
-                    .get_or_try_init(|| client.get_async_connection())
-                    .await
-                    .map_err(unavailable)?;
+                let mut current = connection.lock().await;
+                if current.as_ref().is_some_and(|(_, made)| {
+                    broken.load(Ordering::SeqCst) && made.elapsed() >= REMAKE_AFTER
+                }) {
+                    *current = None;
+                }
+                if current.is_none() {
+                    let made = tokio::time::timeout(self.timeout, client.get_async_connection())
+                        .await
+                        .map_err(|_| {
+                            StoreError::Unavailable("Redis did not answer in time".into())
+                        })?
+                        .map_err(unavailable)?;
+                    broken.store(false, Ordering::SeqCst);
+                    *current = Some((made, Instant::now()));
+                }
+                let (cluster, _) = current.as_ref().expect("made above");
                 Ok(Connection::Cluster(cluster.clone()))
             }
         }
     }
 
+    /// Runs `command`, within the timeout.
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
         let connection = self.connection().await?;
         let answer = async {
@@ -125,14 +151,28 @@ impl RedisStore {
                 Connection::Cluster(mut c) => command.query_async(&mut c).await,
             }
         };
-        match tokio::time::timeout(self.timeout, answer).await {
+        let result = match tokio::time::timeout(self.timeout, answer).await {
             Ok(result) => result.map_err(unavailable),
             Err(_) => Err(StoreError::Unavailable(
                 "Redis did not answer in time".into(),
             )),
+        };
+        if let (Err(_), Server::Cluster { broken, .. }) = (&result, &self.server) {
+            broken.store(true, Ordering::SeqCst);
         }
+        result
     }
 }
+
+/// `add_member`: KEYS[1] the set, ARGV: the member's expiry, the member, now, the set's expiry.
+const ADD_MEMBER: &str = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) \
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) \
+    redis.call('EXPIREAT', KEYS[1], ARGV[4], 'NX') \
+    redis.call('EXPIREAT', KEYS[1], ARGV[4], 'GT') \
+    return 1";
+
+/// A broken cluster connection is replaced at most this often.
+const REMAKE_AFTER: Duration = Duration::from_secs(1);
 
 #[async_trait::async_trait]
 impl Announcer for RedisStore {
@@ -239,45 +279,20 @@ impl Store for RedisStore {
 
     async fn add_member(&self, set: &str, member: &str, expires_at: i64) -> Result<(), StoreError> {
         // A sorted set scored by expiry: the expired members leave at every addition, the set
-        // itself at the expiry of its longest-lived member. One key, so one slot.
-        let key = format!("{PREFIX}{set}");
-        let now = crate::util::clock::unix_now();
-        let mut pipeline = redis::pipe();
-        pipeline
-            .atomic()
-            .cmd("ZADD")
-            .arg(&key)
+        // itself at the expiry of its longest-lived member. One script on one key (so one
+        // slot): atomic, and, unlike a MULTI/EXEC transaction, redirected by redis-rs's
+        // cluster client when its slot has moved (a transaction got `MOVED` after a failover).
+        let mut command = redis::cmd("EVAL");
+        command
+            .arg(ADD_MEMBER)
+            .arg(1)
+            .arg(format!("{PREFIX}{set}"))
             .arg(expires_at)
             .arg(member)
-            .ignore()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(&key)
-            .arg("-inf")
-            .arg(now)
-            .ignore()
-            .cmd("EXPIREAT")
-            .arg(&key)
-            .arg(expiry(expires_at))
-            .arg("NX")
-            .ignore()
-            .cmd("EXPIREAT")
-            .arg(&key)
-            .arg(expiry(expires_at))
-            .arg("GT")
-            .ignore();
-        let connection = self.connection().await?;
-        let answer = async {
-            match connection {
-                Connection::Single(mut c) => pipeline.query_async::<()>(&mut c).await,
-                Connection::Cluster(mut c) => pipeline.query_async::<()>(&mut c).await,
-            }
-        };
-        match tokio::time::timeout(self.timeout, answer).await {
-            Ok(result) => result.map_err(unavailable),
-            Err(_) => Err(StoreError::Unavailable(
-                "Redis did not answer in time".into(),
-            )),
-        }
+            .arg(crate::util::clock::unix_now())
+            .arg(expiry(expires_at));
+        let _: i64 = self.query(&command).await?;
+        Ok(())
     }
 
     async fn members(&self, set: &str) -> Result<Vec<String>, StoreError> {

@@ -40,6 +40,8 @@ mod dpop;
 mod endpoints;
 mod keys;
 mod par;
+#[cfg(feature = "redis")]
+mod seeder;
 mod state;
 
 use std::sync::atomic::Ordering;
@@ -57,6 +59,9 @@ use serde_json::{json, Map, Value};
 pub use dpop::DpopTestKey;
 use keys::SigningKey;
 pub use keys::{Alg, Signing};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use seeder::SessionSeeder;
 use state::{lock, random, ProviderState};
 
 type ClaimsTweak = Arc<dyn Fn(&mut Map<String, Value>) + Send + Sync>;

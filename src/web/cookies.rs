@@ -403,7 +403,7 @@ impl CookieSettings {
 
 /// The cookie key Rocket makes of a secret key's bytes: the bytes themselves from 64 bytes up,
 /// else expanded from them (HKDF), as `rocket::config::SecretKey` does.
-fn cookie_key(bytes: &[u8]) -> cookie::Key {
+pub(crate) fn cookie_key(bytes: &[u8]) -> cookie::Key {
     if bytes.len() >= 64 {
         cookie::Key::from(bytes)
     } else {
