@@ -5,7 +5,7 @@
 //! The consistency rule: **an instance may act on what it read from Redis up to one second
 //! ago.** A logout, back-channel logout or session end made on another instance is therefore
 //! seen here within one second (bounded by design: no entry is older); one made on this
-//! instance at once (its writes replace its entries). With a single Redis server the instances
+//! instance at once (its writes replace its entries). The instances
 //! also tell each other which keys they changed (Redis pub/sub): an entry changed elsewhere is
 //! dropped as soon as the message arrives, in milliseconds; while that subscription is down
 //! (Redis gone, the connection killed) the cache is emptied and not used at all. One-time
