@@ -3,15 +3,20 @@
 //! trip per request; a logout on A is refused on B within the cache's one second (announced
 //! through Redis pub/sub: in milliseconds); while Redis does not answer, B answers 503, and the
 //! session works again once Redis is back; without the announcements the cache is not used.
+//! Every way a session ends on A reaches B's cache: RP-initiated logout, back-channel logout,
+//! and `OidcSessions` (one session, or all of a user's).
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use rocket::figment::Figment;
-use rocket::http::{Accept, Cookie, Status};
+use rocket::http::{Accept, ContentType, Cookie, Status};
 use rocket::local::asynchronous::Client;
+use rocket::serde::json::Json;
+use rocket::{get, post, routes};
 use rocket_openidconnect::testing::TestProvider;
+use rocket_openidconnect::{AuthError, OidcSessions, OidcUser, OpenIdConnect};
 use serde_json::json;
 use support::redis::Redis;
 
@@ -177,6 +182,113 @@ async fn without_the_announcements_the_cache_is_not_used_until_they_are_back() {
         },
     )
     .await;
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[get("/")]
+fn me(user: OidcUser) -> Json<serde_json::Value> {
+    Json(json!({ "sub": user.claims().subject() }))
+}
+
+#[post("/sessions/end-all")]
+async fn end_all(user: OidcUser, sessions: OidcSessions) -> Result<&'static str, AuthError> {
+    sessions
+        .end_user(user.provider(), user.claims().subject())
+        .await?;
+    Ok("ended")
+}
+
+#[post("/sessions/end-first")]
+async fn end_first(user: OidcUser, sessions: OidcSessions) -> Result<String, AuthError> {
+    let listed = sessions
+        .of_user(user.provider(), user.claims().subject())
+        .await?
+        .unwrap_or_default();
+    let first = listed.first().map(|s| s.id.clone()).unwrap_or_default();
+    let ended = sessions
+        .end(user.provider(), user.claims().subject(), &first)
+        .await?;
+    Ok(format!("{ended} of {}", listed.len()))
+}
+
+#[rocket::async_test]
+async fn back_channel_logout_and_oidc_sessions_ends_reach_b_s_near_cache() {
+    let redis = Redis::start(support::free_port()).await;
+    let provider = TestProvider::start().await;
+    provider.set_user("rosa", json!({}));
+    // A: the fairing and routes that end sessions; B: the example app; both near-cached.
+    let a = Client::tracked(
+        rocket::custom(instance(&provider, &redis))
+            .attach(OpenIdConnect::fairing())
+            .mount("/", routes![me, end_all, end_first]),
+    )
+    .await
+    .unwrap();
+    let b = Client::untracked(support::example_app(instance(&provider, &redis)))
+        .await
+        .unwrap();
+    let ways = [
+        "OidcSessions::end",
+        "OidcSessions::end_user",
+        "back-channel logout",
+    ];
+    for way in ways {
+        // Ending all of a user's sessions ends those that started up to its second (Unix time
+        // in seconds): the next login waits for the next second.
+        let second = now_millis() / 1_000;
+        let rest = 1_000 - now_millis() % 1_000;
+        tokio::time::sleep(Duration::from_millis(rest + 20)).await;
+        assert!(now_millis() / 1_000 > second);
+        a.get("/logout").dispatch().await;
+        let login = provider.login(&a, "/").await;
+        assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+        let cookies: Vec<_> = a.cookies().iter().cloned().collect();
+        // B serves this session from its cache.
+        support::eventually_async("B's near cache serves", Duration::from_secs(10), || async {
+            assert_eq!(page_with(&b, &cookies).await, Status::Ok, "{way}");
+            let before = mgets(&redis).await;
+            for _ in 0..5 {
+                assert_eq!(page_with(&b, &cookies).await, Status::Ok, "{way}");
+            }
+            (mgets(&redis).await == before).then_some(())
+        })
+        .await;
+        let ended = match way {
+            "back-channel logout" => {
+                let token = provider.logout_token(serde_json::Map::new(), |c| {
+                    c.insert("sub".into(), "rosa".into());
+                });
+                a.post("/backchannel_logout")
+                    .header(ContentType::Form)
+                    .body(format!("logout_token={token}"))
+                    .dispatch()
+                    .await
+                    .status()
+            }
+            "OidcSessions::end" => {
+                let answer = a.post("/sessions/end-first").dispatch().await;
+                let status = answer.status();
+                assert_eq!(answer.into_string().await.unwrap(), "true of 1", "{way}");
+                status
+            }
+            _ => a.post("/sessions/end-all").dispatch().await.status(),
+        };
+        assert_eq!(ended, Status::Ok, "{way}");
+        let at = Instant::now();
+        support::eventually_async(
+            "B refuses the ended session",
+            Duration::from_secs(5),
+            || async { (page_with(&b, &cookies).await == Status::Unauthorized).then_some(()) },
+        )
+        .await;
+        eprintln!("{way} on A reached B after {:?}", at.elapsed());
+    }
 }
 
 /// Measures how long a logout on A takes to reach B, over many trials (a figure for
