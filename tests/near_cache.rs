@@ -140,6 +140,53 @@ async fn while_redis_does_not_answer_nothing_cached_is_trusted_and_then_it_works
 }
 
 #[rocket::async_test]
+async fn redis_restarted_empties_the_near_cache_and_the_sessions_work_again_once_it_is_back() {
+    let dir = std::env::temp_dir().join(format!("roidc-near-{}", support::free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut redis = Redis::start_persistent(support::free_port(), &dir).await;
+    let provider = TestProvider::start().await;
+    provider.set_user("sami", json!({}));
+    let (_a, b, cookies) = two_instances(&provider, &redis).await;
+    assert_eq!(page_with(&b, &cookies).await, Status::Ok, "cached on B");
+    // A second session, logged out on a third instance while Redis is up: never accepted
+    // again on B.
+    let a = Client::tracked(support::example_app(instance(&provider, &redis)))
+        .await
+        .unwrap();
+    let login = provider.login(&a, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    let other: Vec<_> = a.cookies().iter().cloned().collect();
+    assert_eq!(page_with(&b, &other).await, Status::Ok);
+    a.get("/logout").header(Accept::HTML).dispatch().await;
+    redis.restart(&dir).await;
+    // The subscription broke: B's cache was emptied, so B asks Redis (back, with its data).
+    support::eventually_async(
+        "B serves the session again",
+        Duration::from_secs(15),
+        || async {
+            let status = page_with(&b, &cookies).await;
+            assert!(
+                [Status::Ok, Status::ServiceUnavailable].contains(&status),
+                "{status}"
+            );
+            (status == Status::Ok).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(page_with(&b, &other).await, Status::Unauthorized);
+    // And B's cache serves again (subscribed again).
+    support::eventually_async("B's near cache serves", Duration::from_secs(10), || async {
+        let before = mgets(&redis).await;
+        for _ in 0..5 {
+            assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+        }
+        (mgets(&redis).await == before).then_some(())
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[rocket::async_test]
 async fn without_the_announcements_the_cache_is_not_used_until_they_are_back() {
     let redis = Redis::start(support::free_port()).await;
     let provider = TestProvider::start().await;

@@ -14,9 +14,33 @@ pub struct Redis {
 
 impl Redis {
     pub async fn start(port: u16) -> Redis {
-        let child = Command::new("redis-server")
+        Redis::spawn(port, None).await
+    }
+
+    /// A server that writes every change to an append-only file in `dir` (fsync at every
+    /// write), so that [`restart`](Self::restart) finds its data again.
+    pub async fn start_persistent(port: u16, dir: &std::path::Path) -> Redis {
+        Redis::spawn(port, Some(dir.to_owned())).await
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port and files.
+    pub async fn restart(&mut self, dir: &std::path::Path) {
+        self._child.kill().await.unwrap();
+        *self = Redis::spawn(self.port, Some(dir.to_owned())).await;
+    }
+
+    async fn spawn(port: u16, dir: Option<std::path::PathBuf>) -> Redis {
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""]);
+        match &dir {
+            Some(dir) => command
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(dir),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
