@@ -571,6 +571,32 @@ impl TestProvider {
         )
     }
 
+    /// A session of the user `sub` with this provider, as a login would make it for the
+    /// provider named `provider` of an application: an ID token and an access token of this
+    /// provider (the user's claims as [`set_user`](Self::set_user) last set them), valid for
+    /// a day.
+    pub fn session_for(&self, provider: &str, sub: &str) -> crate::UserSession {
+        let id_token = self.mint_id_token(sub, "seeded");
+        let claims =
+            crate::protocol::id_token::Claims::from_trusted_jwt(&id_token).unwrap_or_default();
+        crate::UserSession::new(crate::session::model::NewSession {
+            provider: provider.to_owned(),
+            issuer: self.issuer().to_owned(),
+            client_id: self.client_id().to_owned(),
+            id_token: crate::protocol::secret::IdTokenJwt::new(id_token),
+            claims,
+            access_token: Some(openidconnect::AccessToken::new(
+                self.issue_access_token(sub, "openid"),
+            )),
+            expires_in: Some(86_400),
+            refresh_token: None,
+            userinfo: None,
+            now: crate::util::clock::unix_now(),
+            lifetime: 86_400,
+            dpop_key: None,
+        })
+    }
+
     /// The parameters of the last authorization request this provider received.
     pub fn last_authorization_request(&self) -> Vec<(String, String)> {
         let query = lock(&self.state.last_authorize).clone().unwrap_or_default();

@@ -5,17 +5,12 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use openidconnect::AccessToken;
 
 use crate::error::StoreError;
-use crate::protocol::id_token::Claims;
-use crate::protocol::secret::IdTokenJwt;
-use crate::session::model::{NewSession, UserSession};
+use crate::session::model::UserSession;
 use crate::session::redis::RedisStore;
 use crate::session::server::ServerSessions;
 use crate::util::clock::unix_now;
-
-use super::TestProvider;
 
 /// Writes sessions into Redis the way an application with the same `secret_key` keeps them
 /// (`session_store = "redis"`), through the library's own session store, and gives the
@@ -84,30 +79,5 @@ impl SessionSeeder {
             .of_user(issuer, client_id, subject, unix_now())
             .await?;
         Ok(found.len())
-    }
-}
-
-impl TestProvider {
-    /// A session of the user `sub` with this provider, as a login would make it for the
-    /// provider named `provider` of an application: an ID token and an access token of this
-    /// provider (the user's claims as [`set_user`](Self::set_user) last set them), valid for
-    /// a day.
-    pub fn session_for(&self, provider: &str, sub: &str) -> UserSession {
-        let id_token = self.mint_id_token(sub, "seeded");
-        let claims = Claims::from_trusted_jwt(&id_token).unwrap_or_default();
-        UserSession::new(NewSession {
-            provider: provider.to_owned(),
-            issuer: self.issuer().to_owned(),
-            client_id: self.client_id().to_owned(),
-            id_token: IdTokenJwt::new(id_token),
-            claims,
-            access_token: Some(AccessToken::new(self.issue_access_token(sub, "openid"))),
-            expires_in: Some(86_400),
-            refresh_token: None,
-            userinfo: None,
-            now: unix_now(),
-            lifetime: 86_400,
-            dpop_key: None,
-        })
     }
 }
