@@ -145,6 +145,7 @@ async fn an_application_lists_and_ends_a_users_sessions() {
     provider.set_user("alice", json!({}));
     let port = served(&provider, "memory").await;
     let (first, _) = support::browser_logged_in(&provider, port).await;
+    let only_first = sessions_of(&first, port).await;
     let (second, _) = support::browser_logged_in(&provider, port).await;
     provider.set_user("bob", json!({}));
     let (bob, _) = support::browser_logged_in(&provider, port).await;
@@ -159,8 +160,11 @@ async fn an_application_lists_and_ends_a_users_sessions() {
     assert_eq!(ids.len(), 2, "{listed}");
     assert_eq!(sessions_of(&bob, port).await.as_array().unwrap().len(), 1);
 
-    // End alice's second session from her first one.
-    let second_id = ids[1];
+    // End alice's second session (the one listed now and not before it) from her first one.
+    let second_id = *ids
+        .iter()
+        .find(|id| !only_first.to_string().contains(*id))
+        .expect("the second session is listed");
     assert_eq!(
         post(&first, port, &format!("/sessions/{second_id}/end")).await,
         (200, "true".into())

@@ -134,7 +134,8 @@ impl ServerSessions {
         self.store.delete(&entry_key(id)).await
     }
 
-    /// The sessions of a user, with their handles; entries that are gone leave the index.
+    /// The sessions of a user, with their handles, oldest first; entries that are gone leave
+    /// the index.
     pub async fn of_user(
         &self,
         issuer: &str,
@@ -165,6 +166,7 @@ impl ServerSessions {
                 None => self.store.remove_member(&index, &entry).await?,
             }
         }
+        found.sort_by(|(a, _), (b, _)| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
         Ok(found)
     }
 
