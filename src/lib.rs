@@ -74,9 +74,9 @@ pub mod fuzzing;
 pub mod testing;
 
 pub use config::{
-    AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, Profile,
-    ProviderConfig, PushedAuthorization, RegistrationConfig, RequestObject, SessionStoreKind,
-    SilentRefreshFailure, UserinfoMethod,
+    AccessTokenValidation, ClientAuthMethod, IntrospectionResponse, OidcConfig, PreviousSecretKey,
+    Profile, ProviderConfig, PushedAuthorization, RegistrationConfig, RequestObject,
+    SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
 };
 pub use error::{
     AuthError, BearerError, ClaimsError, ConfigError, ProviderError, StoreError, TokenError,

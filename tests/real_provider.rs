@@ -549,6 +549,56 @@ async fn api_tokens_of_a_real_provider_by_jwt_and_by_introspection() {
     assert_eq!(status, Status::Unauthorized);
 }
 
+/// JWT introspection responses (RFC 9701): with `introspection_response = "jwt"` the API
+/// guard asks for and verifies a signed answer; a provider answering plain JSON is refused.
+#[rocket::async_test]
+async fn api_tokens_introspected_with_signed_answers() {
+    let signing = real_op::RealOp::start_with_env(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[CALLBACK],
+        &[],
+        "client_secret_basic",
+        &[("INTROSPECTION_ALG", "RS256")],
+    )
+    .await;
+    let app = |issuer: &str| {
+        figment(issuer, "client_secret_basic")
+            .merge((
+                "oidc.providers.default.audiences",
+                ["https://api.example/opaque"],
+            ))
+            .merge(("oidc.providers.default.introspection_response", "jwt"))
+    };
+    let client = support::client_with(app(&signing.issuer)).await;
+    let opaque = app_token(&signing, "https://api.example/opaque", "api").await;
+    let (status, body) = call_api(&client, &opaque).await;
+    assert_eq!(
+        status,
+        Status::Ok,
+        "{body}; OP stderr: {}",
+        signing.stderr()
+    );
+    assert_eq!(body["client_id"], CLIENT_ID);
+    let token = app_token(&signing, "https://api.example/opaque", "read").await;
+    assert_eq!(call_api(&client, &token).await.0, Status::Forbidden);
+
+    // A provider that answers plain JSON: refused, never taken as valid.
+    let plain = real_op::RealOp::start(CLIENT_ID, CLIENT_SECRET, &[CALLBACK], &[]).await;
+    let client = support::client_with(app(&plain.issuer)).await;
+    let opaque = app_token(&plain, "https://api.example/opaque", "api").await;
+    let (status, body) = call_api(&client, &opaque).await;
+    assert!(
+        [
+            Status::Unauthorized,
+            Status::ServiceUnavailable,
+            Status::BadGateway
+        ]
+        .contains(&status),
+        "{status} {body}"
+    );
+}
+
 #[rocket::async_test]
 async fn a_logout_at_the_real_provider_ends_the_session_by_back_channel() {
     // The application serves real HTTP: the provider POSTs the logout token to it.

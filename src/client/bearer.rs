@@ -6,11 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use openidconnect::core::CoreJwsSigningAlgorithm;
-use serde_json::Value;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::client::auth::client_post;
+use crate::client::http::{invalid, HttpResponse};
 use crate::client::provider::{ProviderClient, ReadyProvider};
+use crate::client::signed_answer::SignedAnswer;
 use crate::client::RelyingParty;
 use crate::config::AccessTokenValidation;
 use crate::error::{BearerError, ProviderError, TokenError};
@@ -209,17 +212,35 @@ impl AccessTokenValidator {
                 || async {
                     computed.store(true, Ordering::Relaxed);
                     let form = vec![("token", token), ("token_type_hint", "access_token")];
+                    let signed = client.config.introspection_alg();
                     let sent = match client_post(client, ready, endpoint, form) {
-                        Ok(request) => http.send(ENDPOINT, request).await,
+                        Ok(request) => {
+                            // (`headers` replaces the `Accept: application/json` of every
+                            // call to a provider; `header` would add a second value, and a
+                            // provider picks JSON then.)
+                            let request = match signed {
+                                Some(_) => request.headers(HeaderMap::from_iter([(
+                                    reqwest::header::ACCEPT,
+                                    HeaderValue::from_static(INTROSPECTION_JWT),
+                                )])),
+                                None => request,
+                            };
+                            http.send(ENDPOINT, request).await
+                        }
                         Err(error) => Err(error),
                     };
-                    let answer = match sent {
-                        Ok(response) if response.status == 200 => response.json_object(ENDPOINT),
-                        Ok(response) => Err(ProviderError::Status {
+                    let answer = match (sent, signed) {
+                        (Ok(response), Some(alg)) if response.status == 200 => {
+                            signed_introspection(client, ready, &response, alg).await
+                        }
+                        (Ok(response), None) if response.status == 200 => {
+                            response.json_object(ENDPOINT)
+                        }
+                        (Ok(response), _) => Err(ProviderError::Status {
                             endpoint: ENDPOINT,
                             status: response.status,
                         }),
-                        Err(error) => Err(error),
+                        (Err(error), _) => Err(error),
                     };
                     let now = unix_now();
                     match answer {
@@ -263,3 +284,45 @@ fn access_token_algs(
     }
     algs
 }
+
+/// The media type of signed introspection answers (RFC 9701).
+const INTROSPECTION_JWT: &str = "application/token-introspection+jwt";
+
+/// A signed introspection answer (RFC 9701): verified like every signed answer, with `typ`
+/// `token-introspection+jwt` and an `iat` not in the future; the introspection itself is its
+/// `token_introspection` claim.
+async fn signed_introspection(
+    client: &ProviderClient,
+    ready: &ReadyProvider,
+    response: &HttpResponse,
+    alg: &str,
+) -> Result<Map<String, Value>, ProviderError> {
+    const ENDPOINT: &str = "introspection endpoint";
+    let signed = SignedAnswer {
+        endpoint: ENDPOINT,
+        media_type: INTROSPECTION_JWT,
+        typ: Some("token-introspection+jwt"),
+        alg,
+    };
+    let mut claims = signed.verify(client, ready, response).await?;
+    match claims.get("iat").and_then(Value::as_i64) {
+        Some(iat) if iat <= unix_now().saturating_add(IAT_LEEWAY) => {}
+        Some(_) => {
+            return Err(invalid(
+                ENDPOINT,
+                "the signed introspection is issued in the future",
+            ))
+        }
+        None => return Err(invalid(ENDPOINT, "the signed introspection has no iat")),
+    }
+    match claims.remove("token_introspection") {
+        Some(Value::Object(answer)) => Ok(answer),
+        _ => Err(invalid(
+            ENDPOINT,
+            "the signed introspection has no token_introspection object",
+        )),
+    }
+}
+
+/// How far in the future a signed introspection's `iat` may be (clock skew).
+const IAT_LEEWAY: i64 = 60;

@@ -28,6 +28,7 @@ pub(crate) mod par;
 pub(crate) mod provider;
 pub(crate) mod refresh;
 pub(crate) mod registration;
+pub(crate) mod signed_answer;
 pub(crate) mod token;
 pub(crate) mod userinfo;
 

@@ -312,6 +312,10 @@ fn registration_body(
         body.entry("userinfo_signed_response_alg")
             .or_insert(alg.as_str().into());
     }
+    if let Some(alg) = config.introspection_alg() {
+        body.entry("introspection_signed_response_alg")
+            .or_insert(alg.into());
+    }
     // RFC 9449 5.2: the provider then never issues this client a Bearer token.
     if config.dpop {
         body.entry("dpop_bound_access_tokens")

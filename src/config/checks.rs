@@ -579,6 +579,13 @@ fn check_token_settings(provider: &ProviderConfig, key: &str) -> Result<(), Conf
             None,
         )?;
     }
+    if let Some(alg) = &provider.introspection_signed_response_alg {
+        let key = format!("{key}.introspection_signed_response_alg");
+        if provider.introspection_alg().is_none() {
+            return Err(invalid(&key, "needs introspection_response = \"jwt\""));
+        }
+        check_algs(&key, std::slice::from_ref(alg), None)?;
+    }
     if let Some(algs) = &provider.access_token_signing_algs {
         check_algs(&format!("{key}.access_token_signing_algs"), algs, None)?;
     }

@@ -13,9 +13,9 @@ mod schema;
 use figment::Figment;
 
 pub use schema::{
-    AccessTokenValidation, ClientAuthMethod, OidcConfig, PreviousSecretKey, Profile,
-    ProviderConfig, PushedAuthorization, RegistrationConfig, RequestObject, SessionStoreKind,
-    SilentRefreshFailure, UserinfoMethod,
+    AccessTokenValidation, ClientAuthMethod, IntrospectionResponse, OidcConfig, PreviousSecretKey,
+    Profile, ProviderConfig, PushedAuthorization, RegistrationConfig, RequestObject,
+    SessionStoreKind, SilentRefreshFailure, UserinfoMethod,
 };
 
 use crate::error::ConfigError;

@@ -320,6 +320,43 @@ pub enum RequestObject {
     Signed,
 }
 
+/// What the introspection endpoint answers (see
+/// [`ProviderConfig::introspection_response`]).
+///
+/// # Example
+///
+/// ```
+/// use rocket_openidconnect::IntrospectionResponse;
+///
+/// let signed: IntrospectionResponse = serde_json::from_str("\"jwt\"").unwrap();
+/// assert_eq!(signed, IntrospectionResponse::Jwt);
+/// assert_eq!(IntrospectionResponse::default(), IntrospectionResponse::Json);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum IntrospectionResponse {
+    /// A JSON object (RFC 7662): the default.
+    #[default]
+    Json,
+    /// A signed JWT whose `token_introspection` claim holds the answer (RFC 9701).
+    Jwt,
+}
+
+impl ProviderConfig {
+    /// The algorithm signed introspection answers must have, if they must be signed.
+    pub(crate) fn introspection_alg(&self) -> Option<&str> {
+        match self.introspection_response {
+            IntrospectionResponse::Json => None,
+            IntrospectionResponse::Jwt => Some(
+                self.introspection_signed_response_alg
+                    .as_deref()
+                    .unwrap_or("RS256"),
+            ),
+        }
+    }
+}
+
 /// How (and whether) the userinfo endpoint is called after login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -493,6 +530,17 @@ pub struct ProviderConfig {
     /// default 300).
     #[serde(default = "default_introspection_cache_max_age")]
     pub introspection_cache_max_age: u64,
+    /// What the introspection endpoint is asked to answer: `"json"` (RFC 7662, the default)
+    /// or `"jwt"` (RFC 9701): a JWT signed by the provider, asked for with `Accept:
+    /// application/token-introspection+jwt`, verified with the provider's keys and
+    /// [`introspection_signed_response_alg`](Self::introspection_signed_response_alg), from
+    /// its issuer, for this client; a plain JSON answer is then refused.
+    #[serde(default)]
+    pub introspection_response: IntrospectionResponse,
+    /// The algorithm of signed introspection answers (`introspection_response = "jwt"`);
+    /// default `RS256` (RFC 9701). Registration asks for it.
+    #[serde(default)]
+    pub introspection_signed_response_alg: Option<String>,
     /// An access token is refreshed when it expires within this many seconds (default 30).
     #[serde(default = "default_access_token_leeway")]
     pub access_token_leeway: u64,

@@ -844,7 +844,70 @@ struct IntrospectParams {
 fn introspect(
     op: Op,
     auth: AuthorizationHeader,
+    accept: AcceptsIntrospectionJwt,
     form: Form<IntrospectParams>,
+) -> (Status, (ContentType, String)) {
+    let (status, Json(answer)) = introspection_answer(&op, &auth, &form);
+    let s = &op.0;
+    let behaviour = s.behaviour();
+    if status != Status::Ok || !behaviour.introspection_jwt || !accept.0 {
+        return (status, (ContentType::JSON, answer.to_string()));
+    }
+    let client = authenticated_client(
+        s,
+        &auth,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )
+    .unwrap_or_default();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), s.issuer().into());
+    claims.insert("aud".into(), client.into());
+    claims.insert("iat".into(), super::state::unix_now().into());
+    claims.insert("token_introspection".into(), answer);
+    let mut header = Map::new();
+    header.insert("typ".into(), "token-introspection+jwt".into());
+    if let Some(tweak) = &behaviour.introspection_jwt_claims {
+        claims.insert("header".into(), Value::Object(header));
+        tweak(&mut claims);
+        header = match claims.remove("header") {
+            Some(Value::Object(header)) => header,
+            _ => Map::new(),
+        };
+    }
+    let jwt = super::keys::make_jwt(&s.current_key(), &behaviour.signing, header, &claims);
+    (
+        Status::Ok,
+        (
+            ContentType::new("application", "token-introspection+jwt"),
+            jwt,
+        ),
+    )
+}
+
+/// Whether a request accepts `application/token-introspection+jwt`.
+struct AcceptsIntrospectionJwt(bool);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AcceptsIntrospectionJwt {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        // Only when it is all the request accepts (as oidc-provider: offered JSON as well, it
+        // answers JSON).
+        let mut accepted = req.headers().get("Accept").flat_map(|v| v.split(','));
+        let accepts = accepted
+            .next()
+            .is_some_and(|first| first.trim() == "application/token-introspection+jwt")
+            && accepted.next().is_none();
+        Outcome::Success(AcceptsIntrospectionJwt(accepts))
+    }
+}
+
+/// The plain introspection answer (RFC 7662).
+fn introspection_answer(
+    op: &Op,
+    auth: &AuthorizationHeader,
+    form: &IntrospectParams,
 ) -> (Status, Json<Value>) {
     let s = &op.0;
     s.counters.introspection.fetch_add(1, Ordering::SeqCst);
@@ -856,7 +919,7 @@ fn introspect(
     }
     let client = authenticated_client(
         s,
-        &auth,
+        auth,
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     );

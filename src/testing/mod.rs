@@ -198,6 +198,14 @@ pub struct Behaviour {
     pub access_token_claims: Option<ClaimsTweak>,
     /// Whether the introspection endpoint answers 503.
     pub introspection_down: bool,
+    /// Whether the introspection endpoint answers a request that accepts
+    /// `application/token-introspection+jwt` with a signed JWT (RFC 9701: `iss`, `aud` the
+    /// client, `iat`, the answer in `token_introspection`, `typ: token-introspection+jwt`),
+    /// signed as `signing` says (default `false`: plain JSON always).
+    pub introspection_jwt: bool,
+    /// Changes the claims, then the header (under the key `"header"` of the same map), of
+    /// the next signed introspection answers just before they are signed.
+    pub introspection_jwt_claims: Option<ClaimsTweak>,
     /// Codes can be redeemed more than once (a broken provider; default `false`).
     pub reusable_codes: bool,
     /// If set, the ID token of the token endpoint names this subject (a hybrid flow whose two
@@ -268,6 +276,8 @@ impl Default for Behaviour {
             access_token_typ: "at+jwt".into(),
             access_token_claims: None,
             introspection_down: false,
+            introspection_jwt: false,
+            introspection_jwt_claims: None,
             reusable_codes: false,
             token_endpoint_sub: None,
             id_token_header: None,

@@ -38,6 +38,8 @@
 //                              take certificates (logged as `OP mtls.alias <path>`; a certificate
 //                              sent to a plain token, userinfo or PAR endpoint is logged as
 //                              `OP mtls.plain <path>`)
+//   INTROSPECTION_ALG          the client's introspection_signed_response_alg (e.g. RS256):
+//                              introspection answers as signed JWTs (RFC 9701) when asked
 //   USERINFO_ALG               the client's userinfo_signed_response_alg (e.g. RS256): userinfo
 //                              answers are signed JWTs
 //   OP_JAR=1                   signed request objects (RFC 9101) required of the client
@@ -108,6 +110,8 @@ if (env.CLIENT_JWKS) client.jwks = JSON.parse(env.CLIENT_JWKS);
 if (env.DPOP_BOUND === '1') client.dpop_bound_access_tokens = true;
 // Signed userinfo (OIDC Core 5.3.2) with this algorithm.
 if (env.USERINFO_ALG) client.userinfo_signed_response_alg = env.USERINFO_ALG;
+// Signed introspection answers (RFC 9701) with this algorithm.
+if (env.INTROSPECTION_ALG) client.introspection_signed_response_alg = env.INTROSPECTION_ALG;
 const mtlsAuth = env.OP_MTLS_AUTH === '1';
 if (mtlsAuth && authMethod === 'tls_client_auth') {
   client.tls_client_auth_subject_dn = env.CLIENT_CERT_SUBJECT;
@@ -246,6 +250,7 @@ const provider = new Provider(issuer, {
     },
     ...(fapi ? { fapi: { enabled: true, profile: '2.0' } } : {}),
     ...(env.USERINFO_ALG ? { jwtUserinfo: { enabled: true } } : {}),
+    ...(env.INTROSPECTION_ALG ? { jwtIntrospection: { enabled: true } } : {}),
     ...(env.OP_JAR === '1' ? {
       requestObjects: { enabled: true, requireSignedRequestObject: true },
     } : {}),
