@@ -13,10 +13,8 @@ use std::time::{Duration, Instant};
 use rocket::figment::Figment;
 use rocket::http::{Accept, ContentType, Cookie, Status};
 use rocket::local::asynchronous::Client;
-use rocket::serde::json::Json;
-use rocket::{get, post, routes};
 use rocket_openidconnect::testing::TestProvider;
-use rocket_openidconnect::{AuthError, OidcSessions, OidcUser, OpenIdConnect};
+use rocket_openidconnect::OpenIdConnect;
 use serde_json::json;
 use support::redis::Redis;
 
@@ -33,27 +31,9 @@ fn instance(provider: &TestProvider, redis: &Redis) -> Figment {
         .merge(("oidc.http_timeout", 1))
 }
 
-async fn page_with(client: &Client, cookies: &[Cookie<'static>]) -> Status {
-    let mut request = client.get("/").header(Accept::JSON);
-    for cookie in cookies {
-        request = request.cookie(cookie.clone());
-    }
-    request.dispatch().await.status()
-}
-
 /// How many `MGET`s Redis has served.
 async fn mgets(redis: &Redis) -> usize {
-    let out = tokio::process::Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "info", "commandstats"])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_mget:calls="))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    support::redis::mget_calls(&[redis.port]).await
 }
 
 async fn two_instances(
@@ -79,14 +59,14 @@ async fn a_busy_session_is_not_a_redis_round_trip_per_request_and_a_logout_reach
     let provider = TestProvider::start().await;
     provider.set_user("nina", json!({}));
     let (a, b, cookies) = two_instances(&provider, &redis).await;
-    assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+    assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
     // Twenty requests: without the near cache, two MGETs each (the session, its records).
     // (B follows the announcements from its start on; until it does, it reads from Redis.)
     support::eventually_async("B's near cache serves", Duration::from_secs(10), || async {
         let before = mgets(&redis).await;
         let started = Instant::now();
         for _ in 0..20 {
-            assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+            assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
         }
         let seconds = started.elapsed().as_secs() as usize + 1;
         let used = mgets(&redis).await - before;
@@ -96,14 +76,7 @@ async fn a_busy_session_is_not_a_redis_round_trip_per_request_and_a_logout_reach
     // A logout on A: B refuses the session once its cached records are older than a second.
     let logout = a.get("/logout").header(Accept::HTML).dispatch().await;
     assert!(logout.status() == Status::SeeOther || logout.status() == Status::Ok);
-    let ended = Instant::now();
-    support::eventually_async(
-        "B refuses the ended session",
-        Duration::from_secs(5),
-        || async { (page_with(&b, &cookies).await == Status::Unauthorized).then_some(()) },
-    )
-    .await;
-    eprintln!("the logout reached B after {:?}", ended.elapsed());
+    support::refused_soon(&b, &cookies, Instant::now()).await;
 }
 
 #[rocket::async_test]
@@ -112,7 +85,11 @@ async fn while_redis_does_not_answer_nothing_cached_is_trusted_and_then_it_works
     let provider = TestProvider::start().await;
     provider.set_user("omar", json!({}));
     let (_a, b, cookies) = two_instances(&provider, &redis).await;
-    assert_eq!(page_with(&b, &cookies).await, Status::Ok, "cached on B");
+    assert_eq!(
+        support::page_with(&b, &cookies).await,
+        Status::Ok,
+        "cached on B"
+    );
     // Redis stops answering (its clients paused) for four seconds.
     let paused = tokio::process::Command::new("redis-cli")
         .args([
@@ -128,13 +105,13 @@ async fn while_redis_does_not_answer_nothing_cached_is_trusted_and_then_it_works
         .unwrap();
     assert!(paused.status.success());
     support::eventually_async("B answers 503", Duration::from_secs(3), || async {
-        (page_with(&b, &cookies).await == Status::ServiceUnavailable).then_some(())
+        (support::page_with(&b, &cookies).await == Status::ServiceUnavailable).then_some(())
     })
     .await;
     support::eventually_async(
         "B serves the session again",
         Duration::from_secs(15),
-        || async { (page_with(&b, &cookies).await == Status::Ok).then_some(()) },
+        || async { (support::page_with(&b, &cookies).await == Status::Ok).then_some(()) },
     )
     .await;
 }
@@ -147,7 +124,11 @@ async fn redis_restarted_empties_the_near_cache_and_the_sessions_work_again_once
     let provider = TestProvider::start().await;
     provider.set_user("sami", json!({}));
     let (_a, b, cookies) = two_instances(&provider, &redis).await;
-    assert_eq!(page_with(&b, &cookies).await, Status::Ok, "cached on B");
+    assert_eq!(
+        support::page_with(&b, &cookies).await,
+        Status::Ok,
+        "cached on B"
+    );
     // A second session, logged out on a third instance while Redis is up: never accepted
     // again on B.
     let a = Client::tracked(support::example_app(instance(&provider, &redis)))
@@ -156,7 +137,7 @@ async fn redis_restarted_empties_the_near_cache_and_the_sessions_work_again_once
     let login = provider.login(&a, "/").await;
     assert_eq!(login.status, Status::SeeOther, "{}", login.body);
     let other: Vec<_> = a.cookies().iter().cloned().collect();
-    assert_eq!(page_with(&b, &other).await, Status::Ok);
+    assert_eq!(support::page_with(&b, &other).await, Status::Ok);
     a.get("/logout").header(Accept::HTML).dispatch().await;
     redis.restart(&dir).await;
     // The subscription broke: B's cache was emptied, so B asks Redis (back, with its data).
@@ -164,7 +145,7 @@ async fn redis_restarted_empties_the_near_cache_and_the_sessions_work_again_once
         "B serves the session again",
         Duration::from_secs(15),
         || async {
-            let status = page_with(&b, &cookies).await;
+            let status = support::page_with(&b, &cookies).await;
             assert!(
                 [Status::Ok, Status::ServiceUnavailable].contains(&status),
                 "{status}"
@@ -173,12 +154,12 @@ async fn redis_restarted_empties_the_near_cache_and_the_sessions_work_again_once
         },
     )
     .await;
-    assert_eq!(page_with(&b, &other).await, Status::Unauthorized);
+    assert_eq!(support::page_with(&b, &other).await, Status::Unauthorized);
     // And B's cache serves again (subscribed again).
     support::eventually_async("B's near cache serves", Duration::from_secs(10), || async {
         let before = mgets(&redis).await;
         for _ in 0..5 {
-            assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+            assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
         }
         (mgets(&redis).await == before).then_some(())
     })
@@ -192,7 +173,7 @@ async fn without_the_announcements_the_cache_is_not_used_until_they_are_back() {
     let provider = TestProvider::start().await;
     provider.set_user("quin", json!({}));
     let (_a, b, cookies) = two_instances(&provider, &redis).await;
-    assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+    assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
     // The instances' subscriptions killed: B reads from Redis at every request meanwhile.
     let killed = tokio::process::Command::new("redis-cli")
         .args([
@@ -208,8 +189,8 @@ async fn without_the_announcements_the_cache_is_not_used_until_they_are_back() {
         .unwrap();
     assert!(killed.status.success());
     let before = mgets(&redis).await;
-    assert_eq!(page_with(&b, &cookies).await, Status::Ok);
-    assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+    assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
+    assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
     let used = mgets(&redis).await - before;
     // (Unless B subscribed again in between: then at least the first request went to Redis.)
     assert!(
@@ -223,7 +204,7 @@ async fn without_the_announcements_the_cache_is_not_used_until_they_are_back() {
         || async {
             let before = mgets(&redis).await;
             for _ in 0..5 {
-                assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+                assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
             }
             (mgets(&redis).await - before <= 2).then_some(())
         },
@@ -238,32 +219,6 @@ fn now_millis() -> u64 {
         .as_millis() as u64
 }
 
-#[get("/")]
-fn me(user: OidcUser) -> Json<serde_json::Value> {
-    Json(json!({ "sub": user.claims().subject() }))
-}
-
-#[post("/sessions/end-all")]
-async fn end_all(user: OidcUser, sessions: OidcSessions) -> Result<&'static str, AuthError> {
-    sessions
-        .end_user(user.provider(), user.claims().subject())
-        .await?;
-    Ok("ended")
-}
-
-#[post("/sessions/end-first")]
-async fn end_first(user: OidcUser, sessions: OidcSessions) -> Result<String, AuthError> {
-    let listed = sessions
-        .of_user(user.provider(), user.claims().subject())
-        .await?
-        .unwrap_or_default();
-    let first = listed.first().map(|s| s.id.clone()).unwrap_or_default();
-    let ended = sessions
-        .end(user.provider(), user.claims().subject(), &first)
-        .await?;
-    Ok(format!("{ended} of {}", listed.len()))
-}
-
 #[rocket::async_test]
 async fn back_channel_logout_and_oidc_sessions_ends_reach_b_s_near_cache() {
     let redis = Redis::start(support::free_port()).await;
@@ -273,7 +228,7 @@ async fn back_channel_logout_and_oidc_sessions_ends_reach_b_s_near_cache() {
     let a = Client::tracked(
         rocket::custom(instance(&provider, &redis))
             .attach(OpenIdConnect::fairing())
-            .mount("/", routes![me, end_all, end_first]),
+            .mount("/", support::session_routes::routes()),
     )
     .await
     .unwrap();
@@ -298,10 +253,10 @@ async fn back_channel_logout_and_oidc_sessions_ends_reach_b_s_near_cache() {
         let cookies: Vec<_> = a.cookies().iter().cloned().collect();
         // B serves this session from its cache.
         support::eventually_async("B's near cache serves", Duration::from_secs(10), || async {
-            assert_eq!(page_with(&b, &cookies).await, Status::Ok, "{way}");
+            assert_eq!(support::page_with(&b, &cookies).await, Status::Ok, "{way}");
             let before = mgets(&redis).await;
             for _ in 0..5 {
-                assert_eq!(page_with(&b, &cookies).await, Status::Ok, "{way}");
+                assert_eq!(support::page_with(&b, &cookies).await, Status::Ok, "{way}");
             }
             (mgets(&redis).await == before).then_some(())
         })
@@ -319,9 +274,14 @@ async fn back_channel_logout_and_oidc_sessions_ends_reach_b_s_near_cache() {
                     .status()
             }
             "OidcSessions::end" => {
-                let answer = a.post("/sessions/end-first").dispatch().await;
+                let listed = a.get("/sessions").header(Accept::JSON).dispatch().await;
+                let listed: serde_json::Value =
+                    serde_json::from_str(&listed.into_string().await.unwrap()).unwrap();
+                assert_eq!(listed.as_array().map(Vec::len), Some(1), "{way}: {listed}");
+                let id = listed[0]["id"].as_str().unwrap().to_owned();
+                let answer = a.post(format!("/sessions/{id}/end")).dispatch().await;
                 let status = answer.status();
-                assert_eq!(answer.into_string().await.unwrap(), "true of 1", "{way}");
+                assert_eq!(answer.into_string().await.unwrap(), "true", "{way}");
                 status
             }
             _ => a.post("/sessions/end-all").dispatch().await.status(),
@@ -331,7 +291,9 @@ async fn back_channel_logout_and_oidc_sessions_ends_reach_b_s_near_cache() {
         support::eventually_async(
             "B refuses the ended session",
             Duration::from_secs(5),
-            || async { (page_with(&b, &cookies).await == Status::Unauthorized).then_some(()) },
+            || async {
+                (support::page_with(&b, &cookies).await == Status::Unauthorized).then_some(())
+            },
         )
         .await;
         eprintln!("{way} on A reached B after {:?}", at.elapsed());
@@ -356,10 +318,10 @@ async fn measure_logout_propagation() {
     provider.set_user("pia", json!({}));
     let (a, b, cookies) = two_instances(&provider, &redis).await;
     support::eventually_async("B's near cache serves", Duration::from_secs(10), || async {
-        assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+        assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
         let before = mgets(&redis).await;
         for _ in 0..5 {
-            assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+            assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
         }
         (mgets(&redis).await == before).then_some(())
     })
@@ -370,10 +332,10 @@ async fn measure_logout_propagation() {
         let login = provider.login(&a, "/").await;
         assert_eq!(login.status, Status::SeeOther, "{}", login.body);
         let cookies: Vec<_> = a.cookies().iter().cloned().collect();
-        assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+        assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
         a.get("/logout").header(Accept::HTML).dispatch().await;
         let ended = Instant::now();
-        while page_with(&b, &cookies).await != Status::Unauthorized {
+        while support::page_with(&b, &cookies).await != Status::Unauthorized {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         times.push(ended.elapsed());

@@ -31,15 +31,6 @@ fn instance(provider: &TestProvider, cluster: &RedisCluster) -> Figment {
         .merge(("oidc.http_timeout", 2))
 }
 
-/// `GET /` on `client` with `cookies` (none of its own): the status.
-async fn page_with(client: &Client, cookies: &[rocket::http::Cookie<'static>]) -> Status {
-    let mut request = client.get("/").header(Accept::JSON);
-    for cookie in cookies {
-        request = request.cookie(cookie.clone());
-    }
-    request.dispatch().await.status()
-}
-
 #[rocket::async_test]
 async fn sessions_in_a_redis_cluster_are_shared_and_a_logout_ends_them_everywhere() {
     let cluster = RedisCluster::start().await;
@@ -68,7 +59,7 @@ async fn sessions_in_a_redis_cluster_are_shared_and_a_logout_ends_them_everywher
         "only an id in the cookie: {session_cookie_bytes}"
     );
     assert_eq!(
-        page_with(&b, &cookies).await,
+        support::page_with(&b, &cookies).await,
         Status::Ok,
         "the session on B"
     );
@@ -90,7 +81,7 @@ async fn sessions_in_a_redis_cluster_are_shared_and_a_logout_ends_them_everywher
     // Logout on A: B refuses the same cookies.
     let logout = a.get("/logout").header(Accept::HTML).dispatch().await;
     assert!(logout.status() == Status::SeeOther || logout.status() == Status::Ok);
-    assert_eq!(page_with(&b, &cookies).await, Status::Unauthorized);
+    assert_eq!(support::page_with(&b, &cookies).await, Status::Unauthorized);
 }
 
 /// A tracked client of a new instance with `figment`, logged in once: its cookies.
@@ -139,8 +130,8 @@ async fn failover(near: bool) {
         .unwrap();
     let (_a1, live) = logged_in(&provider, config()).await;
     let (a2, ended) = logged_in(&provider, config()).await;
-    assert_eq!(page_with(&b, &live).await, Status::Ok);
-    assert_eq!(page_with(&b, &ended).await, Status::Ok);
+    assert_eq!(support::page_with(&b, &live).await, Status::Ok);
+    assert_eq!(support::page_with(&b, &ended).await, Status::Ok);
     // A logout: the node whose entry went is the one to kill, once its replica has the
     // deletion (a deletion the replica never received is lost at a failover: documented).
     let before = entries(&cluster).await;
@@ -157,7 +148,7 @@ async fn failover(near: bool) {
     support::eventually_async(
         "B refuses the ended session",
         Duration::from_secs(5),
-        || async { (page_with(&b, &ended).await == Status::Unauthorized).then_some(()) },
+        || async { (support::page_with(&b, &ended).await == Status::Unauthorized).then_some(()) },
     )
     .await;
 
@@ -166,8 +157,8 @@ async fn failover(near: bool) {
     // Until the live session is served again: every answer is right or 503.
     let mut seen: BTreeMap<(&str, u16), usize> = BTreeMap::new();
     let recovered = loop {
-        let live_status = page_with(&b, &live).await;
-        let ended_status = page_with(&b, &ended).await;
+        let live_status = support::page_with(&b, &live).await;
+        let ended_status = support::page_with(&b, &ended).await;
         *seen.entry(("live", live_status.code)).or_default() += 1;
         *seen.entry(("ended", ended_status.code)).or_default() += 1;
         assert!(
@@ -194,35 +185,25 @@ async fn failover(near: bool) {
     assert!(!cluster.primaries().await.contains(&victim));
     // Recovered for good: both sessions as they should be, and a new login and logout work.
     for _ in 0..5 {
-        assert_eq!(page_with(&b, &live).await, Status::Ok);
-        assert_eq!(page_with(&b, &ended).await, Status::Unauthorized);
+        assert_eq!(support::page_with(&b, &live).await, Status::Ok);
+        assert_eq!(support::page_with(&b, &ended).await, Status::Unauthorized);
     }
     let (a3, fresh) = logged_in(&provider, config()).await;
-    assert_eq!(page_with(&b, &fresh).await, Status::Ok);
+    assert_eq!(support::page_with(&b, &fresh).await, Status::Ok);
     a3.get("/logout").header(Accept::HTML).dispatch().await;
     // (With near caches within a second: the announcement may not get through while the
     // instances' views of the cluster settle; the one-second bound holds regardless.)
     support::eventually_async(
         "B refuses the session logged out after the failover",
         Duration::from_secs(5),
-        || async { (page_with(&b, &fresh).await == Status::Unauthorized).then_some(()) },
+        || async { (support::page_with(&b, &fresh).await == Status::Unauthorized).then_some(()) },
     )
     .await;
 }
 
 /// How many `MGET`s the cluster's nodes have served.
 async fn mgets(cluster: &RedisCluster) -> usize {
-    let mut total = 0;
-    for port in &cluster.ports {
-        let text = cli(*port, &["info", "commandstats"]).await;
-        total += text
-            .lines()
-            .find_map(|l| l.strip_prefix("cmdstat_mget:calls="))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(0);
-    }
-    total
+    support::redis::mget_calls(&cluster.ports).await
 }
 
 #[rocket::async_test]
@@ -265,7 +246,7 @@ async fn near_caches_on_a_cluster_follow_the_announcements_and_a_logout_reaches_
         let before = mgets(&cluster).await;
         let started = Instant::now();
         for _ in 0..20 {
-            assert_eq!(page_with(&b, &cookies).await, Status::Ok);
+            assert_eq!(support::page_with(&b, &cookies).await, Status::Ok);
         }
         let seconds = started.elapsed().as_secs() as usize + 1;
         // A session's records may lie on several slots: at most three MGETs a read.
@@ -274,12 +255,5 @@ async fn near_caches_on_a_cluster_follow_the_announcements_and_a_logout_reaches_
     .await;
     let logout = a.get("/logout").header(Accept::HTML).dispatch().await;
     assert!(logout.status() == Status::SeeOther || logout.status() == Status::Ok);
-    let ended = Instant::now();
-    support::eventually_async(
-        "B refuses the ended session",
-        Duration::from_secs(5),
-        || async { (page_with(&b, &cookies).await == Status::Unauthorized).then_some(()) },
-    )
-    .await;
-    eprintln!("the logout reached B after {:?}", ended.elapsed());
+    support::refused_soon(&b, &cookies, Instant::now()).await;
 }

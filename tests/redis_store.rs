@@ -15,10 +15,8 @@ use std::time::Duration;
 use reqwest::cookie::CookieStore;
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use rocket::figment::Figment;
-use rocket::serde::json::Json;
-use rocket::{get, post, routes};
 use rocket_openidconnect::testing::TestProvider;
-use rocket_openidconnect::{AuthError, OidcSessions, OidcUser, OpenIdConnect};
+use rocket_openidconnect::OpenIdConnect;
 use serde_json::{json, Map, Value};
 
 /// The example app's configuration for one instance: the provider's, a shared secret key (the
@@ -373,46 +371,12 @@ async fn a_session_kept_in_redis_rolls_with_use_and_ends_when_idle() {
     support::assert_inactivity_rolls_then_ends(&client, 3).await;
 }
 
-/// The user's claims, as the example app's `/` gives them (for `support::browser_logged_in`).
-#[get("/")]
-fn me(user: OidcUser) -> Json<Value> {
-    Json(json!({ "id_token": user.claims() }))
-}
-
-/// The handles of the user's sessions (`null` if they are not listed).
-#[get("/sessions")]
-async fn list(user: OidcUser, sessions: OidcSessions) -> Result<Json<Value>, AuthError> {
-    let found = sessions
-        .of_user(user.provider(), user.claims().subject())
-        .await?;
-    Ok(Json(json!(found.map(|list| list
-        .iter()
-        .map(|s| json!({ "id": s.id, "started_at": s.started_at }))
-        .collect::<Vec<_>>()))))
-}
-
-#[post("/sessions/<id>/end")]
-async fn end_one(user: OidcUser, sessions: OidcSessions, id: &str) -> Result<String, AuthError> {
-    let ended = sessions
-        .end(user.provider(), user.claims().subject(), id)
-        .await?;
-    Ok(ended.to_string())
-}
-
-#[post("/sessions/end-all")]
-async fn end_all(user: OidcUser, sessions: OidcSessions) -> Result<&'static str, AuthError> {
-    sessions
-        .end_user(user.provider(), user.claims().subject())
-        .await?;
-    Ok("ended")
-}
-
-/// An instance with sessions in the shared Redis and the routes above, served on a free port.
+/// An instance with sessions in the shared Redis and the session routes, served on a free port.
 async fn instance_with_session_routes(provider: &TestProvider, redis_url: &str) -> u16 {
     let figment = instance(provider, SECRET_KEY, redis_url).merge(("oidc.session_store", "redis"));
     let rocket = rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![me, list, end_one, end_all]);
+        .mount("/", support::session_routes::routes());
     support::serve_rocket(rocket, 0).await
 }
 

@@ -5,43 +5,10 @@
 mod support;
 
 use rocket::http::{Accept, Cookie, Status};
-use rocket::serde::json::{json, Json, Value};
-use rocket::{get, post, routes};
+use rocket::serde::json::{json, Value};
 use rocket_openidconnect::testing::TestProvider;
-use rocket_openidconnect::{AuthError, OidcSessions, OidcUser, OpenIdConnect};
+use rocket_openidconnect::OpenIdConnect;
 use support::client_with;
-
-#[get("/")]
-fn me(user: OidcUser) -> Json<Value> {
-    Json(json!({ "id_token": user.claims() }))
-}
-
-#[get("/sessions")]
-async fn list(user: OidcUser, sessions: OidcSessions) -> Result<Json<Value>, AuthError> {
-    let found = sessions
-        .of_user(user.provider(), user.claims().subject())
-        .await?;
-    Ok(Json(json!(found.map(|list| list
-        .iter()
-        .map(|s| json!({ "id": s.id, "started_at": s.started_at, "expires_at": s.expires_at }))
-        .collect::<Vec<_>>()))))
-}
-
-#[post("/sessions/<id>/end")]
-async fn end_one(user: OidcUser, sessions: OidcSessions, id: &str) -> Result<String, AuthError> {
-    let ended = sessions
-        .end(user.provider(), user.claims().subject(), id)
-        .await?;
-    Ok(ended.to_string())
-}
-
-#[post("/sessions/end-all")]
-async fn end_all(user: OidcUser, sessions: OidcSessions) -> Result<&'static str, AuthError> {
-    sessions
-        .end_user(user.provider(), user.claims().subject())
-        .await?;
-    Ok("ended")
-}
 
 fn figment(provider: &TestProvider, store: &str) -> rocket::figment::Figment {
     provider.app_figment().merge(("oidc.session_store", store))
@@ -50,7 +17,7 @@ fn figment(provider: &TestProvider, store: &str) -> rocket::figment::Figment {
 async fn served(provider: &TestProvider, store: &str) -> u16 {
     let rocket = rocket::custom(figment(provider, store))
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![me, list, end_one, end_all]);
+        .mount("/", support::session_routes::routes());
     support::serve_rocket(rocket, 0).await
 }
 

@@ -6,6 +6,7 @@ mod example_app;
 pub mod logs;
 pub mod pki;
 pub mod redis;
+pub mod session_routes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -350,4 +351,29 @@ pub async fn served_key_set(keys: &[std::path::PathBuf]) -> Value {
         Some("application/json")
     );
     serde_json::from_str(&response.into_string().await.unwrap()).unwrap()
+}
+
+/// `GET /` on `client` as JSON with `cookies` (none of its own): the status.
+pub async fn page_with(client: &Client, cookies: &[rocket::http::Cookie<'static>]) -> Status {
+    let mut request = client.get("/").header(Accept::JSON);
+    for cookie in cookies {
+        request = request.cookie(cookie.clone());
+    }
+    request.dispatch().await.status()
+}
+
+/// Waits (at most 5 s) until `client` refuses the session of `cookies` (401); prints how long
+/// it took from `since`.
+pub async fn refused_soon(
+    client: &Client,
+    cookies: &[rocket::http::Cookie<'static>],
+    since: Instant,
+) {
+    eventually_async(
+        "the ended session refused",
+        Duration::from_secs(5),
+        || async { (page_with(client, cookies).await == Status::Unauthorized).then_some(()) },
+    )
+    .await;
+    eprintln!("refused after {:?}", since.elapsed());
 }

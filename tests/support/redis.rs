@@ -276,3 +276,18 @@ impl Drop for RedisCluster {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// How many `MGET`s the servers on `ports` have served in all.
+pub async fn mget_calls(ports: &[u16]) -> usize {
+    let mut total = 0;
+    for port in ports {
+        let text = cli(*port, &["info", "commandstats"]).await;
+        total += text
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_mget:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+    }
+    total
+}
