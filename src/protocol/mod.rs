@@ -10,6 +10,7 @@ pub(crate) mod dpop;
 pub(crate) mod grant;
 pub(crate) mod id_token;
 pub(crate) mod issuer;
+pub(crate) mod jwe;
 pub(crate) mod jwk;
 pub(crate) mod jws;
 pub(crate) mod logout_token;

@@ -11,7 +11,7 @@ use sha2::Sha256;
 /// A signing key with its key id.
 pub(crate) enum SigningKey {
     Rsa {
-        key: Box<rsa::RsaPrivateKey>,
+        key: Box<rsa_legacy::RsaPrivateKey>,
         kid: String,
     },
     Ec {
@@ -34,7 +34,7 @@ impl SigningKey {
     pub fn generate(alg: Alg, kid: String) -> Self {
         match alg {
             Alg::Rs256 => {
-                let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+                let key = rsa_legacy::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
                     .expect("RSA key generation");
                 SigningKey::Rsa {
                     key: Box::new(key),
@@ -56,8 +56,8 @@ impl SigningKey {
 
     /// An RSA key of `bits` bits (a weak one, to test that it is refused).
     pub fn generate_rsa(bits: usize, kid: String) -> Self {
-        let key =
-            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits).expect("RSA key generation");
+        let key = rsa_legacy::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
+            .expect("RSA key generation");
         SigningKey::Rsa {
             key: Box::new(key),
             kid,
@@ -88,7 +88,7 @@ impl SigningKey {
     pub fn jwk(&self) -> Value {
         match self {
             SigningKey::Rsa { key, kid } => {
-                use rsa::traits::PublicKeyParts;
+                use rsa_legacy::traits::PublicKeyParts;
                 json!({
                     "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
                     "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be()),
@@ -108,8 +108,8 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         match self {
             SigningKey::Rsa { key, .. } => {
-                use rsa::signature::{SignatureEncoding, Signer};
-                let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new((**key).clone());
+                use rsa_legacy::signature::{SignatureEncoding, Signer};
+                let signer = rsa_legacy::pkcs1v15::SigningKey::<Sha256>::new((**key).clone());
                 signer.sign(message).to_vec()
             }
             SigningKey::Ec { key, .. } => {
