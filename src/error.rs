@@ -177,6 +177,10 @@ pub enum TokenError {
     /// `acr_values` were requested and `acr` is missing or not one of them.
     #[error("ID token authentication context class is not one requested")]
     AuthContext,
+    /// The ID token is not encrypted as configured (`id_token_encrypted_response_alg`), or
+    /// does not decrypt with the relying party's keys.
+    #[error("ID token encryption: {}", for_log(.0, SHOWN))]
+    Encryption(String),
     /// A hash of a value returned with the ID token (`c_hash` of the code, `at_hash` of the
     /// access token, `s_hash` of the state) is wrong, or missing where required.
     #[error("ID token `{0}` is missing or does not match")]
@@ -302,6 +306,7 @@ impl AuthError {
             AuthError::Provider(e) if e.is_unreachable() => 503,
             AuthError::Store(_) => 503,
             AuthError::Provider(_) | AuthError::TokenResponse(_) => 502,
+            AuthError::IdToken(TokenError::Encryption(_)) => 502,
             _ => 400,
         }
     }

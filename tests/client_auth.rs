@@ -218,37 +218,20 @@ async fn every_key_is_published_and_the_first_signs() {
     assert_eq!(status, Status::SeeOther, "{body}");
 }
 
-/// The launch fails with an error naming the key.
-async fn launch_fails(figment: Figment, needle: &str) {
-    let rocket = rocket::custom(figment).attach(rocket_openidconnect::OpenIdConnect::fairing());
-    let Err(error) = rocket.ignite().await else {
-        panic!("the launch succeeded");
-    };
-    assert!(
-        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)),
-        "{error:?}"
-    );
-    assert!(
-        support::logs::count(needle) >= 1,
-        "no log line holds {needle:?}: {:#?}",
-        support::logs::records()
-    );
-}
-
 #[rocket::async_test]
 async fn bad_keys_and_settings_stop_the_launch_naming_the_key() {
     support::logs::capture();
     let pkjwt = json!({"token_endpoint_auth_method": "private_key_jwt"});
     let issuer = "http://127.0.0.1:9";
     let small = key_file("small.pem", include_str!("fixtures/rsa1024.pem"));
-    launch_fails(
+    support::launch_fails(
         figment(issuer, pkjwt.clone(), &[small]),
         "oidc.signing_keys[0]",
     )
     .await;
     assert!(support::logs::count("1024 bits") >= 1);
     let missing = std::env::temp_dir().join("roidc-no-such-key.pem");
-    launch_fails(
+    support::launch_fails(
         figment(issuer, pkjwt.clone(), &[missing]),
         "oidc.signing_keys[0]",
     )
@@ -257,20 +240,20 @@ async fn bad_keys_and_settings_stop_the_launch_naming_the_key() {
         "public.pem",
         &rcgen::KeyPair::generate().unwrap().public_key_pem(),
     );
-    launch_fails(
+    support::launch_fails(
         figment(issuer, pkjwt.clone(), &[public]),
         "is not a PEM private key",
     )
     .await;
     let key = key_file("dup.pem", &es256_key());
-    launch_fails(
+    support::launch_fails(
         figment(issuer, pkjwt.clone(), &[key.clone(), key]),
         "oidc.signing_keys[1]",
     )
     .await;
     // private_key_jwt without keys, or with a client secret; jwks_path without keys.
     let no_keys = figment(issuer, pkjwt.clone(), &[]).merge(("oidc.jwks_path", None::<String>));
-    launch_fails(
+    support::launch_fails(
         no_keys,
         "oidc.providers.default.token_endpoint_auth_method: `private_key_jwt` needs a key",
     )
@@ -280,11 +263,11 @@ async fn bad_keys_and_settings_stop_the_launch_naming_the_key() {
         json!({"token_endpoint_auth_method": "private_key_jwt", "client_secret": "x"}),
         &[key_file("k.pem", &es256_key())],
     );
-    launch_fails(
+    support::launch_fails(
         with_secret,
         "oidc.providers.default.client_secret: is not used",
     )
     .await;
     let jwks_without_keys = figment(issuer, json!({"client_secret": "x"}), &[]);
-    launch_fails(jwks_without_keys, "oidc.jwks_path: publishes the keys").await;
+    support::launch_fails(jwks_without_keys, "oidc.jwks_path: publishes the keys").await;
 }

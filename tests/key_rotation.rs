@@ -176,24 +176,6 @@ async fn a_rolling_rotation_under_load_logs_no_one_out() {
     assert_eq!(made, 24 * 28);
 }
 
-/// The launch fails with an error naming the key.
-async fn launch_fails(figment: Figment, needle: &str) {
-    let rocket = rocket::custom(figment).attach(rocket_openidconnect::OpenIdConnect::fairing());
-    let Err(error) = rocket.ignite().await else {
-        panic!("the launch succeeded");
-    };
-    // (Looking at the kind marks the error handled: Rocket panics on an unhandled one.)
-    assert!(
-        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)),
-        "{error:?}"
-    );
-    assert!(
-        support::logs::count(needle) >= 1,
-        "no log line holds {needle:?}: {:#?}",
-        support::logs::records()
-    );
-}
-
 #[rocket::async_test]
 async fn bad_previous_keys_stop_the_launch_naming_the_key() {
     let provider = start().await;
@@ -225,7 +207,7 @@ async fn bad_previous_keys_stop_the_launch_naming_the_key() {
         assert!(!error.to_string().contains(&key), "the key is not shown");
     }
     // The current key as a previous one, and previous keys without a current one.
-    launch_fails(
+    support::launch_fails(
         keyed(&provider, &key, &[&new_key(), &key]),
         "oidc.previous_secret_keys[1]: is the current secret_key",
     )
@@ -234,7 +216,7 @@ async fn bad_previous_keys_stop_the_launch_naming_the_key() {
         .merge(("log_level", "off"))
         .merge(("oidc.providers.default", provider.provider_table()))
         .merge(("oidc.previous_secret_keys", [&key]));
-    launch_fails(
+    support::launch_fails(
         without_current,
         "oidc.previous_secret_keys: needs Rocket's `secret_key`",
     )

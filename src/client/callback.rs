@@ -253,8 +253,8 @@ impl RelyingParty {
         let (id_token, claims) = match (tokens.id_token, front) {
             (Some(raw), front) => {
                 let context = login_context(pending, &at_hash);
-                let claims = self
-                    .validate_id_token(client, ready, raw.secret(), &context, now)
+                let (signed, claims) = self
+                    .validate_id_token(client, ready, &raw, &context, now)
                     .await?;
                 if let Some((_, first)) = &front {
                     if claims.subject() != first.subject() || claims.issuer() != first.issuer() {
@@ -266,7 +266,7 @@ impl RelyingParty {
                         .into());
                     }
                 }
-                (raw, claims)
+                (signed, claims)
             }
             // Hybrid: the token endpoint may leave the ID token out.
             (None, Some(front)) => front,
@@ -316,23 +316,28 @@ impl RelyingParty {
             });
         }
         let context = login_context(pending, &hashes);
-        let claims = self
-            .validate_id_token(client, ready, raw.secret(), &context, now)
-            .await?;
-        Ok((raw.clone(), claims))
+        self.validate_id_token(client, ready, raw, &context, now)
+            .await
     }
 
-    /// Validates an ID token of `client` with the configured clock skew.
+    /// Validates an ID token of `client` with the configured clock skew (decrypted first when
+    /// the provider encrypts them): the signed token (what a session keeps and logout sends
+    /// as `id_token_hint`) and its claims.
     pub(crate) async fn validate_id_token(
         &self,
         client: &ProviderClient,
         ready: &ReadyProvider,
-        raw: &str,
+        raw: &IdTokenJwt,
         context: &IdTokenContext<'_>,
         now: i64,
-    ) -> Result<Claims, AuthError> {
+    ) -> Result<(IdTokenJwt, Claims), AuthError> {
         let skew = self.config.clock_skew as i64;
-        id_token::validate(client, ready, raw, context, now, skew).await
+        let signed = match id_token::open(client, raw.secret())? {
+            Some(inner) => IdTokenJwt::new(inner),
+            None => raw.clone(),
+        };
+        let claims = id_token::validate(client, ready, signed.secret(), context, now, skew).await?;
+        Ok((signed, claims))
     }
 }
 

@@ -1,8 +1,10 @@
-//! ID tokens from a provider, validated with its (cached, refetched on rotation) keys.
+//! ID tokens from a provider: decrypted when it must encrypt them, then validated with its
+//! (cached, refetched on rotation) keys.
 
 use crate::client::provider::{ProviderClient, ReadyProvider};
-use crate::error::AuthError;
+use crate::error::{AuthError, TokenError};
 use crate::protocol::id_token::{validate_id_token, Claims, Expectations, HashCheck, NonceCheck};
+use crate::protocol::jwe::{decrypt, is_compact_jwe};
 use crate::protocol::jws::allowed_algs;
 
 /// What an ID token is checked against besides the provider's identity.
@@ -47,4 +49,30 @@ pub(crate) async fn validate(
     };
     let check = |keys: &_| validate_id_token(id_token, keys, &expect);
     Ok(ready.keys.check_with(&client.http, check).await??)
+}
+
+/// The signed ID token `raw` holds: decrypted with the relying party's keys when the
+/// provider must encrypt ID tokens (a plain one is then refused: whoever can strip the
+/// encryption must not be believed), else `raw` itself (an encrypted one then fails as
+/// malformed).
+pub(crate) fn open(client: &ProviderClient, raw: &str) -> Result<Option<String>, AuthError> {
+    let Some(encryption) = client.config.id_token_encryption() else {
+        return Ok(None);
+    };
+    if !is_compact_jwe(raw) {
+        return Err(TokenError::Encryption(format!(
+            "it is not encrypted ({} with {} is configured)",
+            encryption.alg.name(),
+            encryption.enc.name()
+        ))
+        .into());
+    }
+    let plain =
+        decrypt(raw, client.keys.decryption(), encryption).map_err(TokenError::Encryption)?;
+    let inner = String::from_utf8(plain)
+        .map_err(|_| TokenError::Encryption("what it holds is not text".into()))?;
+    if is_compact_jwe(&inner) {
+        return Err(TokenError::Encryption("it holds another encrypted token".into()).into());
+    }
+    Ok(Some(inner))
 }

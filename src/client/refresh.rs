@@ -122,8 +122,8 @@ async fn refresh_once(
                 acr_values: None,
                 hashes: &[],
             };
-            let claims = rp
-                .validate_id_token(client, &ready, raw.secret(), &context, unix_now())
+            let (signed, claims) = rp
+                .validate_id_token(client, &ready, &raw, &context, unix_now())
                 .await?;
             if claims.subject() != session.claims().subject()
                 || claims.issuer() != session.claims().issuer()
@@ -137,7 +137,7 @@ async fn refresh_once(
                     return Err(TokenError::AuthTime.into());
                 }
             }
-            Some((raw, claims))
+            Some((signed, claims))
         }
         None => None,
     };

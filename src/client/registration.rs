@@ -312,6 +312,17 @@ fn registration_body(
         body.entry("userinfo_signed_response_alg")
             .or_insert(alg.as_str().into());
     }
+    for (what, encryption) in [
+        ("id_token", config.id_token_encryption()),
+        ("userinfo", config.userinfo_encryption()),
+    ] {
+        if let Some(encryption) = encryption {
+            body.entry(format!("{what}_encrypted_response_alg"))
+                .or_insert(encryption.alg.name().into());
+            body.entry(format!("{what}_encrypted_response_enc"))
+                .or_insert(encryption.enc.name().into());
+        }
+    }
     if let Some(alg) = config.introspection_alg() {
         body.entry("introspection_signed_response_alg")
             .or_insert(alg.into());

@@ -33,13 +33,7 @@ impl SignedAnswer<'_> {
         response: &HttpResponse,
     ) -> Result<Map<String, Value>, ProviderError> {
         let refuse = |reason: String| invalid(self.endpoint, reason);
-        let media = response
-            .content_type
-            .as_deref()
-            .and_then(|ct| ct.split(';').next())
-            .map(str::trim)
-            .unwrap_or_default();
-        if !media.eq_ignore_ascii_case(self.media_type) {
+        if !is_media_type(response, self.media_type) {
             return Err(refuse(format!(
                 "the answer is not signed ({}), as the configuration asks",
                 self.media_type
@@ -48,6 +42,17 @@ impl SignedAnswer<'_> {
         let raw = std::str::from_utf8(&response.body)
             .map_err(|_| refuse("the signed answer is not text".into()))?
             .trim();
+        self.verify_jwt(client, ready, raw).await
+    }
+
+    /// The claims of the signed JWT `raw` (an answer's body, or what an encrypted one held).
+    pub async fn verify_jwt(
+        &self,
+        client: &ProviderClient,
+        ready: &ReadyProvider,
+        raw: &str,
+    ) -> Result<Map<String, Value>, ProviderError> {
+        let refuse = |reason: String| invalid(self.endpoint, reason);
         let algs: Vec<_> = parse_alg(self.alg).into_iter().collect();
         let check = |keys: &_| verify_jws(raw, keys, &algs);
         let (header, claims) = ready
@@ -89,4 +94,14 @@ impl SignedAnswer<'_> {
         }
         Ok(claims)
     }
+}
+
+/// Whether `response` has the media type `expected` (parameters such as `charset` aside).
+pub(crate) fn is_media_type(response: &HttpResponse, expected: &str) -> bool {
+    response
+        .content_type
+        .as_deref()
+        .and_then(|ct| ct.split(';').next())
+        .map(str::trim)
+        .is_some_and(|media| media.eq_ignore_ascii_case(expected))
 }

@@ -11,6 +11,7 @@ use crate::config::schema::{
     SessionStoreKind,
 };
 use crate::error::ConfigError;
+use crate::protocol::jwe::{ContentEncryption, KeyManagement};
 use crate::protocol::jws::{is_symmetric, parse_alg};
 use crate::protocol::response::{ResponseMode, ResponseType};
 use crate::util::secret_key::decode_secret_key;
@@ -147,10 +148,11 @@ fn check_paths(config: &OidcConfig) -> Result<(), ConfigError> {
                 "must differ from the other paths of oidc",
             ));
         }
-        if config.signing_keys.is_empty() {
+        if config.signing_keys.is_empty() && config.encryption_keys.is_empty() {
             return Err(invalid(
                 "oidc.jwks_path",
-                "publishes the keys of oidc.signing_keys, which has none",
+                "publishes the keys of oidc.signing_keys and oidc.encryption_keys, which have \
+                 none",
             ));
         }
     }
@@ -313,6 +315,17 @@ fn check_provider_in(
             &format!("{key}.token_endpoint_auth_method"),
             "`private_key_jwt` needs a key in oidc.signing_keys",
         ));
+    }
+    for (what, alg) in [
+        ("id_token", &provider.id_token_encrypted_response_alg),
+        ("userinfo", &provider.userinfo_encrypted_response_alg),
+    ] {
+        if alg.is_some() && config.encryption_keys.is_empty() {
+            return Err(invalid(
+                &format!("{key}.{what}_encrypted_response_alg"),
+                "needs a key in oidc.encryption_keys",
+            ));
+        }
     }
     if provider.request_object.is_some() && config.signing_keys.is_empty() {
         return Err(invalid(
@@ -564,6 +577,30 @@ fn check_registration(registration: &RegistrationConfig, key: &str) -> Result<()
     Ok(())
 }
 
+/// An `alg`/`enc` pair of encryption settings named `{prefix}_alg` and `{prefix}_enc`.
+fn check_encryption(
+    prefix: &str,
+    alg: &Option<String>,
+    enc: &Option<String>,
+) -> Result<(), ConfigError> {
+    match alg {
+        Some(alg) => {
+            KeyManagement::parse(alg).map_err(|why| invalid(&format!("{prefix}_alg"), &why))?;
+        }
+        None if enc.is_some() => {
+            return Err(invalid(
+                &format!("{prefix}_enc"),
+                format!("needs {}_alg", prefix.rsplit('.').next().unwrap_or(prefix)),
+            ))
+        }
+        None => {}
+    }
+    if let Some(enc) = enc {
+        ContentEncryption::parse(enc).map_err(|why| invalid(&format!("{prefix}_enc"), &why))?;
+    }
+    Ok(())
+}
+
 /// Signature algorithms, key-set refetches and token lifetimes.
 fn check_token_settings(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
     if provider.jwks_refetch_interval == 0 {
@@ -579,6 +616,16 @@ fn check_token_settings(provider: &ProviderConfig, key: &str) -> Result<(), Conf
             None,
         )?;
     }
+    check_encryption(
+        &format!("{key}.id_token_encrypted_response"),
+        &provider.id_token_encrypted_response_alg,
+        &provider.id_token_encrypted_response_enc,
+    )?;
+    check_encryption(
+        &format!("{key}.userinfo_encrypted_response"),
+        &provider.userinfo_encrypted_response_alg,
+        &provider.userinfo_encrypted_response_enc,
+    )?;
     if let Some(alg) = &provider.introspection_signed_response_alg {
         let key = format!("{key}.introspection_signed_response_alg");
         if provider.introspection_alg().is_none() {

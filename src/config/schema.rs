@@ -11,6 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::protocol::dpop::DpopAlgorithm;
+use crate::protocol::jwe::{ContentEncryption, Encryption, KeyManagement};
 use crate::protocol::metadata::ProviderMetadata;
 use crate::protocol::response::{ResponseMode, ResponseType};
 use crate::util::url::is_loopback;
@@ -134,6 +135,12 @@ pub struct OidcConfig {
     /// `private_key_jwt`); all are published at `jwks_path`.
     #[serde(default)]
     pub signing_keys: Vec<PathBuf>,
+    /// The relying party's private decryption keys (PEM files: RSA of 2048 to 4096 bits for
+    /// `RSA-OAEP-256`, EC P-256 for `ECDH-ES`, `ECDH-ES+A128KW` and `ECDH-ES+A256KW`): what
+    /// providers encrypt ID tokens and userinfo answers to (`id_token_encrypted_response_alg`
+    /// and friends). Published at `jwks_path` with `use: enc`.
+    #[serde(default)]
+    pub encryption_keys: Vec<PathBuf>,
     /// Where the fairing serves the public keys of `signing_keys` (a JWK set), e.g.
     /// `/jwks.json`; registration then sends its URL as `jwks_uri`. Not served unless set.
     #[serde(default)]
@@ -344,6 +351,23 @@ pub enum IntrospectionResponse {
 }
 
 impl ProviderConfig {
+    /// How ID tokens must be encrypted, if they must (after the launch checks, which refuse
+    /// names that do not parse).
+    pub(crate) fn id_token_encryption(&self) -> Option<Encryption> {
+        encryption(
+            self.id_token_encrypted_response_alg.as_deref(),
+            self.id_token_encrypted_response_enc.as_deref(),
+        )
+    }
+
+    /// How userinfo answers must be encrypted, if they must.
+    pub(crate) fn userinfo_encryption(&self) -> Option<Encryption> {
+        encryption(
+            self.userinfo_encrypted_response_alg.as_deref(),
+            self.userinfo_encrypted_response_enc.as_deref(),
+        )
+    }
+
     /// The algorithm signed introspection answers must have, if they must be signed.
     pub(crate) fn introspection_alg(&self) -> Option<&str> {
         match self.introspection_response {
@@ -355,6 +379,14 @@ impl ProviderConfig {
             ),
         }
     }
+}
+
+/// The encryption of an `alg`/`enc` pair of settings (`enc` defaults to `A128CBC-HS256`).
+pub(crate) fn encryption(alg: Option<&str>, enc: Option<&str>) -> Option<Encryption> {
+    Some(Encryption {
+        alg: KeyManagement::parse(alg?).ok()?,
+        enc: ContentEncryption::parse(enc.unwrap_or("A128CBC-HS256")).ok()?,
+    })
 }
 
 /// How (and whether) the userinfo endpoint is called after login.
@@ -446,6 +478,25 @@ pub struct ProviderConfig {
     /// Default: none (plain JSON answers).
     #[serde(default)]
     pub userinfo_signed_response_alg: Option<String>,
+    /// The key management the provider encrypts ID tokens with: `RSA-OAEP-256`, `ECDH-ES`,
+    /// `ECDH-ES+A128KW` or `ECDH-ES+A256KW` (needs a key of that kind in
+    /// `oidc.encryption_keys`). ID tokens must then be encrypted (a plain one fails the login);
+    /// the signed token inside is validated as usual. Registration asks for it. `RSA1_5` and
+    /// `dir` are refused. Default: none (signed ID tokens).
+    #[serde(default)]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted ID tokens: `A128CBC-HS256` (the default, as in
+    /// OpenID Connect registration), `A128GCM` or `A256GCM`. Needs
+    /// `id_token_encrypted_response_alg`.
+    #[serde(default)]
+    pub id_token_encrypted_response_enc: Option<String>,
+    /// As `id_token_encrypted_response_alg`, for userinfo answers (`application/jwt`, holding
+    /// the claims, or a signed JWT of them when `userinfo_signed_response_alg` is set too).
+    #[serde(default)]
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// As `id_token_encrypted_response_enc`, for userinfo answers.
+    #[serde(default)]
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// `client_secret_basic` (default), `client_secret_post`, `client_secret_jwt`,
     /// `private_key_jwt`, `tls_client_auth`, `self_signed_tls_client_auth` or `none` (a
     /// public client).

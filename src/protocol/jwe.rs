@@ -745,7 +745,7 @@ mod tests {
     #[test]
     fn tampering_and_other_keys_give_one_error() {
         let ours = vec![rsa_key(), ec_key()];
-        let theirs = vec![rsa_key_other(), ec_key()];
+        let theirs = [rsa_key_other(), ec_key()];
         for alg in [
             KeyManagement::RsaOaep256,
             KeyManagement::EcdhEsA256Kw,

@@ -65,7 +65,9 @@ pub(crate) fn decode_parts(raw: &str) -> Result<(JsonObject, JsonObject), TokenE
         3 => {}
         5 => {
             return Err(TokenError::Malformed(
-                "encrypted ID tokens are not supported".into(),
+                "an encrypted token (JWE) where a signed one is expected (no encryption is \
+                 configured for it)"
+                    .into(),
             ))
         }
         _ => return Err(TokenError::Malformed("not a compact JWS".into())),

@@ -13,6 +13,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::protocol::jwe::DecryptionKey;
+
 /// One private key of the relying party.
 pub(crate) struct RpKey {
     alg: Algorithm,
@@ -115,34 +117,55 @@ impl RpKey {
     }
 }
 
-/// The relying party's keys, in their configured order (the first signs).
+/// The relying party's keys: signing keys in their configured order (the first signs), and
+/// decryption keys (`encryption_keys`).
 #[derive(Debug, Default)]
-pub(crate) struct RpKeys(Vec<RpKey>);
+pub(crate) struct RpKeys {
+    signing: Vec<RpKey>,
+    decryption: Vec<DecryptionKey>,
+}
 
 impl RpKeys {
-    /// The keys, the first of which signs.
+    /// The signing keys, the first of which signs.
     pub fn new(keys: Vec<RpKey>) -> Self {
-        RpKeys(keys)
+        RpKeys {
+            signing: keys,
+            decryption: Vec::new(),
+        }
+    }
+
+    /// These keys and the decryption keys `keys`.
+    pub fn with_decryption(self, keys: Vec<DecryptionKey>) -> Self {
+        RpKeys {
+            decryption: keys,
+            ..self
+        }
     }
 
     /// The key that signs, if any is configured.
     pub fn signer(&self) -> Option<&RpKey> {
-        self.0.first()
+        self.signing.first()
     }
 
-    /// The public key set (`{"keys": [...]}`): public parts only.
+    /// The decryption keys.
+    pub fn decryption(&self) -> &[DecryptionKey] {
+        &self.decryption
+    }
+
+    /// The public key set (`{"keys": [...]}`): public parts only, signing keys first.
     pub fn public_set(&self) -> Value {
-        let keys: Vec<Value> = self
-            .0
+        let signing = self
+            .signing
             .iter()
-            .filter_map(|k| serde_json::to_value(k.public_jwk()).ok())
-            .collect();
+            .filter_map(|k| serde_json::to_value(k.public_jwk()).ok());
+        let decryption = self.decryption.iter().map(|k| k.public_jwk().clone());
+        let keys: Vec<Value> = signing.chain(decryption).collect();
         json!({ "keys": keys })
     }
 
-    /// Whether no key is configured.
+    /// Whether no key at all is configured.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.signing.is_empty() && self.decryption.is_empty()
     }
 }
 

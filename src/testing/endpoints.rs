@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::dpop::{DpopHeaders, DpopRefusal};
+use super::keys::make_jwt;
 use super::state::{
     insert_bounded, lock, random, Account, AuthorizationRequest, FrontChannel, IssuedCode,
     IssuedToken, ProviderState, RegisteredClient,
@@ -692,9 +693,20 @@ fn userinfo(op: &Op, access: AccessHeader, dpop: DpopHeaders, method: &str) -> U
         Ok(issued) => issued,
         Err(reply) => return *reply,
     };
-    let sub = behaviour.userinfo_sub.unwrap_or(sub);
+    let sub = behaviour.userinfo_sub.clone().unwrap_or(sub);
     claims.insert("sub".into(), sub.into());
-    UserinfoReply::Json((Status::Ok, Json(Value::Object(claims))))
+    let Some(encrypt) = &behaviour.userinfo_encryption else {
+        return UserinfoReply::Json((Status::Ok, Json(Value::Object(claims))));
+    };
+    let plaintext = if behaviour.userinfo_signed {
+        claims.insert("iss".into(), s.issuer().into());
+        claims.insert("aud".into(), s.default_client_id.clone().into());
+        make_jwt(&s.current_key(), &behaviour.signing, Map::new(), &claims)
+    } else {
+        Value::Object(claims).to_string()
+    };
+    let jwt = ContentType::new("application", "jwt");
+    UserinfoReply::Raw((Status::Ok, (jwt, encrypt.apply(plaintext.as_bytes()))))
 }
 
 #[get("/userinfo")]

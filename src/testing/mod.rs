@@ -38,6 +38,7 @@
 
 mod dpop;
 mod endpoints;
+mod jwe;
 mod keys;
 mod par;
 #[cfg(feature = "redis")]
@@ -57,6 +58,7 @@ use rocket::Shutdown;
 use serde_json::{json, Map, Value};
 
 pub use dpop::DpopTestKey;
+pub use jwe::Encrypt;
 use keys::SigningKey;
 pub use keys::{Alg, Signing};
 #[cfg(feature = "redis")]
@@ -219,6 +221,14 @@ pub struct Behaviour {
     pub token_response: Option<ClaimsTweak>,
     /// What the userinfo endpoint does.
     pub userinfo: UserinfoEndpoint,
+    /// If set, ID tokens are encrypted (after signing) as this says.
+    pub id_token_encryption: Option<Encrypt>,
+    /// If set, userinfo answers are `application/jwt`: the claims (a JSON object, or the
+    /// signed JWT of them when `userinfo_signed` is set) encrypted as this says.
+    pub userinfo_encryption: Option<Encrypt>,
+    /// Whether encrypted userinfo answers hold a signed JWT of the claims (`iss`, `aud` the
+    /// client; signed as `signing` says) rather than the JSON object (default `false`).
+    pub userinfo_signed: bool,
     /// The status the key-set endpoint answers with (default 200; others come with an error
     /// body).
     pub jwks_status: u16,
@@ -283,6 +293,9 @@ impl Default for Behaviour {
             id_token_header: None,
             token_response: None,
             userinfo: UserinfoEndpoint::Normal,
+            id_token_encryption: None,
+            userinfo_encryption: None,
+            userinfo_signed: false,
             jwks_status: 200,
             jwks_document: None,
             dpop_nonce: None,

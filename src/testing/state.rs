@@ -444,6 +444,13 @@ impl ProviderState {
         }
         let id_token = make_jwt(&self.current_key(), &behaviour.signing, header, &claims);
         self.record_issued(&id_token);
-        id_token
+        match &behaviour.id_token_encryption {
+            Some(encrypt) => {
+                let jwe = encrypt.apply(id_token.as_bytes());
+                self.record_issued(&jwe);
+                jwe
+            }
+            None => id_token,
+        }
     }
 }

@@ -43,6 +43,10 @@
 //   USERINFO_ALG               the client's userinfo_signed_response_alg (e.g. RS256): userinfo
 //                              answers are signed JWTs
 //   OP_JAR=1                   signed request objects (RFC 9101) required of the client
+//   ID_TOKEN_ENC, USERINFO_ENC `alg enc` (e.g. `RSA-OAEP-256 A256GCM`): the client's
+//                              id_token_encrypted_response_alg/_enc (or userinfo_...): ID tokens
+//                              (userinfo answers, signed first) encrypted to the client's `use:
+//                              enc` key of CLIENT_JWKS (features.encryption)
 //   OP_FAPI=2.0                the FAPI 2.0 Security Profile (`features.fapi`), with ES256 and
 //                              PS256 signing keys (ID tokens ES256 for the client)
 //
@@ -110,6 +114,15 @@ if (env.CLIENT_JWKS) client.jwks = JSON.parse(env.CLIENT_JWKS);
 if (env.DPOP_BOUND === '1') client.dpop_bound_access_tokens = true;
 // Signed userinfo (OIDC Core 5.3.2) with this algorithm.
 if (env.USERINFO_ALG) client.userinfo_signed_response_alg = env.USERINFO_ALG;
+// Encrypted ID tokens and userinfo answers (OIDC Core 10.2) with these algorithms.
+const encryption = { ID_TOKEN_ENC: 'id_token', USERINFO_ENC: 'userinfo' };
+for (const [name, what] of Object.entries(encryption)) {
+  if (!env[name]) continue;
+  const [alg, enc] = env[name].split(' ');
+  client[`${what}_encrypted_response_alg`] = alg;
+  client[`${what}_encrypted_response_enc`] = enc;
+}
+const encrypting = Object.keys(encryption).some((name) => env[name]);
 // Signed introspection answers (RFC 9701) with this algorithm.
 if (env.INTROSPECTION_ALG) client.introspection_signed_response_alg = env.INTROSPECTION_ALG;
 const mtlsAuth = env.OP_MTLS_AUTH === '1';
@@ -221,8 +234,17 @@ const provider = new Provider(issuer, {
   // Only S256 exists in oidc-provider 9. It consults `required` only when response_type
   // contains `code`, so pure implicit requests (id_token, id_token token) need no PKCE.
   pkce: { required: () => true },
+  // Key management for encryption: the ECDH-ES family and RSA-OAEP-256 (not the defaults' dir
+  // and AES key wrap with the client secret).
+  ...(encrypting ? {
+    enabledJWA: {
+      idTokenEncryptionAlgValues: ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A256KW', 'RSA-OAEP-256'],
+      userinfoEncryptionAlgValues: ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A256KW', 'RSA-OAEP-256'],
+    },
+  } : {}),
   features: {
     devInteractions: { enabled: true },
+    ...(encrypting ? { encryption: { enabled: true } } : {}),
     // The `claims` request parameter: an essential `acr` makes a session of a lower level log
     // in again (step-up).
     claimsParameter: { enabled: true },
@@ -249,7 +271,7 @@ const provider = new Provider(issuer, {
       } : {}),
     },
     ...(fapi ? { fapi: { enabled: true, profile: '2.0' } } : {}),
-    ...(env.USERINFO_ALG ? { jwtUserinfo: { enabled: true } } : {}),
+    ...(env.USERINFO_ALG || env.USERINFO_ENC ? { jwtUserinfo: { enabled: true } } : {}),
     ...(env.INTROSPECTION_ALG ? { jwtIntrospection: { enabled: true } } : {}),
     ...(env.OP_JAR === '1' ? {
       requestObjects: { enabled: true, requireSignedRequestObject: true },

@@ -331,16 +331,24 @@ pub fn key_file(tag: &str, name: &str, pem: &str) -> std::path::PathBuf {
 /// provider.
 #[allow(dead_code)]
 pub async fn served_key_set(keys: &[std::path::PathBuf]) -> Value {
+    served_keys(keys, &[]).await
+}
+
+/// The key set an app with `signing_keys = keys` and `encryption_keys = encryption` serves
+/// at `jwks_path`.
+#[allow(dead_code)]
+pub async fn served_keys(keys: &[std::path::PathBuf], encryption: &[std::path::PathBuf]) -> Value {
     let figment = Figment::from(rocket::Config::debug_default())
         .merge(("log_level", "off"))
         .merge(("oidc.signing_keys", keys))
+        .merge(("oidc.encryption_keys", encryption))
         .merge(("oidc.jwks_path", "/jwks.json"))
         .merge((
             "oidc.providers.default",
             serde_json::json!({
                 "issuer": "http://127.0.0.1:9",
                 "client_id": "any",
-                "token_endpoint_auth_method": "private_key_jwt",
+                "client_secret": "any",
             }),
         ));
     let client = client_with(figment).await;
@@ -376,4 +384,24 @@ pub async fn refused_soon(
     )
     .await;
     eprintln!("refused after {:?}", since.elapsed());
+}
+
+/// The launch of the example app's Rocket with `figment` fails, and a log line holds
+/// `needle` (the key and what was wrong). Needs `logs::capture()`.
+#[allow(dead_code)]
+pub async fn launch_fails(figment: Figment, needle: &str) {
+    let rocket = rocket::custom(figment).attach(rocket_openidconnect::OpenIdConnect::fairing());
+    let Err(error) = rocket.ignite().await else {
+        panic!("the launch succeeded");
+    };
+    // (Looking at the kind marks the error handled: Rocket panics on an unhandled one.)
+    assert!(
+        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)),
+        "{error:?}"
+    );
+    assert!(
+        logs::count(needle) >= 1,
+        "no log line holds {needle:?}: {:#?}",
+        logs::records()
+    );
 }
