@@ -752,3 +752,117 @@ async fn admin_and_step_up_with_a_real_provider() {
     assert_eq!(refused.status(), Status::Forbidden);
     assert!(refused.headers().get_one("Location").is_none());
 }
+
+#[rocket::async_test]
+async fn encrypted_id_tokens_and_userinfo_from_a_real_provider() {
+    // The app's decryption keys: RSA (a fixture) and P-256 (made now), registered with the
+    // provider as the client's key set.
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .unwrap()
+        .serialize_pem();
+    let keys = [
+        support::key_file(
+            "real-jwe",
+            "rsa.pem",
+            include_str!("fixtures/rp-rsa2048.pem"),
+        ),
+        support::key_file("real-jwe", "ec.pem", &ec),
+    ];
+    let jwks = support::served_keys(&[], &keys).await.to_string();
+    // (ID tokens, userinfo): every key management, every content encryption.
+    let runs = [
+        (
+            ("RSA-OAEP-256", "A256GCM"),
+            ("ECDH-ES+A128KW", "A128CBC-HS256"),
+        ),
+        (("ECDH-ES", "A128GCM"), ("ECDH-ES+A256KW", "A256GCM")),
+        (
+            ("ECDH-ES+A256KW", "A128CBC-HS256"),
+            ("RSA-OAEP-256", "A128GCM"),
+        ),
+    ];
+    for ((id_alg, id_enc), (ui_alg, ui_enc)) in runs {
+        let id_token_enc = format!("{id_alg} {id_enc}");
+        let userinfo_enc = format!("{ui_alg} {ui_enc}");
+        let op = real_op::RealOp::start_with_env(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            &[CALLBACK],
+            &["http://127.0.0.1:8000/logout"],
+            "client_secret_basic",
+            &[
+                ("CLIENT_JWKS", &jwks),
+                ("ID_TOKEN_ENC", &id_token_enc),
+                ("USERINFO_ENC", &userinfo_enc),
+                ("USERINFO_ALG", "RS256"),
+            ],
+        )
+        .await;
+        let figment = figment(&op.issuer, "client_secret_basic")
+            .merge(("oidc.encryption_keys", &keys))
+            .merge((
+                "oidc.providers.default",
+                json!({
+                    "id_token_encrypted_response_alg": id_alg,
+                    "id_token_encrypted_response_enc": id_enc,
+                    "userinfo_encrypted_response_alg": ui_alg,
+                    "userinfo_encrypted_response_enc": ui_enc,
+                    "userinfo_signed_response_alg": "RS256",
+                }),
+            ));
+        let client = support::client_with(figment).await;
+        let browser = browser();
+        let (status, location) = log_in_at(&client, &browser, "/", "jwe-user").await;
+        assert_eq!(
+            status,
+            Status::SeeOther,
+            "{id_alg}/{ui_alg}: {location:?}; OP stderr: {}",
+            op.stderr()
+        );
+        let page = page_json(&client, "/").await;
+        assert_eq!(page["id_token"]["sub"], "jwe-user", "{page}");
+        assert_eq!(page["id_token"]["iss"], op.issuer.as_str());
+        assert_eq!(page["userinfo"]["email"], "jwe-user@example.com", "{page}");
+        // Logout sends the signed token inside as the hint, which the provider (which cannot
+        // decrypt what it encrypted to us) takes: it confirms and sends the browser back.
+        let logout = client.get("/logout").header(Accept::HTML).dispatch().await;
+        assert_eq!(logout.status(), Status::SeeOther);
+        let end_session = logout.headers().get_one("Location").unwrap().to_owned();
+        let hint = url::Url::parse(&end_session)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "id_token_hint")
+            .map(|(_, v)| v.into_owned())
+            .expect("an id_token_hint");
+        assert_eq!(hint.split('.').count(), 3, "a JWS");
+        let back =
+            real_op::dev_logout_confirm(&browser, &end_session, "http://127.0.0.1:8000/logout")
+                .await;
+        assert!(
+            back.contains("state="),
+            "{back}; OP stderr: {}",
+            op.stderr()
+        );
+    }
+
+    // A provider that signs but does not encrypt: the login fails with the error view.
+    let plain = real_op::RealOp::start(CLIENT_ID, CLIENT_SECRET, &[CALLBACK], &[]).await;
+    let figment = figment(&plain.issuer, "client_secret_basic")
+        .merge(("oidc.encryption_keys", &keys))
+        .merge((
+            "oidc.providers.default.id_token_encrypted_response_alg",
+            "RSA-OAEP-256",
+        ));
+    let client = support::client_with(figment).await;
+    let (status, _) = log_in_at(&client, &browser(), "/", "jwe-user").await;
+    assert_eq!(status, Status::BadGateway);
+    assert_eq!(
+        client
+            .get("/")
+            .header(Accept::JSON)
+            .dispatch()
+            .await
+            .status(),
+        Status::Unauthorized
+    );
+}
