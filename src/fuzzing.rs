@@ -7,6 +7,7 @@ use openidconnect::ClientSecret;
 
 use crate::protocol::callback::CallbackParams;
 use crate::protocol::id_token::{validate_id_token, Expectations, HashCheck, NonceCheck};
+use crate::protocol::jwe::{ContentEncryption, DecryptionKey, Encryption, KeyManagement};
 use crate::protocol::jwk::signing_keys;
 use crate::protocol::jws::verify_jws;
 use crate::protocol::response::ResponseType;
@@ -157,5 +158,125 @@ pub fn return_path(input: &[u8]) {
         current = percent_encoding::percent_decode_str(&current)
             .decode_utf8_lossy()
             .into_owned();
+    }
+}
+
+/// The fixed P-256 decryption key of the `jwe` target (PKCS#8).
+const EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg41Btwg9KMIQkFZ+W
+k3f+OwhFpTiNOyF0x8GtLm8dfHuhRANCAARNovTCG1vYwKIu0OwspFukLcbUYqUK
+OsMC2wl9GK+utZZGXJsE0C9hGsKDMswZITUPrq9iSc29pNfpEDjZT3mn
+-----END PRIVATE KEY-----
+";
+
+/// The `jwe` target's keys: an RSA key (the tests' fixture) and a P-256 key.
+fn jwe_keys() -> &'static [DecryptionKey] {
+    static KEYS: std::sync::OnceLock<Vec<DecryptionKey>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let rsa = include_str!("../tests/fixtures/rp-rsa2048.pem");
+        [rsa, EC_KEY]
+            .iter()
+            .map(|pem| DecryptionKey::from_pem(pem.as_bytes()).expect("a fixed key"))
+            .collect()
+    })
+}
+
+/// Every configuration the `jwe` target decrypts with (chosen by the input's first byte).
+pub fn jwe_encryptions() -> Vec<Encryption> {
+    let algs = [
+        KeyManagement::RsaOaep256,
+        KeyManagement::EcdhEs,
+        KeyManagement::EcdhEsA128Kw,
+        KeyManagement::EcdhEsA256Kw,
+    ];
+    let encs = [
+        ContentEncryption::A128CbcHs256,
+        ContentEncryption::A128Gcm,
+        ContentEncryption::A256Gcm,
+    ];
+    algs.iter()
+        .flat_map(|&alg| encs.iter().map(move |&enc| Encryption { alg, enc }))
+        .collect()
+}
+
+/// A compact JWE (the bytes after the first, which picks the expected `alg`/`enc`): parsing,
+/// the header rules, key agreement or unwrapping, content decryption and the tag. Anyone can
+/// encrypt to a public key, so a JWE may decrypt; then its header must name exactly the
+/// expected algorithms, without `zip` or `crit`. A refusal's reason is one line.
+pub fn jwe(input: &[u8]) {
+    let Some((&selector, rest)) = input.split_first() else {
+        return;
+    };
+    let Ok(raw) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let encryptions = jwe_encryptions();
+    let expected = encryptions[selector as usize % encryptions.len()];
+    match crate::protocol::jwe::decrypt(raw, jwe_keys(), expected) {
+        Ok(_) => {
+            use base64::Engine;
+            let header = raw.split('.').next().unwrap_or_default();
+            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .expect("a decrypted JWE has a base64url header");
+            let header: serde_json::Value =
+                serde_json::from_slice(&header).expect("a decrypted JWE has a JSON header");
+            assert_eq!(header["alg"], expected.alg.name(), "{header}");
+            assert_eq!(header["enc"], expected.enc.name(), "{header}");
+            assert!(header.get("zip").is_none() && header.get("crit").is_none());
+        }
+        Err(reason) => assert!(!reason.contains('\n') && !reason.contains('\r'), "{reason}"),
+    }
+}
+
+/// Seeds for the `jwe` target: a JWE of `plaintext` for each expected configuration, to the
+/// target's keys, with its selector byte in front.
+pub fn jwe_seeds(plaintext: &[u8]) -> Vec<Vec<u8>> {
+    jwe_encryptions()
+        .into_iter()
+        .enumerate()
+        .map(|(selector, encryption)| {
+            let key = jwe_keys()
+                .iter()
+                .find(|k| k.serves(encryption.alg))
+                .expect("a key of each kind");
+            let jwe = crate::protocol::jwe::encrypt(
+                plaintext,
+                key.public_jwk(),
+                encryption,
+                &serde_json::Map::new(),
+            )
+            .expect("encryption to a fixed key");
+            [vec![selector as u8], jwe.into_bytes()].concat()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Writes the `jwe` target's seed corpus (run by hand:
+    /// `cargo test --all-features --lib write_jwe_seeds -- --ignored`).
+    #[test]
+    #[ignore]
+    fn write_jwe_seeds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/jwe");
+        std::fs::create_dir_all(&dir).unwrap();
+        let inner = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
+        for (i, seed) in super::jwe_seeds(inner).into_iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i:02}")), seed).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_jwe_seeds_decrypt_and_the_target_takes_them() {
+        for seed in super::jwe_seeds(b"{}") {
+            let raw = std::str::from_utf8(&seed[1..]).unwrap();
+            let expected = super::jwe_encryptions()[seed[0] as usize];
+            let plain = crate::protocol::jwe::decrypt(raw, super::jwe_keys(), expected);
+            assert_eq!(plain.as_deref(), Ok(&b"{}"[..]), "{expected:?}");
+            super::jwe(&seed);
+        }
+        super::jwe(b"");
+        super::jwe(b"\x00a.b.c.d.e");
     }
 }
