@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::client::id_token::{self, IdTokenContext};
+use crate::client::jarm;
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::token::token_request;
 use crate::client::userinfo::fetch_userinfo;
@@ -97,6 +98,7 @@ impl RelyingParty {
         arrival: Arrival<'_>,
     ) -> Result<UserSession, AuthError> {
         let now = unix_now();
+        let params = self.jarm_params(&pending, params, now).await?;
         self.check_state(records, &pending, &params, &arrival, now)
             .await?;
         // The provider this login was sent to (never one named by the response), at the
@@ -147,6 +149,38 @@ impl RelyingParty {
             lifetime: self.config.session_lifetime as i64,
             dpop_key,
         }))
+    }
+
+    /// The parameters of the response: a JARM login's come only in its verified `response`
+    /// JWT (plain parameters are refused, not merged); any other login's never do.
+    async fn jarm_params(
+        &self,
+        pending: &PendingLogin,
+        params: CallbackParams,
+        now: i64,
+    ) -> Result<CallbackParams, AuthError> {
+        if !pending.response_mode.is_jwt() {
+            if params.response.is_some() {
+                return Err(AuthError::InvalidCallback(
+                    "a JARM `response`, which this login did not ask for".into(),
+                ));
+            }
+            return Ok(params);
+        }
+        if params.has_plain_parameters() {
+            return Err(AuthError::InvalidCallback(
+                "plain parameters where the response must be a JARM `response` only".into(),
+            ));
+        }
+        let Some(response) = &params.response else {
+            return Err(AuthError::InvalidCallback(
+                "no JARM `response` in the response".into(),
+            ));
+        };
+        let client = self.provider(&pending.provider)?;
+        let ready = client.ready().await?;
+        let skew = self.config.clock_skew as i64;
+        jarm::open(client, &ready, response, now, skew).await
     }
 
     /// The state: the pending login's (in constant time), not expired, used once (a replayed

@@ -20,6 +20,7 @@ pub(crate) mod dpop;
 pub(crate) mod handle;
 pub(crate) mod http;
 pub(crate) mod id_token;
+pub(crate) mod jarm;
 pub(crate) mod keys;
 pub(crate) mod login;
 pub(crate) mod logout;

@@ -47,6 +47,7 @@ pub(crate) fn load(config: &OidcConfig) -> Result<Arc<RpKeys>, String> {
         for (what, encryption) in [
             ("id_token", settings.id_token_encryption()),
             ("userinfo", settings.userinfo_encryption()),
+            ("authorization", settings.authorization_encryption()),
         ] {
             if let Some(encryption) = encryption {
                 if !decryption.iter().any(|k| k.serves(encryption.alg)) {

@@ -315,6 +315,7 @@ fn registration_body(
     for (what, encryption) in [
         ("id_token", config.id_token_encryption()),
         ("userinfo", config.userinfo_encryption()),
+        ("authorization", config.authorization_encryption()),
     ] {
         if let Some(encryption) = encryption {
             body.entry(format!("{what}_encrypted_response_alg"))
@@ -322,6 +323,10 @@ fn registration_body(
             body.entry(format!("{what}_encrypted_response_enc"))
                 .or_insert(encryption.enc.name().into());
         }
+    }
+    if let Some(alg) = config.authorization_signing_alg() {
+        body.entry("authorization_signed_response_alg")
+            .or_insert(alg.into());
     }
     if let Some(alg) = config.introspection_alg() {
         body.entry("introspection_signed_response_alg")

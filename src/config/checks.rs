@@ -319,6 +319,10 @@ fn check_provider_in(
     for (what, alg) in [
         ("id_token", &provider.id_token_encrypted_response_alg),
         ("userinfo", &provider.userinfo_encrypted_response_alg),
+        (
+            "authorization",
+            &provider.authorization_encrypted_response_alg,
+        ),
     ] {
         if alg.is_some() && config.encryption_keys.is_empty() {
             return Err(invalid(
@@ -501,9 +505,54 @@ fn check_issuer(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError>
 
 /// Tokens must never be in a URL query.
 fn check_response(provider: &ProviderConfig, key: &str) -> Result<(), ConfigError> {
+    check_encryption(
+        &format!("{key}.authorization_encrypted_response"),
+        &provider.authorization_encrypted_response_alg,
+        &provider.authorization_encrypted_response_enc,
+    )?;
+    let mode = provider.response_mode();
     if provider.response_type != ResponseType::Code
-        && provider.response_mode() == ResponseMode::Query
+        && mode == ResponseMode::QueryJwt
+        && provider.authorization_encryption().is_none()
     {
+        return Err(invalid(
+            &format!("{key}.response_mode"),
+            format!(
+                "`query.jwt` with response_type `{}` puts tokens in a URL query: only when the \
+                 response is encrypted (set authorization_encrypted_response_alg), else use \
+                 `fragment.jwt` or `form_post.jwt`",
+                provider.response_type
+            ),
+        ));
+    }
+    if !mode.is_jwt() {
+        for (name, set) in [
+            (
+                "authorization_signed_response_alg",
+                provider.authorization_signed_response_alg.is_some(),
+            ),
+            (
+                "authorization_encrypted_response_alg",
+                provider.authorization_encrypted_response_alg.is_some(),
+            ),
+        ] {
+            if set {
+                return Err(invalid(
+                    &format!("{key}.{name}"),
+                    "needs a JWT response_mode (`jwt`, `query.jwt`, `fragment.jwt` or \
+                     `form_post.jwt`)",
+                ));
+            }
+        }
+    }
+    if let Some(alg) = &provider.authorization_signed_response_alg {
+        check_algs(
+            &format!("{key}.authorization_signed_response_alg"),
+            std::slice::from_ref(alg),
+            None,
+        )?;
+    }
+    if provider.response_type != ResponseType::Code && mode == ResponseMode::Query {
         return Err(invalid(
             &format!("{key}.response_mode"),
             format!(

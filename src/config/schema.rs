@@ -360,6 +360,23 @@ impl ProviderConfig {
         )
     }
 
+    /// How JARM responses must be encrypted, if they must.
+    pub(crate) fn authorization_encryption(&self) -> Option<Encryption> {
+        encryption(
+            self.authorization_encrypted_response_alg.as_deref(),
+            self.authorization_encrypted_response_enc.as_deref(),
+        )
+    }
+
+    /// The algorithm JARM responses are signed with, if the response mode is JARM.
+    pub(crate) fn authorization_signing_alg(&self) -> Option<&str> {
+        self.response_mode().is_jwt().then(|| {
+            self.authorization_signed_response_alg
+                .as_deref()
+                .unwrap_or("RS256")
+        })
+    }
+
     /// How userinfo answers must be encrypted, if they must.
     pub(crate) fn userinfo_encryption(&self) -> Option<Encryption> {
         encryption(
@@ -462,10 +479,24 @@ pub struct ProviderConfig {
     /// `id_token token`, `code id_token`, `code token` or `code id_token token`.
     #[serde(default)]
     pub response_type: ResponseType,
-    /// How it is delivered: `query`, `fragment` or `form_post`. Default: `query` for `code`,
-    /// `fragment` for the types that carry tokens (which must never be in a query).
+    /// How it is delivered: `query`, `fragment` or `form_post`, or as a signed JWT (JARM):
+    /// `jwt`, `query.jwt`, `fragment.jwt` or `form_post.jwt`. Default: `query` for `code`,
+    /// `fragment` for the types that carry tokens (which must never be in a query, unless in
+    /// an encrypted `query.jwt`).
     #[serde(default)]
     pub response_mode: Option<ResponseMode>,
+    /// The algorithm the provider signs JARM responses with (`RS256`, the default, `PS256`,
+    /// `ES256`, `EdDSA`, ...; asymmetric only). Needs a `.jwt` `response_mode`.
+    #[serde(default)]
+    pub authorization_signed_response_alg: Option<String>,
+    /// JARM responses encrypted to the relying party (signed, then encrypted): the key
+    /// management, as `id_token_encrypted_response_alg`. A response that is not encrypted is
+    /// then refused. Needs a `.jwt` `response_mode` and a key in `oidc.encryption_keys`.
+    #[serde(default)]
+    pub authorization_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted JARM responses (default `A128CBC-HS256`).
+    #[serde(default)]
+    pub authorization_encrypted_response_enc: Option<String>,
     /// Extra authorization request parameters (for example `{ prompt = "login" }`).
     #[serde(default, deserialize_with = "deserialize_params")]
     pub auth_request_params: BTreeMap<String, String>,
@@ -824,6 +855,7 @@ impl ProviderConfig {
     pub fn response_mode(&self) -> ResponseMode {
         self.response_mode
             .unwrap_or_else(|| self.response_type.default_mode())
+            .resolved(self.response_type)
     }
 
     /// Whether http is acceptable for this provider's URLs: when explicitly allowed, or when the

@@ -2,6 +2,7 @@
 //! or form body) at the callback, and the return from a logout at the provider.
 
 use openidconnect::AccessToken;
+use serde_json::{Map, Value};
 
 use crate::error::AuthError;
 use crate::protocol::response::ResponseType;
@@ -24,28 +25,59 @@ pub(crate) struct CallbackParams {
     pub access_token: Option<AccessToken>,
     pub token_type: Option<String>,
     pub expires_in: Option<String>,
+    /// A JARM response: the whole response as one signed (maybe encrypted) JWT.
+    pub response: Option<String>,
 }
+
+/// The parameters of an authorization response this crate reads (`response`, JARM's, last).
+const NAMES: [&str; 10] = [
+    "state",
+    "code",
+    "error",
+    "error_description",
+    "iss",
+    "id_token",
+    "access_token",
+    "token_type",
+    "expires_in",
+    "response",
+];
 
 impl CallbackParams {
     /// Parses an authorization response (query or form body): a parameter given twice is an
     /// error, unknown ones are ignored.
     pub fn parse(input: &str) -> Result<Self, AuthError> {
-        let [state, code, error, error_description, iss, id_token, access_token, token_type, expires_in] =
-            parse_params(
-                input,
-                [
-                    "state",
-                    "code",
-                    "error",
-                    "error_description",
-                    "iss",
-                    "id_token",
-                    "access_token",
-                    "token_type",
-                    "expires_in",
-                ],
-            )?;
+        let values = parse_params(input, NAMES)?;
+        let [.., response] = &values;
+        let response = response.clone();
         Ok(CallbackParams {
+            response,
+            ..Self::of(values)
+        })
+    }
+
+    /// The parameters a JARM response's claims carry (a string each; anything else is an
+    /// error). `response` itself is never among them.
+    pub fn from_claims(claims: &Map<String, Value>) -> Result<Self, AuthError> {
+        let mut values: [Option<String>; NAMES.len()] = Default::default();
+        for (slot, name) in values.iter_mut().zip(NAMES).take(NAMES.len() - 1) {
+            *slot = match claims.get(name) {
+                None => None,
+                Some(Value::String(value)) => Some(value.clone()),
+                Some(_) => {
+                    return Err(AuthError::InvalidCallback(format!(
+                        "`{name}` in the JARM response is not a string"
+                    )))
+                }
+            };
+        }
+        Ok(Self::of(values))
+    }
+
+    fn of(values: [Option<String>; NAMES.len()]) -> Self {
+        let [state, code, error, error_description, iss, id_token, access_token, token_type, expires_in, _] =
+            values;
+        CallbackParams {
             state: state.map(State::new),
             code: code.map(AuthorizationCode::new),
             error,
@@ -55,7 +87,18 @@ impl CallbackParams {
             access_token: access_token.map(AccessToken::new),
             token_type,
             expires_in,
-        })
+            response: None,
+        }
+    }
+
+    /// Whether anything but `response` came along (a JARM response carries nothing else).
+    pub fn has_plain_parameters(&self) -> bool {
+        self.state.is_some()
+            || self.code.is_some()
+            || self.error.is_some()
+            || self.iss.is_some()
+            || self.id_token.is_some()
+            || self.access_token.is_some()
     }
 
     /// Checks that the response carries exactly what `response_type` asks for: a code flow

@@ -155,29 +155,50 @@ impl fmt::Display for ResponseType {
     }
 }
 
-/// How the authorization response is delivered (`response_mode`).
+/// How the authorization response is delivered (`response_mode`): in the clear, or as one
+/// signed (and possibly encrypted) JWT in the `response` parameter (JARM, the JWT Secured
+/// Authorization Response Mode).
 ///
 /// # Example
 ///
 /// ```
-/// use rocket_openidconnect::ResponseMode;
+/// use rocket_openidconnect::{ResponseMode, ResponseType};
 ///
 /// assert_eq!(ResponseMode::FormPost.as_str(), "form_post");
+/// assert_eq!(ResponseMode::FormPostJwt.as_str(), "form_post.jwt");
+/// // `jwt` is the JWT form of the response type's default mode.
+/// assert_eq!(ResponseMode::Jwt.resolved(ResponseType::Code), ResponseMode::QueryJwt);
+/// assert!(ResponseMode::FragmentJwt.is_jwt());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ResponseMode {
     /// In the query of a GET to the callback (the default for `code`; never for tokens).
     #[default]
+    #[serde(rename = "query")]
     Query,
     /// In the URL fragment, which the browser does not send: the callback serves a small page
     /// whose script POSTs the fragment to the callback (the default when tokens are returned).
+    #[serde(rename = "fragment")]
     Fragment,
     /// In an HTML form the provider's page POSTs to the callback (OAuth 2.0 Form Post Response
     /// Mode). The pending-login cookie is then `SameSite=None; Secure`, so that it comes along
     /// with the cross-site POST.
+    #[serde(rename = "form_post")]
     FormPost,
+    /// JARM in the response type's default mode: `query.jwt` for `code`, `fragment.jwt` for
+    /// the types that carry tokens.
+    #[serde(rename = "jwt")]
+    Jwt,
+    /// JARM: the response JWT in the query.
+    #[serde(rename = "query.jwt")]
+    QueryJwt,
+    /// JARM: the response JWT in the fragment (relayed like `fragment`).
+    #[serde(rename = "fragment.jwt")]
+    FragmentJwt,
+    /// JARM: the response JWT in a form POST (like `form_post`).
+    #[serde(rename = "form_post.jwt")]
+    FormPostJwt,
 }
 
 impl ResponseMode {
@@ -187,13 +208,47 @@ impl ResponseMode {
             ResponseMode::Query => "query",
             ResponseMode::Fragment => "fragment",
             ResponseMode::FormPost => "form_post",
+            ResponseMode::Jwt => "jwt",
+            ResponseMode::QueryJwt => "query.jwt",
+            ResponseMode::FragmentJwt => "fragment.jwt",
+            ResponseMode::FormPostJwt => "form_post.jwt",
         }
+    }
+
+    /// The mode itself, with `jwt` made explicit for `response_type`.
+    pub fn resolved(self, response_type: ResponseType) -> ResponseMode {
+        match (self, response_type.default_mode()) {
+            (ResponseMode::Jwt, ResponseMode::Query) => ResponseMode::QueryJwt,
+            (ResponseMode::Jwt, _) => ResponseMode::FragmentJwt,
+            (mode, _) => mode,
+        }
+    }
+
+    /// Whether the response is a JWT (JARM).
+    pub fn is_jwt(&self) -> bool {
+        matches!(
+            self,
+            ResponseMode::Jwt
+                | ResponseMode::QueryJwt
+                | ResponseMode::FragmentJwt
+                | ResponseMode::FormPostJwt
+        )
+    }
+
+    /// Whether the response is in the URL query.
+    pub(crate) fn is_query(&self) -> bool {
+        matches!(self, ResponseMode::Query | ResponseMode::QueryJwt)
+    }
+
+    /// Whether the provider's page POSTs the response (a cross-site POST).
+    pub(crate) fn is_form_post(&self) -> bool {
+        matches!(self, ResponseMode::FormPost | ResponseMode::FormPostJwt)
     }
 
     /// Whether the response reaches the callback as a POST (from the provider's page, or from
     /// the relay page for a fragment).
     pub(crate) fn is_post(&self) -> bool {
-        *self != ResponseMode::Query
+        !self.is_query()
     }
 }
 

@@ -85,7 +85,9 @@ fn discovery(op: Op) -> Json<Value> {
             "code", "id_token", "id_token token", "code id_token", "code token",
             "code id_token token"
         ],
-        "response_modes_supported": ["query", "fragment", "form_post"],
+        "response_modes_supported": ["query", "fragment", "form_post", "jwt", "query.jwt",
+                                     "fragment.jwt", "form_post.jwt"],
+        "authorization_signing_alg_values_supported": ["RS256", "ES256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
@@ -228,7 +230,8 @@ pub(super) fn authorize_request(
         "query" if response_type != ["code"] => {
             return Err((Status::BadRequest, "tokens are never sent in the query"))
         }
-        "query" | "fragment" | "form_post" => {}
+        "query" | "fragment" | "form_post" | "query.jwt" | "fragment.jwt" | "form_post.jwt" => {}
+        "jwt" => {}
         _ => return Err((Status::BadRequest, "unsupported response_mode")),
     }
     if response_type.iter().any(|w| w == "id_token") && params.nonce.is_none() {

@@ -226,6 +226,17 @@ pub struct Behaviour {
     /// If set, userinfo answers are `application/jwt`: the claims (a JSON object, or the
     /// signed JWT of them when `userinfo_signed` is set) encrypted as this says.
     pub userinfo_encryption: Option<Encrypt>,
+    /// Whether an authorization request with a JWT `response_mode` (`jwt`, `query.jwt`,
+    /// `fragment.jwt`, `form_post.jwt`) gets a JARM response: the parameters as claims of one
+    /// JWT (`iss`, `aud` the client, `exp` in two minutes) signed as `signing` says, in a
+    /// `response` parameter (default `true`; `false`: the plain parameters, as a provider that
+    /// ignores the mode would).
+    pub jarm_responses: bool,
+    /// Changes the claims, then the header (under the key `"header"` of the same map), of the
+    /// next JARM responses just before they are signed.
+    pub jarm_claims: Option<ClaimsTweak>,
+    /// If set, JARM responses are encrypted (after signing) as this says.
+    pub authorization_encryption: Option<Encrypt>,
     /// Whether encrypted userinfo answers hold a signed JWT of the claims (`iss`, `aud` the
     /// client; signed as `signing` says) rather than the JSON object (default `false`).
     pub userinfo_signed: bool,
@@ -294,6 +305,9 @@ impl Default for Behaviour {
             token_response: None,
             userinfo: UserinfoEndpoint::Normal,
             id_token_encryption: None,
+            jarm_responses: true,
+            jarm_claims: None,
+            authorization_encryption: None,
             userinfo_encryption: None,
             userinfo_signed: false,
             jwks_status: 200,

@@ -299,8 +299,23 @@ impl ProviderState {
             super::IssParameter::Value(v) => params.push(("iss".into(), v.clone())),
             super::IssParameter::Omit => {}
         }
+        let behaviour = self.behaviour();
+        let mut mode = request.response_mode.as_str();
+        if mode == "jwt" {
+            mode = if request.response_type == ["code"] {
+                "query.jwt"
+            } else {
+                "fragment.jwt"
+            };
+        }
+        if let Some(plain) = mode.strip_suffix(".jwt") {
+            mode = plain;
+            if behaviour.jarm_responses {
+                params = vec![("response".into(), self.jarm(request, params, &behaviour))];
+            }
+        }
         let mut target = url::Url::parse(&request.redirect_uri).expect("a checked redirect URI");
-        match request.response_mode.as_str() {
+        match mode {
             "form_post" => FrontChannel::FormPost(form_post_page(target.as_str(), &params)),
             "fragment" => {
                 let fragment = url::form_urlencoded::Serializer::new(String::new())
@@ -313,6 +328,36 @@ impl ProviderState {
                 target.query_pairs_mut().extend_pairs(&params);
                 FrontChannel::Redirect(target.into())
             }
+        }
+    }
+
+    /// The JARM response JWT of `params`, for `request`: signed, maybe encrypted.
+    fn jarm(
+        &self,
+        request: &AuthorizationRequest,
+        params: Vec<(String, String)>,
+        behaviour: &Behaviour,
+    ) -> String {
+        let mut claims: Map<String, Value> = params
+            .into_iter()
+            .map(|(name, value)| (name, Value::String(value)))
+            .collect();
+        claims.insert("iss".into(), self.issuer().into());
+        claims.insert("aud".into(), request.client_id.clone().into());
+        claims.insert("exp".into(), (unix_now() + 120).into());
+        let mut header = Map::new();
+        if let Some(tweak) = &behaviour.jarm_claims {
+            claims.insert("header".into(), Value::Object(header));
+            tweak(&mut claims);
+            header = match claims.remove("header") {
+                Some(Value::Object(header)) => header,
+                _ => Map::new(),
+            };
+        }
+        let jwt = make_jwt(&self.current_key(), &behaviour.signing, header, &claims);
+        match &behaviour.authorization_encryption {
+            Some(encrypt) => encrypt.apply(jwt.as_bytes()),
+            None => jwt,
         }
     }
 

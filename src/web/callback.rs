@@ -94,17 +94,19 @@ async fn complete(
     arrival: Arrival<'_>,
 ) -> Result<String, AuthError> {
     let params = CallbackParams::parse(input)?;
-    let state = params
-        .state
-        .as_ref()
-        .ok_or(AuthError::InvalidState("the response has no state"))?;
-    let pending =
-        runtime
-            .cookies
-            .take_pending(jar, state.secret())
-            .ok_or(AuthError::InvalidState(
-                "no login is pending for this state",
-            ))?;
+    // A JARM response's state is inside it: read (unverified) only to find the pending login,
+    // whose provider's keys then verify the whole response.
+    let state = match (&params.response, &params.state) {
+        (Some(response), _) => runtime.rp.jarm_state(response)?,
+        (None, Some(state)) => state.secret().to_owned(),
+        (None, None) => return Err(AuthError::InvalidState("the response has no state")),
+    };
+    let pending = runtime
+        .cookies
+        .take_pending(jar, &state)
+        .ok_or(AuthError::InvalidState(
+            "no login is pending for this state",
+        ))?;
     let return_to = safe_return_path(&pending.return_to)
         .unwrap_or("/")
         .to_owned();

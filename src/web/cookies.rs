@@ -281,7 +281,7 @@ impl CookieSettings {
     /// the launch warns).
     fn pending_cookie(&self, name: String, value: String, mode: ResponseMode) -> Cookie<'static> {
         let mut cookie = self.cookie(name, value);
-        if mode == ResponseMode::FormPost && self.secure_context {
+        if mode.is_form_post() && self.secure_context {
             cookie.set_same_site(SameSite::None);
             cookie.set_secure(true);
         }

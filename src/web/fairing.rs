@@ -17,7 +17,6 @@ use crate::client::refresh::Refresher;
 use crate::client::RelyingParty;
 use crate::config::OidcConfig;
 use crate::error::{AuthError, ConfigError};
-use crate::protocol::response::ResponseMode;
 use crate::session::Stores;
 use crate::util::metrics;
 use crate::web::cookies::CookieSettings;
@@ -332,7 +331,7 @@ fn warn_about(rp: &RelyingParty, base_url: &str) {
                 provider.name
             );
         }
-        if provider.config.response_mode() == ResponseMode::FormPost && !rp.secure_context {
+        if provider.config.response_mode().is_form_post() && !rp.secure_context {
             log::warn!(
                 "OpenID Connect: provider `{}` uses response_mode `form_post`, which needs a \
                  `SameSite=None; Secure` cookie that browsers refuse over plain http on \
