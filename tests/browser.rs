@@ -154,7 +154,18 @@ async fn browser_login(response_type: &str, mode: Option<&str>) -> Value {
         &[&callback],
         &[],
         "client_secret_basic",
-        &[("RESPONSE_TYPES", response_type)],
+        &[
+            ("RESPONSE_TYPES", response_type),
+            // JWT response modes (JARM) when asked for.
+            (
+                "OP_JARM",
+                if mode.is_some_and(|m| m.contains("jwt")) {
+                    "1"
+                } else {
+                    "0"
+                },
+            ),
+        ],
     )
     .await;
     start_app(port, &op.issuer, response_type, mode).await;
@@ -381,4 +392,15 @@ async fn id_token_token_with_form_post() {
 async fn code_id_token_token_with_form_post() {
     let page = browser_login("code id_token token", Some("form_post")).await;
     assert_logged_in(&page, "code id_token token");
+}
+
+#[rocket::async_test]
+async fn code_with_form_post_jwt() {
+    assert_logged_in(&browser_login("code", Some("form_post.jwt")).await, "code");
+}
+
+#[rocket::async_test]
+async fn code_id_token_with_fragment_jwt_through_the_relay_page() {
+    let page = browser_login("code id_token", Some("fragment.jwt")).await;
+    assert_logged_in(&page, "code id_token");
 }

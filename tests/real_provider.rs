@@ -866,3 +866,74 @@ async fn encrypted_id_tokens_and_userinfo_from_a_real_provider() {
         Status::Unauthorized
     );
 }
+
+#[rocket::async_test]
+async fn jarm_responses_from_a_real_provider_signed_and_encrypted() {
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .unwrap()
+        .serialize_pem();
+    let keys = [support::key_file("real-jarm", "ec.pem", &ec)];
+    let jwks = support::served_keys(&[], &keys).await.to_string();
+    // (response_mode, the provider's AUTHORIZATION_ENC, the app's JARM settings)
+    let runs = [
+        ("query.jwt", None, json!({})),
+        ("jwt", None, json!({})),
+        (
+            "query.jwt",
+            Some("ECDH-ES+A256KW A256GCM"),
+            json!({"authorization_encrypted_response_alg": "ECDH-ES+A256KW",
+                   "authorization_encrypted_response_enc": "A256GCM"}),
+        ),
+    ];
+    for (mode, encryption, settings) in runs {
+        let mut env = vec![("CLIENT_JWKS", jwks.as_str()), ("OP_JARM", "1")];
+        if let Some(encryption) = encryption {
+            env.push(("AUTHORIZATION_ENC", encryption));
+        }
+        let op = real_op::RealOp::start_with_env(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            &[CALLBACK],
+            &[],
+            "client_secret_basic",
+            &env,
+        )
+        .await;
+        let mut figment = figment(&op.issuer, "client_secret_basic")
+            .merge(("oidc.encryption_keys", &keys))
+            .merge(("oidc.providers.default.response_mode", mode));
+        for (key, value) in settings.as_object().unwrap() {
+            figment = figment.merge((format!("oidc.providers.default.{key}"), value.clone()));
+        }
+        let client = support::client_with(figment).await;
+        let start = client.get("/").header(Accept::HTML).dispatch().await;
+        let authorize = start.headers().get_one("Location").unwrap().to_owned();
+        drop(start);
+        let browser = browser();
+        let callback = real_op::dev_login(&browser, &authorize, "jarm-user", CALLBACK).await;
+        let query: Vec<(String, String)> = url::Url::parse(&callback)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        assert_eq!(query.len(), 1, "{mode}: only `response`: {callback}");
+        assert_eq!(query[0].0, "response");
+        let parts = if encryption.is_some() { 5 } else { 3 };
+        assert_eq!(
+            query[0].1.split('.').count(),
+            parts,
+            "{mode} {encryption:?}"
+        );
+        let done = back_to_app(&client, &callback).await;
+        let status = done.status();
+        let body = done.into_string().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            Status::SeeOther,
+            "{mode}: {body}; OP: {}",
+            op.stderr()
+        );
+        let page = page_json(&client, "/").await;
+        assert_eq!(page["id_token"]["sub"], "jarm-user", "{page}");
+    }
+}

@@ -43,6 +43,10 @@
 //   USERINFO_ALG               the client's userinfo_signed_response_alg (e.g. RS256): userinfo
 //                              answers are signed JWTs
 //   OP_JAR=1                   signed request objects (RFC 9101) required of the client
+//   OP_JARM=1                  JWT Secured Authorization Responses (features.jwtResponseModes):
+//                              response_mode jwt, query.jwt, fragment.jwt, form_post.jwt
+//   AUTHORIZATION_ENC          `alg enc`: the client's authorization_encrypted_response_alg/_enc
+//                              (JARM responses signed, then encrypted to CLIENT_JWKS)
 //   ID_TOKEN_ENC, USERINFO_ENC `alg enc` (e.g. `RSA-OAEP-256 A256GCM`): the client's
 //                              id_token_encrypted_response_alg/_enc (or userinfo_...): ID tokens
 //                              (userinfo answers, signed first) encrypted to the client's `use:
@@ -115,7 +119,9 @@ if (env.DPOP_BOUND === '1') client.dpop_bound_access_tokens = true;
 // Signed userinfo (OIDC Core 5.3.2) with this algorithm.
 if (env.USERINFO_ALG) client.userinfo_signed_response_alg = env.USERINFO_ALG;
 // Encrypted ID tokens and userinfo answers (OIDC Core 10.2) with these algorithms.
-const encryption = { ID_TOKEN_ENC: 'id_token', USERINFO_ENC: 'userinfo' };
+const encryption = {
+  ID_TOKEN_ENC: 'id_token', USERINFO_ENC: 'userinfo', AUTHORIZATION_ENC: 'authorization',
+};
 for (const [name, what] of Object.entries(encryption)) {
   if (!env[name]) continue;
   const [alg, enc] = env[name].split(' ');
@@ -240,6 +246,8 @@ const provider = new Provider(issuer, {
     enabledJWA: {
       idTokenEncryptionAlgValues: ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A256KW', 'RSA-OAEP-256'],
       userinfoEncryptionAlgValues: ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A256KW', 'RSA-OAEP-256'],
+      authorizationEncryptionAlgValues: ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A256KW',
+        'RSA-OAEP-256'],
     },
   } : {}),
   features: {
@@ -273,6 +281,7 @@ const provider = new Provider(issuer, {
     ...(fapi ? { fapi: { enabled: true, profile: '2.0' } } : {}),
     ...(env.USERINFO_ALG || env.USERINFO_ENC ? { jwtUserinfo: { enabled: true } } : {}),
     ...(env.INTROSPECTION_ALG ? { jwtIntrospection: { enabled: true } } : {}),
+    ...(env.OP_JARM === '1' ? { jwtResponseModes: { enabled: true } } : {}),
     ...(env.OP_JAR === '1' ? {
       requestObjects: { enabled: true, requireSignedRequestObject: true },
     } : {}),
