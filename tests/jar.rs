@@ -187,3 +187,76 @@ async fn a_signed_userinfo_with_a_broken_signature_fails_the_login() {
         assert_eq!(attempt.session_created, expected == Status::SeeOther);
     }
 }
+
+#[rocket::async_test]
+async fn request_objects_are_encrypted_to_a_provider_that_publishes_an_encryption_key() {
+    let pem = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let keys = [support::key_file("jar-enc", "rp-es256.pem", &pem)];
+    let jwks = support::served_key_set(&keys).await.to_string();
+    for kind in ["ec", "rsa"] {
+        let op = real_op::RealOp::start_with_env(
+            CLIENT_ID,
+            "unused",
+            &[CALLBACK],
+            &[],
+            "private_key_jwt",
+            &[
+                ("CLIENT_JWKS", &jwks),
+                ("OP_JAR", "1"),
+                ("OP_JAR_ENC", kind),
+            ],
+        )
+        .await;
+        // By value: the request object in the URL is a JWE (signed, then encrypted).
+        let by_value = json!({"request_object": "signed", "pushed_authorization": "off"});
+        let client = support::client_with(figment(&op.issuer, &keys, by_value)).await;
+        let start = client.get("/").header(Accept::HTML).dispatch().await;
+        assert_eq!(start.status(), Status::SeeOther);
+        let authorize = start.headers().get_one("Location").unwrap().to_owned();
+        drop(start);
+        let request = url::Url::parse(&authorize)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "request")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        assert_eq!(request.split('.').count(), 5, "{kind}: a JWE");
+        complete(&client, &authorize, &op).await;
+        // Pushed, and required to be encrypted: taken.
+        let pushed = json!({"request_object": "signed_and_encrypted"});
+        let client = support::client_with(figment(&op.issuer, &keys, pushed)).await;
+        let start = client.get("/").header(Accept::HTML).dispatch().await;
+        let authorize = start.headers().get_one("Location").unwrap().to_owned();
+        drop(start);
+        complete(&client, &authorize, &op).await;
+    }
+    // A provider without an encryption key: `signed` stays signed only; `signed_and_encrypted`
+    // fails the login with the error view.
+    let op = real_op::RealOp::start_with_env(
+        CLIENT_ID,
+        "unused",
+        &[CALLBACK],
+        &[],
+        "private_key_jwt",
+        &[("CLIENT_JWKS", &jwks), ("OP_JAR", "1")],
+    )
+    .await;
+    let required = json!({"request_object": "signed_and_encrypted", "pushed_authorization": "off"});
+    let client = support::client_with(figment(&op.issuer, &keys, required)).await;
+    let refused = client.get("/").header(Accept::HTML).dispatch().await;
+    assert_eq!(refused.status(), Status::BadGateway);
+    let body = refused.into_string().await.unwrap_or_default();
+    assert!(body.contains("no encryption key"), "{body}");
+    let signed = json!({"request_object": "signed", "pushed_authorization": "off"});
+    let client = support::client_with(figment(&op.issuer, &keys, signed)).await;
+    let start = client.get("/").header(Accept::HTML).dispatch().await;
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    drop(start);
+    let request = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "request")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert_eq!(request.split('.').count(), 3, "a JWS");
+}

@@ -1,6 +1,7 @@
 //! The provider's signing keys: fetched with the metadata, cached for at most an hour, and
 //! refetched when a token names a key we do not have or does not verify (key rotation), at most
-//! once per interval.
+//! once per interval. The same document's encryption keys (what request objects are encrypted
+//! to) are kept beside them.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use openidconnect::core::CoreJsonWebKeySet;
 
 use crate::client::http::{invalid, HttpClient};
 use crate::error::{ProviderError, TokenError};
-use crate::protocol::jwk::signing_keys;
+use crate::protocol::jwk::{encryption_keys, signing_keys};
 
 const ENDPOINT: &str = "key set endpoint (jwks_uri)";
 
@@ -24,6 +25,8 @@ pub(crate) struct KeyStore {
     jwks_uri: String,
     /// The keys and when they were (last tried to be) fetched.
     keys: RwLock<(Arc<CoreJsonWebKeySet>, Instant)>,
+    /// The provider's keys for encryption (`use: enc`), from the last fetch that succeeded.
+    encryption: RwLock<Arc<Vec<serde_json::Value>>>,
     /// When the last refetch for an unknown key happened; the lock also makes concurrent
     /// refetches wait for one fetch instead of each sending their own.
     last_refetch: tokio::sync::Mutex<Option<Instant>>,
@@ -38,11 +41,12 @@ impl KeyStore {
         jwks_uri: &str,
         refetch_interval: Duration,
     ) -> Result<Self, ProviderError> {
-        let keys = fetch(http, provider, jwks_uri).await?;
+        let (keys, encryption) = fetch(http, provider, jwks_uri).await?;
         Ok(KeyStore {
             provider: provider.to_owned(),
             jwks_uri: jwks_uri.to_owned(),
             keys: RwLock::new((Arc::new(keys), Instant::now())),
+            encryption: RwLock::new(Arc::new(encryption)),
             last_refetch: tokio::sync::Mutex::new(None),
             refetch_interval,
         })
@@ -54,6 +58,19 @@ impl KeyStore {
 
     fn store(&self, keys: Arc<CoreJsonWebKeySet>, at: Instant) {
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = (keys, at);
+    }
+
+    fn store_encryption(&self, keys: Vec<serde_json::Value>) {
+        *self.encryption.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+    }
+
+    /// The provider's keys for encryption, as of the last fetch (refreshed with the signing
+    /// keys).
+    pub fn encryption_keys(&self) -> Arc<Vec<serde_json::Value>> {
+        self.encryption
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The keys, refetched first if they are older than an hour.
@@ -68,7 +85,8 @@ impl KeyStore {
             return keys;
         }
         match fetch(http, &self.provider, &self.jwks_uri).await {
-            Ok(fresh) => {
+            Ok((fresh, encryption)) => {
+                self.store_encryption(encryption);
                 let fresh = Arc::new(fresh);
                 self.store(fresh.clone(), Instant::now());
                 fresh
@@ -105,7 +123,9 @@ impl KeyStore {
             return Ok(None);
         }
         *last = Some(Instant::now());
-        let fresh = Arc::new(fetch(http, &self.provider, &self.jwks_uri).await?);
+        let (fresh, encryption) = fetch(http, &self.provider, &self.jwks_uri).await?;
+        self.store_encryption(encryption);
+        let fresh = Arc::new(fresh);
         self.store(fresh.clone(), Instant::now());
         log::info!(
             "OpenID Connect: refetched the key set of provider `{}`",
@@ -140,13 +160,13 @@ impl KeyStore {
     }
 }
 
-/// Fetches the key set and keeps the keys that may verify signatures; each refused key is
-/// named in one log line, with the reason.
+/// Fetches the key set and keeps the keys that may verify signatures (each refused key is
+/// named in one log line, with the reason), and those a client may encrypt to.
 async fn fetch(
     http: &HttpClient,
     provider: &str,
     jwks_uri: &str,
-) -> Result<CoreJsonWebKeySet, ProviderError> {
+) -> Result<(CoreJsonWebKeySet, Vec<serde_json::Value>), ProviderError> {
     let response = http.send(ENDPOINT, http.get(jwks_uri)).await?;
     if response.status != 200 {
         return Err(ProviderError::Status {
@@ -163,5 +183,5 @@ async fn fetch(
             refused.reason
         );
     }
-    Ok(set.keys)
+    Ok((set.keys, encryption_keys(&object)))
 }

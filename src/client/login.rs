@@ -6,10 +6,12 @@ use openidconnect::PkceCodeChallenge;
 
 use crate::client::http::invalid;
 use crate::client::par::{par_endpoint, push_request};
+use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::RelyingParty;
-use crate::config::ProviderConfig;
+use crate::config::{ProviderConfig, RequestObject};
 use crate::error::{AuthError, ProviderError};
 use crate::protocol::dpop::DpopKey;
+use crate::protocol::jwe::{encrypt, recipient};
 use crate::protocol::metadata::ProviderMetadata;
 use crate::protocol::request_object::request_object;
 use crate::protocol::secret::{Nonce, PkceVerifier, State};
@@ -165,7 +167,7 @@ impl RelyingParty {
                 .signer()
                 .ok_or_else(|| invalid("configuration", "no signing key for the request object"))?;
             let client_id = ready.credentials.client_id.as_str();
-            signed = request_object(
+            let object = request_object(
                 key,
                 client_id,
                 &ready.metadata.issuer,
@@ -174,6 +176,7 @@ impl RelyingParty {
                 &random_token(),
             )
             .map_err(|why| AuthError::Provider(ProviderError::ClientAuthentication(why)))?;
+            signed = encrypted_request_object(client, &ready, object)?;
             all = vec![
                 ("client_id", client_id),
                 ("request", signed.as_str()),
@@ -199,6 +202,47 @@ impl RelyingParty {
             authorization_url: url.into(),
         })
     }
+}
+
+/// The signed request object `signed`, encrypted to the provider (RFC 9101 6.1: signed, then
+/// encrypted, `cty: JWT`) when it publishes a key and an algorithm for that; `signed` itself
+/// when it does not, unless encryption is required (then the login fails).
+fn encrypted_request_object(
+    client: &ProviderClient,
+    ready: &ReadyProvider,
+    signed: String,
+) -> Result<String, AuthError> {
+    let keys = ready.keys.encryption_keys();
+    let chosen = recipient(
+        &keys,
+        &ready
+            .metadata
+            .request_object_encryption_alg_values_supported,
+        &ready
+            .metadata
+            .request_object_encryption_enc_values_supported,
+    );
+    let Some((key, encryption)) = chosen else {
+        if client.config.request_object == Some(RequestObject::SignedAndEncrypted) {
+            return Err(invalid(
+                "discovery endpoint",
+                "the provider publishes no encryption key (use: enc) with an algorithm it \
+                 advertises for request objects (request_object_encryption_alg_values_supported), \
+                 and request_object is signed_and_encrypted",
+            )
+            .into());
+        }
+        return Ok(signed);
+    };
+    let mut header = serde_json::Map::new();
+    header.insert("cty".into(), "JWT".into());
+    encrypt(signed.as_bytes(), &key, encryption, &header).map_err(|why| {
+        invalid(
+            "key set endpoint (jwks_uri)",
+            format!("the request object cannot be encrypted to its key: {why}"),
+        )
+        .into()
+    })
 }
 
 /// The per-request parameters, with what a step-up asks for (which wins): `acr_values` (and,

@@ -323,8 +323,13 @@ pub enum Profile {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RequestObject {
-    /// In a request object signed with the first `signing_keys` key.
+    /// In a request object signed with the first `signing_keys` key, and encrypted to the
+    /// provider when it publishes a key for that (`use: enc`) with an algorithm it advertises
+    /// for request objects.
     Signed,
+    /// Signed, and always encrypted to the provider: a login fails (502) when the provider
+    /// publishes no key and algorithm to encrypt to.
+    SignedAndEncrypted,
 }
 
 /// What the introspection endpoint answers (see
@@ -555,7 +560,8 @@ pub struct ProviderConfig {
     pub dpop_signing_alg: DpopAlgorithm,
     /// `signed`: the authorization parameters go in a request object (RFC 9101, JAR) signed
     /// with the first `signing_keys` key, pushed or by value; outside it only `client_id`,
-    /// `response_type` and `scope`. Default: none (plain parameters).
+    /// `response_type` and `scope`; encrypted to the provider when it publishes an encryption
+    /// key. `signed_and_encrypted`: always encrypted too. Default: none (plain parameters).
     #[serde(default)]
     pub request_object: Option<RequestObject>,
     /// Resource indicators (RFC 8707): the APIs the user grants access to, all sent on the

@@ -140,6 +140,48 @@ pub struct Encryption {
     pub enc: ContentEncryption,
 }
 
+/// The key and the encryption to use for a message to a provider that publishes the
+/// encryption keys `keys` (see `jwk::encryption_keys`) and supports the key management
+/// `algs` and content encryptions `encs` (its metadata): the first key with an algorithm both
+/// sides have (an RSA key: `RSA-OAEP-256`; a P-256 key: `ECDH-ES`, then the key wraps; a key's
+/// own `alg` wins), and the strongest content encryption offered (`A256GCM`, `A128GCM`,
+/// `A128CBC-HS256`; the last when the provider lists none, as OpenID Connect's default).
+pub(crate) fn recipient(
+    keys: &[Value],
+    algs: &[String],
+    encs: &[String],
+) -> Option<(Value, Encryption)> {
+    let offered = |name: &str| algs.iter().any(|a| a == name);
+    let enc = if encs.is_empty() {
+        ContentEncryption::A128CbcHs256
+    } else {
+        [
+            ContentEncryption::A256Gcm,
+            ContentEncryption::A128Gcm,
+            ContentEncryption::A128CbcHs256,
+        ]
+        .into_iter()
+        .find(|e| encs.iter().any(|name| name == e.name()))?
+    };
+    keys.iter().find_map(|key| {
+        let candidates: &[KeyManagement] = match key.get("kty").and_then(Value::as_str)? {
+            "RSA" => &[KeyManagement::RsaOaep256],
+            "EC" => &[
+                KeyManagement::EcdhEs,
+                KeyManagement::EcdhEsA256Kw,
+                KeyManagement::EcdhEsA128Kw,
+            ],
+            _ => return None,
+        };
+        let own = key.get("alg").and_then(Value::as_str);
+        let alg = candidates
+            .iter()
+            .copied()
+            .find(|alg| offered(alg.name()) && own.is_none_or(|own| own == alg.name()))?;
+        Some((key.clone(), Encryption { alg, enc }))
+    })
+}
+
 /// Whether `raw` has the shape of a compact JWE (five parts) rather than a JWS (three).
 pub(crate) fn is_compact_jwe(raw: &str) -> bool {
     raw.bytes().filter(|&b| b == b'.').count() == 4
@@ -510,9 +552,9 @@ fn cbc_hmac_tag(mac_key: &[u8], aad: &[u8], iv: &[u8], ciphertext: &[u8]) -> [u8
     tag
 }
 
-/// Encryption, for the in-process test provider and the tests: the inverse of [`decrypt`],
-/// with the header members `extra` added (to make hostile messages).
-#[cfg(any(test, feature = "testing", feature = "fuzzing"))]
+/// Encryption to the public JWK `recipient` (request objects to a provider; the test
+/// provider's messages): the inverse of [`decrypt`], with the header members `extra` set
+/// last (`cty`; hostile headers in tests).
 pub(crate) fn encrypt(
     plaintext: &[u8],
     recipient: &Value,
@@ -640,7 +682,6 @@ pub(crate) fn encrypt(
     .join("."))
 }
 
-#[cfg(any(test, feature = "testing", feature = "fuzzing"))]
 fn jwk_bytes(jwk: &Value, member: &str) -> Result<Vec<u8>, String> {
     jwk.get(member)
         .and_then(Value::as_str)
@@ -780,6 +821,32 @@ mod tests {
         let key = DecryptionKey::from_pem(pem.as_bytes()).unwrap();
         assert_ne!(key.kid(), rsa_key().kid(), "two different keys");
         key
+    }
+
+    #[test]
+    fn a_recipient_is_a_key_with_an_algorithm_both_sides_have() {
+        let rsa = rsa_key().public_jwk().clone();
+        let ec = ec_key().public_jwk().clone();
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let keys = [rsa.clone(), ec.clone()];
+        // The provider takes only ECDH-ES: the EC key, the strongest enc it offers.
+        let (key, e) =
+            recipient(&keys, &names(&["ECDH-ES"]), &names(&["A128GCM", "A256GCM"])).unwrap();
+        assert_eq!(key, ec);
+        assert_eq!(e, enc(KeyManagement::EcdhEs, ContentEncryption::A256Gcm));
+        // RSA first when offered; no enc listed: A128CBC-HS256.
+        let (key, e) = recipient(&keys, &names(&["RSA-OAEP-256", "ECDH-ES"]), &[]).unwrap();
+        assert_eq!(key, rsa);
+        assert_eq!(e.enc, ContentEncryption::A128CbcHs256);
+        // Nothing in common, or only encryptions we do not do: none.
+        assert!(recipient(&keys, &names(&["RSA1_5", "dir"]), &[]).is_none());
+        assert!(recipient(&keys, &names(&["ECDH-ES"]), &names(&["A256CBC-HS512"])).is_none());
+        // A key's own alg wins over the others.
+        let mut wrap_only = ec.clone();
+        wrap_only["alg"] = "ECDH-ES+A128KW".into();
+        let offered = names(&["ECDH-ES", "ECDH-ES+A128KW"]);
+        let (_, e) = recipient(&[wrap_only], &offered, &[]).unwrap();
+        assert_eq!(e.alg, KeyManagement::EcdhEsA128Kw);
     }
 
     #[test]

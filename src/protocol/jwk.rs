@@ -78,6 +78,51 @@ pub(crate) fn signing_keys(document: &Map<String, Value>) -> Result<KeySet, Stri
     Ok(KeySet { keys, refused })
 }
 
+/// The keys of a key set document a client may encrypt to (request objects): marked `use:
+/// enc`, public parts only, RSA of 2048 to 4096 bits (`alg` absent or `RSA-OAEP-256`) or EC
+/// P-256 (`alg` absent or of the `ECDH-ES` family; the point is checked when it is used). At
+/// most the first [`MAX_KEYS`] of the set are looked at; the others are ignored.
+pub(crate) fn encryption_keys(document: &Map<String, Value>) -> Vec<Value> {
+    let Some(Value::Array(published)) = document.get("keys") else {
+        return Vec::new();
+    };
+    published
+        .iter()
+        .take(MAX_KEYS)
+        .filter_map(|key| {
+            let key = key.as_object()?;
+            if key.get("use").and_then(Value::as_str) != Some("enc") {
+                return None;
+            }
+            let private = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+            if private.iter().any(|m| key.contains_key(*m)) {
+                return None;
+            }
+            let alg = key.get("alg").map(Value::as_str);
+            let fits = match key.get("kty").and_then(Value::as_str)? {
+                "RSA" => {
+                    let n = bytes(key, "n").ok()?;
+                    bytes(key, "e").ok()?;
+                    let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
+                    (2048..=4096).contains(&bits)
+                        && matches!(alg, None | Some(Some("RSA-OAEP-256")))
+                }
+                "EC" => {
+                    key.get("crv").and_then(Value::as_str) == Some("P-256")
+                        && bytes(key, "x").ok()?.len() == 32
+                        && bytes(key, "y").ok()?.len() == 32
+                        && matches!(
+                            alg,
+                            None | Some(Some("ECDH-ES" | "ECDH-ES+A128KW" | "ECDH-ES+A256KW"))
+                        )
+                }
+                _ => false,
+            };
+            fits.then(|| Value::Object(key.clone()))
+        })
+        .collect()
+}
+
 /// A public key sent with a message (a DPoP proof's `jwk`) to verify it with `alg`: the rules
 /// of a provider's keys, and `alg` must fit the key.
 pub(crate) fn public_key_for(key: &Value, alg: &str) -> Result<Map<String, Value>, String> {
@@ -387,5 +432,28 @@ mod tests {
         let set = signing_keys(json!({"keys": many}).as_object().unwrap()).unwrap();
         assert_eq!((set.keys.keys().len(), set.refused.len()), (MAX_KEYS, 2));
         assert!(signing_keys(json!({"keys": {}}).as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn encryption_keys_are_the_usable_enc_keys_only() {
+        let n = URL_SAFE_NO_PAD.encode([0xc5u8; 256]);
+        let small = URL_SAFE_NO_PAD.encode([0xc5u8; 128]);
+        let c = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let document = serde_json::json!({"keys": [
+            {"kty": "RSA", "use": "enc", "n": n, "e": "AQAB", "kid": "rsa"},
+            {"kty": "RSA", "use": "enc", "n": small, "e": "AQAB", "kid": "small"},
+            {"kty": "RSA", "use": "sig", "n": n, "e": "AQAB", "kid": "sig"},
+            {"kty": "RSA", "n": n, "e": "AQAB", "kid": "no-use"},
+            {"kty": "RSA", "use": "enc", "alg": "RSA1_5", "n": n, "e": "AQAB", "kid": "rsa15"},
+            {"kty": "EC", "use": "enc", "crv": "P-256", "x": c, "y": c, "kid": "ec"},
+            {"kty": "EC", "use": "enc", "crv": "P-384", "x": c, "y": c, "kid": "p384"},
+            {"kty": "EC", "use": "enc", "crv": "P-256", "x": c, "y": c, "d": c, "kid": "private"},
+            {"kty": "oct", "use": "enc", "k": c, "kid": "oct"},
+        ]});
+        let kept: Vec<_> = encryption_keys(document.as_object().unwrap())
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kept, ["rsa", "ec"]);
     }
 }

@@ -69,6 +69,12 @@ pub struct ProviderMetadata {
     /// The provider takes authorization requests only through its PAR endpoint (RFC 9126 5).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// The key management algorithms the provider decrypts request objects with.
+    #[serde(default)]
+    pub request_object_encryption_alg_values_supported: Vec<String>,
+    /// The content encryptions the provider decrypts request objects with.
+    #[serde(default)]
+    pub request_object_encryption_enc_values_supported: Vec<String>,
     /// The endpoints a client using mutual TLS calls instead (RFC 8705 5).
     #[serde(default)]
     pub mtls_endpoint_aliases: Option<MtlsEndpointAliases>,

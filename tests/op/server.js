@@ -43,6 +43,9 @@
 //   USERINFO_ALG               the client's userinfo_signed_response_alg (e.g. RS256): userinfo
 //                              answers are signed JWTs
 //   OP_JAR=1                   signed request objects (RFC 9101) required of the client
+//   OP_JAR_ENC=ec|rsa          the provider publishes an encryption key of that kind (use: enc;
+//                              with an RS256 signing key) and decrypts request objects
+//                              (features.encryption)
 //   OP_JARM=1                  JWT Secured Authorization Responses (features.jwtResponseModes):
 //                              response_mode jwt, query.jwt, fragment.jwt, form_post.jwt
 //   AUTHORIZATION_ENC          `alg enc`: the client's authorization_encrypted_response_alg/_enc
@@ -128,7 +131,7 @@ for (const [name, what] of Object.entries(encryption)) {
   client[`${what}_encrypted_response_alg`] = alg;
   client[`${what}_encrypted_response_enc`] = enc;
 }
-const encrypting = Object.keys(encryption).some((name) => env[name]);
+const encrypting = Object.keys(encryption).some((name) => env[name]) || !!env.OP_JAR_ENC;
 // Signed introspection answers (RFC 9701) with this algorithm.
 if (env.INTROSPECTION_ALG) client.introspection_signed_response_alg = env.INTROSPECTION_ALG;
 const mtlsAuth = env.OP_MTLS_AUTH === '1';
@@ -160,6 +163,19 @@ const signingKeys = () => {
     keys: [
       jwk(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'ES256'),
       jwk(crypto.createPrivateKey(rsa), 'PS256'),
+    ],
+  };
+};
+// OP_JAR_ENC: an RS256 signing key (the fixture's RSA key) and an encryption key made now.
+const keysWithEncryption = (kind) => {
+  const rsa = fs.readFileSync(new URL('../fixtures/op-ps256.pem', import.meta.url));
+  const pair = kind === 'rsa'
+    ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+    : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return {
+    keys: [
+      { ...crypto.createPrivateKey(rsa).export({ format: 'jwk' }), alg: 'RS256', use: 'sig', kid: 'sig-rs256' },
+      { ...pair.privateKey.export({ format: 'jwk' }), use: 'enc', kid: `enc-${kind}` },
     ],
   };
 };
@@ -205,6 +221,7 @@ const hour = 60 * 60;
 const provider = new Provider(issuer, {
   clients: [client],
   ...(fapi ? { jwks: signingKeys() } : {}),
+  ...(env.OP_JAR_ENC ? { jwks: keysWithEncryption(env.OP_JAR_ENC) } : {}),
   ...(mtlsAuth ? {
     clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post',
       'private_key_jwt', 'none', 'tls_client_auth'],
