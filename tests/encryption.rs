@@ -332,6 +332,42 @@ async fn hostile_encrypted_messages_fail_the_login_with_their_reason() {
             },
         ));
     }
+    // Userinfo about another user, signed (and encrypted): refused as a plain one is (400).
+    let mut both = userinfo.clone();
+    both["userinfo_signed_response_alg"] = "RS256".into();
+    let signed_only = json!({"userinfo_signed_response_alg": "RS256"});
+    for (name, settings, encrypted) in [
+        ("signed userinfo about another user", signed_only, false),
+        (
+            "signed and encrypted userinfo about another user",
+            both,
+            true,
+        ),
+    ] {
+        let mut other_user = row(
+            name,
+            settings,
+            "the userinfo subject does not match",
+            move |b, _, ec| {
+                b.userinfo_signed = true;
+                b.userinfo_sub = Some("mallory".into());
+                if encrypted {
+                    b.userinfo_encryption = Some(Encrypt::new(ec.clone(), "ECDH-ES", "A128GCM"));
+                }
+            },
+        );
+        other_user.status = Status::BadRequest;
+        rows.push(other_user);
+    }
+    rows.push(row(
+        "encrypted userinfo signed inside, no signing configured",
+        userinfo.clone(),
+        "needs userinfo_signed_response_alg",
+        |b, _, ec| {
+            b.userinfo_signed = true;
+            b.userinfo_encryption = Some(Encrypt::new(ec.clone(), "ECDH-ES", "A128GCM"));
+        },
+    ));
     // Decrypted, then validated as today: a forged signature inside is refused as such.
     let mut forged = row(
         "forged signature inside",

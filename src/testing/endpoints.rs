@@ -698,9 +698,9 @@ fn userinfo(op: &Op, access: AccessHeader, dpop: DpopHeaders, method: &str) -> U
     };
     let sub = behaviour.userinfo_sub.clone().unwrap_or(sub);
     claims.insert("sub".into(), sub.into());
-    let Some(encrypt) = &behaviour.userinfo_encryption else {
+    if behaviour.userinfo_encryption.is_none() && !behaviour.userinfo_signed {
         return UserinfoReply::Json((Status::Ok, Json(Value::Object(claims))));
-    };
+    }
     let plaintext = if behaviour.userinfo_signed {
         claims.insert("iss".into(), s.issuer().into());
         claims.insert("aud".into(), s.default_client_id.clone().into());
@@ -708,8 +708,11 @@ fn userinfo(op: &Op, access: AccessHeader, dpop: DpopHeaders, method: &str) -> U
     } else {
         Value::Object(claims).to_string()
     };
-    let jwt = ContentType::new("application", "jwt");
-    UserinfoReply::Raw((Status::Ok, (jwt, encrypt.apply(plaintext.as_bytes()))))
+    let body = match &behaviour.userinfo_encryption {
+        Some(encrypt) => encrypt.apply(plaintext.as_bytes()),
+        None => plaintext,
+    };
+    UserinfoReply::Raw((Status::Ok, (ContentType::new("application", "jwt"), body)))
 }
 
 #[get("/userinfo")]

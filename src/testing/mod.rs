@@ -237,8 +237,9 @@ pub struct Behaviour {
     pub jarm_claims: Option<ClaimsTweak>,
     /// If set, JARM responses are encrypted (after signing) as this says.
     pub authorization_encryption: Option<Encrypt>,
-    /// Whether encrypted userinfo answers hold a signed JWT of the claims (`iss`, `aud` the
-    /// client; signed as `signing` says) rather than the JSON object (default `false`).
+    /// Whether userinfo answers are a signed JWT of the claims (`application/jwt`; `iss`,
+    /// `aud` the client; signed as `signing` says), encrypted when `userinfo_encryption` is
+    /// set, rather than the JSON object (default `false`).
     pub userinfo_signed: bool,
     /// The status the key-set endpoint answers with (default 200; others come with an error
     /// body).
