@@ -122,6 +122,24 @@ async fn an_encrypted_response_is_opened_and_a_signed_one_taken_without_jarm_enc
     let callback = provider.authorize(&authorize).await;
     let response = param(&callback, "response").unwrap();
     assert_eq!(response.split('.').count(), 5, "a JWE");
+    // A browser without a login under way: refused before anything is decrypted.
+    let stranger = support::client_with(
+        app(
+            &provider,
+            json!({"response_mode": "query.jwt",
+                              "authorization_encrypted_response_alg": "ECDH-ES",
+                              "authorization_encrypted_response_enc": "A256GCM"}),
+        )
+        .merge(("oidc.encryption_keys", &files)),
+    )
+    .await;
+    let refused = provider.deliver(&stranger, &callback).await;
+    assert_eq!(refused.status, Status::BadRequest, "{}", refused.body);
+    assert!(
+        refused.body.contains("no login is pending"),
+        "{}",
+        refused.body
+    );
     let done = provider.deliver(&client, &callback).await;
     assert_eq!(done.status, Status::SeeOther, "{}", done.body);
     // Encryption keys (for ID tokens, say) do not make JARM encryption required.

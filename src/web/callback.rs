@@ -96,7 +96,11 @@ async fn complete(
     let params = CallbackParams::parse(input)?;
     // A JARM response's state is inside it: read (unverified) only to find the pending login,
     // whose provider's keys then verify the whole response.
+    // (Nothing is decrypted for a browser that has no login under way: a flood of encrypted
+    // responses without the cookies costs no key operation.)
+    let no_pending = AuthError::InvalidState("no login is pending for this state");
     let state = match (&params.response, &params.state) {
+        (Some(_), _) if !runtime.cookies.has_pending(jar) => return Err(no_pending),
         (Some(response), _) => runtime.rp.jarm_state(response)?,
         (None, Some(state)) => state.secret().to_owned(),
         (None, None) => return Err(AuthError::InvalidState("the response has no state")),
@@ -104,9 +108,7 @@ async fn complete(
     let pending = runtime
         .cookies
         .take_pending(jar, &state)
-        .ok_or(AuthError::InvalidState(
-            "no login is pending for this state",
-        ))?;
+        .ok_or(no_pending)?;
     let return_to = safe_return_path(&pending.return_to)
         .unwrap_or("/")
         .to_owned();

@@ -293,11 +293,7 @@ impl CookieSettings {
         // Only names this library could have set: a browser's other cookie names are never
         // echoed back in a removal.
         jar.iter()
-            .filter(|c| {
-                c.name()
-                    .strip_prefix(&self.pending_prefix)
-                    .is_some_and(is_well_formed_token)
-            })
+            .filter(|c| self.is_pending_name(c.name()))
             .map(|c| {
                 let name = c.name().to_owned();
                 let pending = self
@@ -306,6 +302,18 @@ impl CookieSettings {
                 (name, pending)
             })
             .collect()
+    }
+
+    /// Whether the request carries any pending-login cookie (a cheap look at the names, before
+    /// work a response of a login would need).
+    pub fn has_pending(&self, jar: &CookieJar<'_>) -> bool {
+        jar.iter().any(|c| self.is_pending_name(c.name()))
+    }
+
+    /// Whether `name` is one this library gives a pending-login cookie.
+    fn is_pending_name(&self, name: &str) -> bool {
+        name.strip_prefix(&self.pending_prefix)
+            .is_some_and(is_well_formed_token)
     }
 
     /// The name of the pending-login cookie of `state`.
