@@ -179,6 +179,37 @@ async fn a_multi_tenant_issuer_admits_an_allowed_tenant() {
 }
 
 #[rocket::async_test]
+async fn a_multi_tenant_issuer_admits_a_jarm_response_of_an_allowed_tenant() {
+    // A JARM response carries the tenant's `iss` but no `tid`: judged as an `iss` parameter.
+    let provider = start().await;
+    multi_tenant(&provider, "t-1", "t-1");
+    let client = app(
+        &provider,
+        &[
+            ("oidc.providers.default.allowed_tenants", json!(["t-1"])),
+            ("oidc.providers.default.response_mode", json!("query.jwt")),
+        ],
+    )
+    .await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    // Another tenant's response is refused as its ID token would be.
+    let provider = start().await;
+    multi_tenant(&provider, "t-2", "t-2");
+    let client = app(
+        &provider,
+        &[
+            ("oidc.providers.default.allowed_tenants", json!(["t-1"])),
+            ("oidc.providers.default.response_mode", json!("query.jwt")),
+        ],
+    )
+    .await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::BadRequest, "{}", login.body);
+    assert!(!login.session_created);
+}
+
+#[rocket::async_test]
 async fn a_multi_tenant_issuer_refuses_another_tenant() {
     let provider = start().await;
     multi_tenant(&provider, "t-2", "t-2");

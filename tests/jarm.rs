@@ -136,7 +136,7 @@ async fn an_encrypted_response_is_opened_and_a_signed_one_taken_without_jarm_enc
     let refused = provider.deliver(&stranger, &callback).await;
     assert_eq!(refused.status, Status::BadRequest, "{}", refused.body);
     assert!(
-        refused.body.contains("no login is pending"),
+        refused.body.contains("no login under way in this browser"),
         "{}",
         refused.body
     );
@@ -265,6 +265,29 @@ async fn hostile_jarm_responses_fail_the_login_with_their_reason() {
             "`code` in the JARM response is not a string",
         ),
         (
+            "another kind of JWT (typ at+jwt)",
+            Alg::Rs256,
+            &plain,
+            Box::new(|b, _| {
+                b.jarm_claims = tweak(|c| {
+                    c["header"]["typ"] = json!("at+jwt");
+                })
+            }),
+            "its typ is not JWT",
+        ),
+        (
+            "an ID token's claims",
+            Alg::Rs256,
+            &plain,
+            Box::new(|b, _| {
+                b.jarm_claims = tweak(|c| {
+                    c.insert("sub".into(), "someone".into());
+                    c.insert("nonce".into(), "n".into());
+                })
+            }),
+            "as another kind of token does",
+        ),
+        (
             "plain parameters",
             Alg::Rs256,
             &plain,
@@ -366,7 +389,7 @@ async fn a_jarm_response_replayed_into_another_browser_or_twice_is_refused() {
     assert_eq!(stolen.status, Status::BadRequest, "{}", stolen.body);
     assert!(!stolen.session_created);
     assert!(
-        stolen.body.contains("no login is pending"),
+        stolen.body.contains("no login under way in this browser"),
         "{}",
         stolen.body
     );
@@ -396,7 +419,7 @@ async fn a_response_parameter_is_refused_where_no_jarm_was_asked_for() {
     let done = provider.deliver(&client, &callback).await;
     assert_eq!(done.status, Status::BadRequest, "{}", done.body);
     assert!(!done.session_created);
-    assert!(support::logs::count("which this login did not ask for") >= 1);
+    assert!(support::logs::count("which no login under way in this browser asked for") >= 1);
 }
 
 #[rocket::async_test]

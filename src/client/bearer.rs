@@ -303,6 +303,7 @@ async fn signed_introspection(
         media_type: INTROSPECTION_JWT,
         typ: Some("token-introspection+jwt"),
         alg,
+        iss_as_parameter: false,
     };
     let mut claims = signed.verify(client, ready, response).await?;
     match claims.get("iat").and_then(Value::as_i64) {

@@ -6,6 +6,8 @@
 //! then the response's parameters, checked as a plain response's are (state, `iss`, the parts
 //! of the response type, the code...).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::client::provider::{ProviderClient, ReadyProvider};
@@ -15,6 +17,7 @@ use crate::error::{AuthError, ProviderError};
 use crate::protocol::callback::CallbackParams;
 use crate::protocol::jwe::{decrypt, is_compact_jwe, Encryption};
 use crate::protocol::jws::decode_parts;
+use crate::protocol::rp_keys::RpKeys;
 
 /// What the errors name.
 const RESPONSE: &str = "JARM response";
@@ -22,19 +25,33 @@ const RESPONSE: &str = "JARM response";
 impl RelyingParty {
     /// The `state` of the JARM response `response`, unverified: only to find the pending
     /// login it answers (which names the provider whose keys then verify it). An encrypted
-    /// response is opened with any provider's configured JARM encryption.
-    pub fn jarm_state(&self, response: &str) -> Result<String, AuthError> {
+    /// response is opened with the JARM encryption of the `providers` (those of the JARM
+    /// logins pending in the browser), each setting tried once.
+    pub async fn jarm_state(
+        &self,
+        response: &str,
+        providers: &[String],
+    ) -> Result<String, AuthError> {
         let signed = if is_compact_jwe(response) {
-            let mut encryptions: Vec<Encryption> = self
-                .config
-                .providers
-                .values()
-                .filter_map(|p| p.authorization_encryption())
-                .collect();
-            encryptions.dedup();
-            encryptions
-                .into_iter()
-                .find_map(|encryption| opened(response, &self.keys, encryption).ok())
+            let mut encryptions: Vec<Encryption> = Vec::new();
+            for name in providers {
+                let encryption = self
+                    .config
+                    .providers
+                    .get(name)
+                    .and_then(|p| p.authorization_encryption());
+                if let Some(encryption) = encryption.filter(|e| !encryptions.contains(e)) {
+                    encryptions.push(encryption);
+                }
+            }
+            let mut opened_once = None;
+            for encryption in encryptions {
+                if let Ok(signed) = opened(response, &self.keys, encryption).await {
+                    opened_once = Some(signed);
+                    break;
+                }
+            }
+            opened_once
                 .ok_or_else(|| refused("it is encrypted, and does not decrypt as configured"))?
         } else {
             response.to_owned()
@@ -58,9 +75,9 @@ pub(crate) async fn open(
     skew: i64,
 ) -> Result<CallbackParams, AuthError> {
     let signed = match client.config.authorization_encryption() {
-        Some(encryption) if is_compact_jwe(response) => {
-            opened(response, &client.keys, encryption).map_err(|why| refused(&why))?
-        }
+        Some(encryption) if is_compact_jwe(response) => opened(response, &client.keys, encryption)
+            .await
+            .map_err(|why| refused(&why))?,
         Some(encryption) => {
             return Err(refused(&format!(
                 "it is not encrypted ({} with {} is configured)",
@@ -76,11 +93,13 @@ pub(crate) async fn open(
         None => response.to_owned(),
     };
     let alg = client.config.authorization_signing_alg().unwrap_or("RS256");
+    check_kind(&signed)?;
     let answer = SignedAnswer {
         endpoint: RESPONSE,
         media_type: "",
         typ: None,
         alg,
+        iss_as_parameter: true,
     };
     let claims = answer
         .verify_jwt(client, ready, &signed)
@@ -93,14 +112,43 @@ pub(crate) async fn open(
     CallbackParams::from_claims(&claims)
 }
 
-/// The signed JWT inside the encrypted response `response`.
-fn opened(
+/// The signed JWT inside the encrypted response `response`, decrypted on a blocking thread
+/// (a private-key operation: up to milliseconds for RSA) so that the server's async workers
+/// go on serving meanwhile.
+async fn opened(
     response: &str,
-    keys: &crate::protocol::rp_keys::RpKeys,
+    keys: &Arc<RpKeys>,
     encryption: Encryption,
 ) -> Result<String, String> {
-    let plain = decrypt(response, keys.decryption(), encryption)?;
+    let (response, keys) = (response.to_owned(), keys.clone());
+    let plain =
+        tokio::task::spawn_blocking(move || decrypt(&response, keys.decryption(), encryption))
+            .await
+            .map_err(|_| "its decryption was cancelled".to_owned())??;
     String::from_utf8(plain).map_err(|_| "what it holds is not text".to_owned())
+}
+
+/// Not another kind of JWT the provider signs (an ID token, an access token, a logout token,
+/// an introspection answer), passed off as a response: no other `typ` than `JWT`, and none of
+/// the claims only those carry.
+fn check_kind(signed: &str) -> Result<(), AuthError> {
+    let (header, claims) =
+        decode_parts(signed).map_err(|_| refused("it is not a signed JWT (compact JWS)"))?;
+    if let Some(typ) = header.get("typ") {
+        let typ = typ.as_str().unwrap_or_default();
+        let bare = typ.strip_prefix("application/").unwrap_or(typ);
+        if !bare.eq_ignore_ascii_case("jwt") {
+            return Err(refused("its typ is not JWT (another kind of token)"));
+        }
+    }
+    for claim in ["sub", "nonce", "events", "token_introspection", "cnf"] {
+        if claims.contains_key(claim) {
+            return Err(refused(&format!(
+                "it carries `{claim}`, as another kind of token does"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `exp` is required (JARM 2.1) and not passed, beyond `skew`.

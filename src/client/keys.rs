@@ -177,7 +177,15 @@ async fn fetch(
     let object = response.json_object(ENDPOINT)?;
     let set = signing_keys(&object).map_err(|why| invalid(ENDPOINT, why))?;
     for refused in &set.refused {
-        log::warn!(
+        // A key for encryption is no mistake of the provider's (request objects are
+        // encrypted to it): only a debug line.
+        let level = if refused.reason == "it is marked for encryption" {
+            log::Level::Debug
+        } else {
+            log::Level::Warn
+        };
+        log::log!(
+            level,
             "OpenID Connect: key `{}` of provider `{provider}` is refused: {}",
             refused.kid,
             refused.reason

@@ -21,6 +21,9 @@ pub(crate) struct SignedAnswer<'a> {
     pub typ: Option<&'a str>,
     /// The signature algorithm.
     pub alg: &'a str,
+    /// Whether `iss` is judged as an authorization response's `iss` parameter (JARM: no
+    /// tenant claim beside it) rather than as a token's.
+    pub iss_as_parameter: bool,
 }
 
 impl SignedAnswer<'_> {
@@ -79,7 +82,14 @@ impl SignedAnswer<'_> {
         let issuer_ok = claims
             .get("iss")
             .and_then(Value::as_str)
-            .is_some_and(|iss| client.issuer_rule(ready).accepts(iss, &claims));
+            .is_some_and(|iss| {
+                let rule = client.issuer_rule(ready);
+                if self.iss_as_parameter {
+                    rule.accepts_parameter(iss)
+                } else {
+                    rule.accepts(iss, &claims)
+                }
+            });
         if !issuer_ok {
             return Err(refuse("the signed answer is from another issuer".into()));
         }

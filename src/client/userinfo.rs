@@ -21,6 +21,7 @@ fn signed_answer(alg: &str) -> SignedAnswer<'_> {
         media_type: "application/jwt",
         typ: None,
         alg,
+        iss_as_parameter: false,
     }
 }
 

@@ -96,9 +96,12 @@ impl CallbackParams {
         self.state.is_some()
             || self.code.is_some()
             || self.error.is_some()
+            || self.error_description.is_some()
             || self.iss.is_some()
             || self.id_token.is_some()
             || self.access_token.is_some()
+            || self.token_type.is_some()
+            || self.expires_in.is_some()
     }
 
     /// Checks that the response carries exactly what `response_type` asks for: a code flow

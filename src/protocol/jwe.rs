@@ -231,12 +231,11 @@ impl DecryptionKey {
         }
         if let Some(key) = rsa_key(text) {
             use rsa::traits::PublicKeyParts;
-            let bits = key.n().bits_precision() as usize;
             let n = key.n().to_be_bytes_trimmed_vartime();
-            let bits_used = n.len() * 8;
-            if !(2048..=4096).contains(&bits_used) || bits < 2048 {
+            let bits = crate::protocol::jwk::modulus_bits(&n);
+            if !(2048..=4096).contains(&bits) {
                 return Err(format!(
-                    "holds an RSA key of {bits_used} bits (2048 to 4096 are accepted)"
+                    "holds an RSA key of {bits} bits (2048 to 4096 are accepted)"
                 ));
             }
             let e = key.e().to_be_bytes_trimmed_vartime();

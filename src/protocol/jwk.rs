@@ -103,8 +103,7 @@ pub(crate) fn encryption_keys(document: &Map<String, Value>) -> Vec<Value> {
                 "RSA" => {
                     let n = bytes(key, "n").ok()?;
                     bytes(key, "e").ok()?;
-                    let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
-                    (2048..=4096).contains(&bits)
+                    (2048..=4096).contains(&modulus_bits(&n))
                         && matches!(alg, None | Some(Some("RSA-OAEP-256")))
                 }
                 "EC" => {
@@ -121,6 +120,16 @@ pub(crate) fn encryption_keys(document: &Map<String, Value>) -> Vec<Value> {
             fits.then(|| Value::Object(key.clone()))
         })
         .collect()
+}
+
+/// The exact size in bits of the big-endian unsigned integer `n` (an RSA modulus).
+pub(crate) fn modulus_bits(n: &[u8]) -> usize {
+    let leading_zeros = n.iter().take_while(|b| **b == 0).count();
+    let significant = &n[leading_zeros..];
+    significant.len() * 8
+        - significant
+            .first()
+            .map_or(0, |b| b.leading_zeros() as usize)
 }
 
 /// A public key sent with a message (a DPoP proof's `jwk`) to verify it with `alg`: the rules
@@ -242,12 +251,7 @@ fn check_rsa(key: &Map<String, Value>, alg: Option<&str>) -> Result<Option<&'sta
     }
     let n = bytes(key, "n")?;
     bytes(key, "e")?;
-    let leading_zeros = n.iter().take_while(|b| **b == 0).count();
-    let significant = &n[leading_zeros..];
-    let bits = significant.len() * 8
-        - significant
-            .first()
-            .map_or(0, |b| b.leading_zeros() as usize);
+    let bits = modulus_bits(&n);
     if bits < 2048 {
         return Err(format!(
             "an RSA key of {bits} bits is too weak (at least 2048)"

@@ -342,7 +342,8 @@ impl ProviderState {
             .into_iter()
             .map(|(name, value)| (name, Value::String(value)))
             .collect();
-        claims.insert("iss".into(), self.issuer().into());
+        // The `iss` parameter's value (a tenant's issuer, say), else the issuer.
+        claims.entry("iss").or_insert_with(|| self.issuer().into());
         claims.insert("aud".into(), request.client_id.clone().into());
         claims.insert("exp".into(), (unix_now() + 120).into());
         let mut header = Map::new();

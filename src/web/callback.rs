@@ -96,12 +96,20 @@ async fn complete(
     let params = CallbackParams::parse(input)?;
     // A JARM response's state is inside it: read (unverified) only to find the pending login,
     // whose provider's keys then verify the whole response.
-    // (Nothing is decrypted for a browser that has no login under way: a flood of encrypted
-    // responses without the cookies costs no key operation.)
+    // Only for a browser with a JARM login under way (in an authenticated cookie), and only
+    // with those logins' providers' settings: a flood of encrypted responses costs no key
+    // operation without one.
     let no_pending = AuthError::InvalidState("no login is pending for this state");
     let state = match (&params.response, &params.state) {
-        (Some(_), _) if !runtime.cookies.has_pending(jar) => return Err(no_pending),
-        (Some(response), _) => runtime.rp.jarm_state(response)?,
+        (Some(response), _) => {
+            let providers = runtime.cookies.pending_jarm_providers(jar);
+            if providers.is_empty() {
+                return Err(AuthError::InvalidCallback(
+                    "a JARM `response`, which no login under way in this browser asked for".into(),
+                ));
+            }
+            runtime.rp.jarm_state(response, &providers).await?
+        }
         (None, Some(state)) => state.secret().to_owned(),
         (None, None) => return Err(AuthError::InvalidState("the response has no state")),
     };

@@ -304,10 +304,15 @@ impl CookieSettings {
             .collect()
     }
 
-    /// Whether the request carries any pending-login cookie (a cheap look at the names, before
-    /// work a response of a login would need).
-    pub fn has_pending(&self, jar: &CookieJar<'_>) -> bool {
-        jar.iter().any(|c| self.is_pending_name(c.name()))
+    /// The providers of the JARM logins pending in the request (their cookies opened: a name
+    /// alone proves nothing), before the work a JARM response needs.
+    pub fn pending_jarm_providers(&self, jar: &CookieJar<'_>) -> Vec<String> {
+        self.pending_logins(jar)
+            .into_iter()
+            .filter_map(|(_, pending)| pending)
+            .filter(|pending| pending.response_mode.is_jwt())
+            .map(|pending| pending.provider)
+            .collect()
     }
 
     /// Whether `name` is one this library gives a pending-login cookie.
