@@ -4,7 +4,8 @@
 //! JWE decryption per key management (the `jwe` fuzz target's entry: decryption, then the
 //! header read again for its assertions).
 //!
-//! `cargo bench --bench messages` (release). `cargo test --benches` runs each once (CI smoke).
+//! `cargo bench --features fuzzing --bench messages` (release). `cargo test --benches
+//! --all-features` runs each once (CI smoke).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rocket::figment::Figment;
