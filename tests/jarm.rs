@@ -510,3 +510,59 @@ async fn registration_asks_for_the_jarm_algorithms() {
         "A128CBC-HS256"
     );
 }
+
+#[rocket::async_test]
+async fn what_the_provider_does_not_offer_fails_the_login_naming_the_setting() {
+    support::logs::capture();
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .unwrap()
+        .serialize_pem();
+    let files = [support::key_file("jarm-offered", "ec.pem", &ec)];
+    // (the provider's metadata, the app's settings, the refusal)
+    let rows = [
+        (
+            json!({"response_modes_supported": ["query", "fragment"]}),
+            json!({"response_mode": "form_post.jwt"}),
+            "does not offer response_mode `form_post.jwt`",
+        ),
+        (
+            json!({"authorization_signing_alg_values_supported": ["RS256"]}),
+            json!({"response_mode": "jwt", "authorization_signed_response_alg": "ES256"}),
+            "does not offer authorization_signed_response_alg `ES256`",
+        ),
+        (
+            json!({"id_token_encryption_alg_values_supported": ["RSA-OAEP-256"]}),
+            json!({"id_token_encrypted_response_alg": "ECDH-ES"}),
+            "does not offer id_token_encrypted_response_alg `ECDH-ES`",
+        ),
+        (
+            json!({"userinfo_encryption_alg_values_supported": ["ECDH-ES"],
+                   "userinfo_encryption_enc_values_supported": ["A256GCM"]}),
+            json!({"userinfo_encrypted_response_alg": "ECDH-ES"}),
+            "does not offer userinfo_encrypted_response_enc `A128CBC-HS256`",
+        ),
+        (
+            json!({"authorization_encryption_alg_values_supported": ["RSA-OAEP-256"]}),
+            json!({"response_mode": "query.jwt", "authorization_encrypted_response_alg": "ECDH-ES"}),
+            "does not offer authorization_encrypted_response_alg `ECDH-ES`",
+        ),
+    ];
+    for (metadata, settings, refusal) in rows {
+        let provider = TestProvider::start().await;
+        provider.configure(|b| {
+            b.discovery_document = Some(Arc::new(move |document: &mut Value| {
+                for (key, value) in metadata.as_object().unwrap() {
+                    document[key] = value.clone();
+                }
+            }))
+        });
+        let figment = app(&provider, settings).merge(("oidc.encryption_keys", &files));
+        let client = support::client_with(figment).await;
+        let start = client.get("/").header(Accept::HTML).dispatch().await;
+        assert_eq!(start.status(), Status::BadGateway, "{refusal}");
+        assert!(start.headers().get_one("Location").is_none());
+        let body = start.into_string().await.unwrap_or_default();
+        assert!(body.contains(refusal), "{refusal}: {body}");
+        assert_eq!(provider.hits().authorize, 0, "{refusal}");
+    }
+}

@@ -284,18 +284,78 @@ fn with_step_up(
     params
 }
 
-/// The provider must offer the configured response type (when it says what it offers).
+/// The provider must offer what the configuration asks of it, where its metadata says what it
+/// offers (an empty list says nothing): the response type, a response mode that is sent, the
+/// JARM signature algorithm, and each configured encryption. A login then fails at once with
+/// the setting named, not at the provider or with a message the provider did not protect.
 fn check_offered(config: &ProviderConfig, metadata: &ProviderMetadata) -> Result<(), AuthError> {
     let response_type = config.response_type;
     let offered = &metadata.response_types_supported;
-    if offered.is_empty() || offered.iter().any(|t| response_type.matches(t)) {
-        return Ok(());
+    if !(offered.is_empty() || offered.iter().any(|t| response_type.matches(t))) {
+        return Err(invalid(
+            "discovery endpoint",
+            format!("the provider does not offer response_type `{response_type}`"),
+        )
+        .into());
     }
-    Err(invalid(
-        "discovery endpoint",
-        format!("the provider does not offer response_type `{response_type}`"),
-    )
-    .into())
+    let mode = config.response_mode();
+    let sent_mode = (mode != response_type.default_mode()).then(|| mode.as_str());
+    let mut asked: Vec<(&str, &str, &[String])> = vec![];
+    if let Some(mode) = sent_mode {
+        asked.push(("response_mode", mode, &metadata.response_modes_supported));
+    }
+    if let Some(alg) = config.authorization_signing_alg() {
+        asked.push((
+            "authorization_signed_response_alg",
+            alg,
+            &metadata.authorization_signing_alg_values_supported,
+        ));
+    }
+    let encryptions = [
+        (
+            "id_token",
+            config.id_token_encryption(),
+            &metadata.id_token_encryption_alg_values_supported,
+            &metadata.id_token_encryption_enc_values_supported,
+        ),
+        (
+            "userinfo",
+            config.userinfo_encryption(),
+            &metadata.userinfo_encryption_alg_values_supported,
+            &metadata.userinfo_encryption_enc_values_supported,
+        ),
+        (
+            "authorization",
+            config.authorization_encryption(),
+            &metadata.authorization_encryption_alg_values_supported,
+            &metadata.authorization_encryption_enc_values_supported,
+        ),
+    ];
+    let names: Vec<(String, String)> = encryptions
+        .iter()
+        .map(|(what, ..)| {
+            (
+                format!("{what}_encrypted_response_alg"),
+                format!("{what}_encrypted_response_enc"),
+            )
+        })
+        .collect();
+    for ((_, encryption, algs, encs), (alg_key, enc_key)) in encryptions.iter().zip(&names) {
+        if let Some(encryption) = encryption {
+            asked.push((alg_key, encryption.alg.name(), algs));
+            asked.push((enc_key, encryption.enc.name(), encs));
+        }
+    }
+    for (key, value, offered) in asked {
+        if !offered.is_empty() && !offered.iter().any(|o| o == value) {
+            return Err(invalid(
+                "discovery endpoint",
+                format!("the provider does not offer {key} `{value}`"),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The authorization request parameters besides the protocol's own: the configured ones, then

@@ -69,6 +69,30 @@ pub struct ProviderMetadata {
     /// The provider takes authorization requests only through its PAR endpoint (RFC 9126 5).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// The response modes the provider offers (empty: not advertised).
+    #[serde(default)]
+    pub response_modes_supported: Vec<String>,
+    /// The algorithms the provider signs JARM responses with.
+    #[serde(default)]
+    pub authorization_signing_alg_values_supported: Vec<String>,
+    /// The key management algorithms the provider encrypts ID tokens with.
+    #[serde(default)]
+    pub id_token_encryption_alg_values_supported: Vec<String>,
+    /// The content encryptions the provider encrypts ID tokens with.
+    #[serde(default)]
+    pub id_token_encryption_enc_values_supported: Vec<String>,
+    /// The key management algorithms the provider encrypts userinfo answers with.
+    #[serde(default)]
+    pub userinfo_encryption_alg_values_supported: Vec<String>,
+    /// The content encryptions the provider encrypts userinfo answers with.
+    #[serde(default)]
+    pub userinfo_encryption_enc_values_supported: Vec<String>,
+    /// The key management algorithms the provider encrypts JARM responses with.
+    #[serde(default)]
+    pub authorization_encryption_alg_values_supported: Vec<String>,
+    /// The content encryptions the provider encrypts JARM responses with.
+    #[serde(default)]
+    pub authorization_encryption_enc_values_supported: Vec<String>,
     /// The key management algorithms the provider decrypts request objects with.
     #[serde(default)]
     pub request_object_encryption_alg_values_supported: Vec<String>,
