@@ -551,3 +551,99 @@ async fn registration_asks_for_the_configured_encryption() {
         .collect();
     assert_eq!(uses, ["enc", "enc"]);
 }
+
+/// POSTs `token` to the back-channel logout route: status and body.
+async fn backchannel(
+    client: &rocket::local::asynchronous::Client,
+    token: &str,
+) -> (Status, String) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("logout_token", token)
+        .finish();
+    let response = client
+        .post("/backchannel_logout")
+        .header(rocket::http::ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await;
+    let status = response.status();
+    (status, response.into_string().await.unwrap_or_default())
+}
+
+/// Back-Channel Logout 2.6, step 1: a provider that encrypts ID tokens encrypts its logout
+/// tokens the same way. Such a token ends the session; one not encrypted, or encrypted
+/// otherwise, altered or to someone else, is refused (400, the reason in the answer,
+/// the session untouched, no token echoed).
+#[rocket::async_test]
+async fn encrypted_logout_tokens_end_the_session_and_others_are_refused() {
+    support::logs::capture();
+    let files = key_files("jwe-logout");
+    let (rsa, ec) = published(&files).await;
+    let (_, other_ec) = published(&key_files("jwe-logout-stranger")).await;
+    let provider = TestProvider::start().await;
+    let ours = Encrypt::new(ec.clone(), "ECDH-ES", "A256GCM");
+    provider.configure(|b| b.id_token_encryption = Some(ours.clone()));
+    let settings = json!({"id_token_encrypted_response_alg": "ECDH-ES",
+                          "id_token_encrypted_response_enc": "A256GCM"});
+    let client = support::client_with(app(&provider, &files, settings)).await;
+    assert!(provider.login(&client, "/").await.session_created);
+    let (status, page) = support::json_page(&client, "/", Accept::JSON).await;
+    assert_eq!(status, Status::Ok);
+    let sid = page["id_token"]["sid"].as_str().expect("a sid").to_owned();
+    let token_with = |encryption: Option<Encrypt>| {
+        provider.configure(|b| b.id_token_encryption = encryption);
+        let sid = sid.clone();
+        provider.logout_token(serde_json::Map::new(), |c| {
+            c.insert("sid".into(), sid.into());
+        })
+    };
+    let rows = [
+        (
+            "plain",
+            None,
+            "it is not encrypted (ECDH-ES with A256GCM is configured)",
+        ),
+        (
+            "another recipient",
+            Some(Encrypt::new(other_ec.clone(), "ECDH-ES", "A256GCM")),
+            "to a key that is not ours",
+        ),
+        (
+            "another key management",
+            Some(Encrypt::new(rsa.clone(), "RSA-OAEP-256", "A256GCM")),
+            "is not the configured one",
+        ),
+        (
+            "another content encryption",
+            Some(Encrypt::new(ec.clone(), "ECDH-ES", "A128GCM")),
+            "A128GCM",
+        ),
+        (
+            "tampered tag",
+            Some(ours.clone().tampered(4)),
+            "does not decrypt with our keys",
+        ),
+        (
+            "tampered ciphertext",
+            Some(ours.clone().tampered(3)),
+            "does not decrypt with our keys",
+        ),
+    ];
+    for (what, encryption, because) in rows {
+        let token = token_with(encryption);
+        let (status, body) = backchannel(&client, &token).await;
+        assert_eq!(status, Status::BadRequest, "{what}: {body}");
+        assert!(body.contains(because), "{what}: {body}");
+        assert!(
+            !body.contains("eyJ"),
+            "{what}: a token in the answer: {body}"
+        );
+        let (status, _) = support::json_page(&client, "/", Accept::JSON).await;
+        assert_eq!(status, Status::Ok, "{what}: the session ended");
+    }
+    // Encrypted as the provider's ID tokens are: the session ends.
+    let (status, body) = backchannel(&client, &token_with(Some(ours.clone()))).await;
+    assert_eq!(status, Status::Ok, "{body}");
+    let (status, _) = support::json_page(&client, "/", Accept::JSON).await;
+    assert_eq!(status, Status::Unauthorized);
+}

@@ -1660,18 +1660,35 @@ async fn i31_jwe_when_encryption_is_not_configured() {
 }
 
 #[rocket::async_test]
-async fn i32_encryption_cannot_be_negotiated_so_no_plain_jws_is_taken_for_one() {
-    // ID-token encryption is not supported: there is no setting that would negotiate it (and
-    // then accept a plain JWS instead). The setting is refused at ignite, so an application
-    // cannot believe it has it; and encrypted tokens are refused (I31).
+async fn i32_encryption_negotiated_but_a_plain_jws_is_refused() {
+    // With ID-token encryption configured, a signed-only ID token is refused (502, the error
+    // view, no session): whoever could strip the encryption must not be believed. The signed
+    // token itself is valid: only the missing encryption refuses it. (Every encrypted form,
+    // and every way to get one wrong: tests/encryption.rs.)
     let provider = start().await;
-    let error = config_error(
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .unwrap()
+        .serialize_pem();
+    let keys = [support::key_file("matrix-i32", "ec.pem", &ec)];
+    let client = app(
         &provider,
-        "id_token_encrypted_response_alg",
-        json!("RSA-OAEP"),
+        &[
+            ("oidc.encryption_keys", json!(keys)),
+            (
+                "oidc.providers.default.id_token_encrypted_response_alg",
+                json!("ECDH-ES"),
+            ),
+        ],
+    )
+    .await;
+    let before = support::logs::count("it is not encrypted (ECDH-ES with A128CBC-HS256");
+    let attempt = expect_refusal(&provider, &client, 502).await;
+    assert!(!attempt.session_created);
+    assert_eq!(provider.hits().userinfo, 0);
+    assert!(
+        support::logs::count("it is not encrypted (ECDH-ES with A128CBC-HS256") > before,
+        "the reason is logged"
     );
-    assert!(error.contains("id_token_encrypted_response_alg"), "{error}");
-    assert_logs_clean(Some(&provider), &[]);
 }
 
 #[rocket::async_test]
@@ -2488,9 +2505,10 @@ async fn s6_a_replayed_old_session_cookie_is_still_expired() {
 
 #[rocket::async_test]
 async fn s7_a_cookie_of_another_secret_key_is_no_session() {
-    // Secret rotation is not supported: Rocket has one `secret_key`, so a cookie sealed with
-    // the previous key cannot be accepted. What the row still requires, and this checks: such a
-    // cookie is cleanly no session (anonymous, no 500), and the user simply logs in again.
+    // A cookie sealed with a key the app no longer has (neither `secret_key` nor one of
+    // `oidc.previous_secret_keys`) is cleanly no session (anonymous, no 500), and the user
+    // simply logs in again. Rotation itself (a previous key still accepted, the cookie
+    // re-sealed under the new one): tests/key_rotation.rs.
     let provider = start().await;
     let before_rotation = app(&provider, &[]).await;
     let mut seen = logged_in(&provider, &before_rotation).await;

@@ -423,8 +423,11 @@ async fn b21_anything_but_a_form_post_with_one_logout_token_is_refused() {
 #[rocket::async_test]
 async fn b22_an_encrypted_token_is_refused() {
     let (provider, client, _) = session().await;
+    // Without ID-token encryption configured (tests/encryption.rs has the tokens encrypted
+    // as configured, and those encrypted otherwise).
     let encrypted = "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d";
-    refused(&provider, &client, encrypted, "encrypted").await;
+    let because = "it is encrypted, and no provider has id_token_encrypted_response_alg";
+    refused(&provider, &client, encrypted, because).await;
 }
 
 #[rocket::async_test]

@@ -601,21 +601,56 @@ async fn api_tokens_introspected_with_signed_answers() {
 
 #[rocket::async_test]
 async fn a_logout_at_the_real_provider_ends_the_session_by_back_channel() {
+    logout_at_the_provider_by_back_channel(false).await;
+}
+
+/// Back-Channel Logout 2.6: a provider that encrypts the client's ID tokens encrypts its
+/// logout tokens the same way (oidc-provider does); the app opens them with its keys.
+#[rocket::async_test]
+async fn an_encrypted_logout_token_from_the_real_provider_ends_the_session() {
+    logout_at_the_provider_by_back_channel(true).await;
+}
+
+async fn logout_at_the_provider_by_back_channel(encrypted: bool) {
     // The application serves real HTTP: the provider POSTs the logout token to it.
     let port = support::free_port();
     let app = format!("http://127.0.0.1:{port}");
     let callback = format!("{app}/redirect_uri");
     let backchannel = format!("{app}/backchannel_logout");
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .unwrap()
+        .serialize_pem();
+    let keys = [support::key_file("real-bcl-jwe", "ec.pem", &ec)];
+    let jwks = support::served_keys(&[], &keys).await.to_string();
+    let mut env = vec![("BACKCHANNEL_LOGOUT_URI", backchannel.as_str())];
+    if encrypted {
+        env.extend([
+            ("CLIENT_JWKS", jwks.as_str()),
+            ("ID_TOKEN_ENC", "ECDH-ES A256GCM"),
+        ]);
+    }
     let op = real_op::RealOp::start_with_env(
         CLIENT_ID,
         CLIENT_SECRET,
         &[&callback],
         &[],
         "client_secret_basic",
-        &[("BACKCHANNEL_LOGOUT_URI", &backchannel)],
+        &env,
     )
     .await;
-    let figment = figment(&op.issuer, "client_secret_basic").merge(("oidc.base_url", &app));
+    let mut figment = figment(&op.issuer, "client_secret_basic").merge(("oidc.base_url", &app));
+    if encrypted {
+        figment = figment
+            .merge(("oidc.encryption_keys", &keys))
+            .merge((
+                "oidc.providers.default.id_token_encrypted_response_alg",
+                "ECDH-ES",
+            ))
+            .merge((
+                "oidc.providers.default.id_token_encrypted_response_enc",
+                "A256GCM",
+            ));
+    }
     support::serve_on(figment, port).await;
 
     // Log in through the provider's pages: a browser with its own cookies for each site.

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::client::own_keys::decrypt_with_any;
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::RelyingParty;
 use crate::error::{AuthError, TokenError};
+use crate::protocol::jwe::{is_compact_jwe, Encryption};
 use crate::protocol::jws::{allowed_algs, check_alg, verify_signature, JsonObject};
 use crate::protocol::logout_token::{parse_logout_token, MAX_AGE};
 use crate::session::records::{EndedBy, Records};
@@ -40,12 +42,33 @@ impl RelyingParty {
         raw: &str,
     ) -> Result<LogoutEvent, AuthError> {
         let skew = self.config.clock_skew as i64;
+        let (signed, encryption) = self.open_logout_token(raw).await?;
+        let raw = signed.as_deref().unwrap_or(raw);
         let (header, claims) = parse_logout_token(raw, unix_now(), skew)?;
         let issuer = claims
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| TokenError::Issuer("missing".into()))?;
         let (client, ready) = self.client_of_logout_token(issuer, &claims).await?;
+        // Encrypted exactly as this provider's ID tokens must be (section 2.6, step 1): a
+        // plain token where they are encrypted is refused, as a plain ID token is.
+        match (client.config.id_token_encryption(), encryption) {
+            (configured, used) if configured == used => {}
+            (Some(configured), None) => {
+                return Err(TokenError::Encryption(format!(
+                    "it is not encrypted ({} with {} is configured)",
+                    configured.alg.name(),
+                    configured.enc.name()
+                ))
+                .into())
+            }
+            _ => {
+                return Err(TokenError::Encryption(
+                    "it is not encrypted as its provider's ID tokens are".into(),
+                )
+                .into())
+            }
+        }
         // The header: an allowed algorithm of this provider's ID tokens; typed as a logout
         // token or not typed (never as another kind of JWT, like an access token).
         let algs = allowed_algs(
@@ -80,6 +103,40 @@ impl RelyingParty {
             sid: string("sid"),
             jti_record,
         })
+    }
+
+    /// The signed token inside `raw` when it is encrypted (a compact JWE), decrypted with
+    /// the ID-token encryption of a provider that has one (each setting tried once), and
+    /// that setting; `(None, None)` for a signed token. Which provider sent it is known only
+    /// once it is open: the caller then holds the token to that provider's setting.
+    async fn open_logout_token(
+        &self,
+        raw: &str,
+    ) -> Result<(Option<String>, Option<Encryption>), AuthError> {
+        if !is_compact_jwe(raw) {
+            return Ok((None, None));
+        }
+        let mut settings: Vec<Encryption> = Vec::new();
+        for provider in self.config.providers.values() {
+            if let Some(encryption) = provider.id_token_encryption() {
+                if !settings.contains(&encryption) {
+                    settings.push(encryption);
+                }
+            }
+        }
+        if settings.is_empty() {
+            return Err(TokenError::Encryption(
+                "it is encrypted, and no provider has id_token_encrypted_response_alg".into(),
+            )
+            .into());
+        }
+        let (signed, encryption) = decrypt_with_any(&self.keys, raw, &settings)
+            .await
+            .map_err(TokenError::Encryption)?;
+        if is_compact_jwe(&signed) {
+            return Err(TokenError::Encryption("it holds another encrypted token".into()).into());
+        }
+        Ok((Some(signed), Some(encryption)))
     }
 
     /// The provider and client a logout token is for: a provider with its issuer (for a

@@ -6,18 +6,16 @@
 //! then the response's parameters, checked as a plain response's are (state, `iss`, the parts
 //! of the response type, the code...).
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
+use crate::client::own_keys::{decrypt_off_thread, decrypt_with_any};
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::signed_answer::SignedAnswer;
 use crate::client::RelyingParty;
 use crate::error::{AuthError, ProviderError};
 use crate::protocol::callback::CallbackParams;
-use crate::protocol::jwe::{decrypt, is_compact_jwe, Encryption};
+use crate::protocol::jwe::{is_compact_jwe, Encryption};
 use crate::protocol::jws::decode_parts;
-use crate::protocol::rp_keys::RpKeys;
 
 /// What the errors name.
 const RESPONSE: &str = "JARM response";
@@ -44,15 +42,10 @@ impl RelyingParty {
                     encryptions.push(encryption);
                 }
             }
-            let mut opened_once = None;
-            for encryption in encryptions {
-                if let Ok(signed) = opened(response, &self.keys, encryption).await {
-                    opened_once = Some(signed);
-                    break;
-                }
-            }
-            opened_once
-                .ok_or_else(|| refused("it is encrypted, and does not decrypt as configured"))?
+            decrypt_with_any(&self.keys, response, &encryptions)
+                .await
+                .map(|(signed, _)| signed)
+                .map_err(|_| refused("it is encrypted, and does not decrypt as configured"))?
         } else {
             response.to_owned()
         };
@@ -75,9 +68,11 @@ pub(crate) async fn open(
     skew: i64,
 ) -> Result<CallbackParams, AuthError> {
     let signed = match client.config.authorization_encryption() {
-        Some(encryption) if is_compact_jwe(response) => opened(response, &client.keys, encryption)
-            .await
-            .map_err(|why| refused(&why))?,
+        Some(encryption) if is_compact_jwe(response) => {
+            decrypt_off_thread(&client.keys, response, encryption)
+                .await
+                .map_err(|why| refused(&why))?
+        }
         Some(encryption) => {
             return Err(refused(&format!(
                 "it is not encrypted ({} with {} is configured)",
@@ -110,22 +105,6 @@ pub(crate) async fn open(
         })?;
     check_expiry(&claims, now, skew)?;
     CallbackParams::from_claims(&claims)
-}
-
-/// The signed JWT inside the encrypted response `response`, decrypted on a blocking thread
-/// (a private-key operation: up to milliseconds for RSA) so that the server's async workers
-/// go on serving meanwhile.
-async fn opened(
-    response: &str,
-    keys: &Arc<RpKeys>,
-    encryption: Encryption,
-) -> Result<String, String> {
-    let (response, keys) = (response.to_owned(), keys.clone());
-    let plain =
-        tokio::task::spawn_blocking(move || decrypt(&response, keys.decryption(), encryption))
-            .await
-            .map_err(|_| "its decryption was cancelled".to_owned())??;
-    String::from_utf8(plain).map_err(|_| "what it holds is not text".to_owned())
 }
 
 /// Not another kind of JWT the provider signs (an ID token, an access token, a logout token,

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::config::OidcConfig;
-use crate::protocol::jwe::DecryptionKey;
+use crate::protocol::jwe::{decrypt, DecryptionKey, Encryption};
 use crate::protocol::rp_keys::{RpKey, RpKeys};
 use crate::util::text::for_log;
 
@@ -66,4 +66,41 @@ pub(crate) fn load(config: &OidcConfig) -> Result<Arc<RpKeys>, String> {
         }
     }
     Ok(Arc::new(RpKeys::new(keys).with_decryption(decryption)))
+}
+
+/// The text inside `raw`, a compact JWE to the relying party's `keys` with `encryption`,
+/// decrypted on a blocking thread (a private-key operation: up to milliseconds for RSA) so
+/// that the server's async workers go on serving meanwhile.
+pub(crate) async fn decrypt_off_thread(
+    keys: &Arc<RpKeys>,
+    raw: &str,
+    encryption: Encryption,
+) -> Result<String, String> {
+    let (raw, keys) = (raw.to_owned(), keys.clone());
+    let plain = tokio::task::spawn_blocking(move || decrypt(&raw, keys.decryption(), encryption))
+        .await
+        .map_err(|_| "its decryption was cancelled".to_owned())??;
+    String::from_utf8(plain).map_err(|_| "what it holds is not text".to_owned())
+}
+
+/// The text inside `raw`, decrypted with the first of `settings` that opens it (each tried
+/// once, in order; a setting whose algorithms the header does not name fails before any key
+/// operation), and that setting; else the reasons, one per setting.
+pub(crate) async fn decrypt_with_any(
+    keys: &Arc<RpKeys>,
+    raw: &str,
+    settings: &[Encryption],
+) -> Result<(String, Encryption), String> {
+    let mut reasons = Vec::new();
+    for &encryption in settings {
+        match decrypt_off_thread(keys, raw, encryption).await {
+            Ok(plain) => return Ok((plain, encryption)),
+            Err(why) => reasons.push(why),
+        }
+    }
+    Err(if reasons.is_empty() {
+        "no encryption is configured for it".into()
+    } else {
+        reasons.join("; ")
+    })
 }

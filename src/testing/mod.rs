@@ -650,7 +650,8 @@ impl TestProvider {
 
     /// A logout token (OpenID Connect Back-Channel Logout 1.0) from this provider for the
     /// default client: `iss`, `aud`, `iat`, `exp` (in 2 minutes), a fresh `jti`, the logout
-    /// event and `typ: logout+jwt`, signed as the behaviour says (`signing`). Add `sub` or
+    /// event and `typ: logout+jwt`, signed as the behaviour says (`signing`), then encrypted
+    /// as its ID tokens are (`id_token_encryption`, as Back-Channel Logout 2.6 says). Add `sub` or
     /// `sid` (and anything else) with `change`; `header` members replace the defaults (`null`
     /// removes one).
     pub fn logout_token(
@@ -674,12 +675,16 @@ impl TestProvider {
         let mut full_header = Map::new();
         full_header.insert("typ".into(), "logout+jwt".into());
         full_header.extend(header);
-        keys::make_jwt(
+        let signed = keys::make_jwt(
             &self.state.current_key(),
             &behaviour.signing,
             full_header,
             &claims,
-        )
+        );
+        match &behaviour.id_token_encryption {
+            Some(encrypt) => encrypt.apply(signed.as_bytes()),
+            None => signed,
+        }
     }
 
     /// Validates `raw` like a login callback does (with this provider's current keys), and

@@ -1,5 +1,6 @@
-//! The relying party's public keys (`jwks_path`): the JWK set of `signing_keys`, public parts
-//! only, for providers that verify its client assertions (and, later, its signed requests).
+//! The relying party's public keys (`jwks_path`): the JWK set of `signing_keys` (`use: sig`,
+//! for providers that verify its client assertions and signed request objects) and of
+//! `encryption_keys` (`use: enc`, for providers that encrypt to it), public parts only.
 
 use rocket::http::{ContentType, Header};
 use rocket::response::Responder;
