@@ -52,10 +52,42 @@ pub(crate) fn check(provider: &ProviderConfig, key: &str) -> Result<(), ConfigEr
             "cannot be true under the fapi2 profile (TLS everywhere but loopback)",
         );
     }
-    if let Some(algs) = &provider.id_token_signing_algs {
+    if provider.metadata.is_some() {
+        return refuse(
+            "metadata",
+            "cannot be set under the fapi2 profile (metadata from discovery only, so that \
+             its issuer is checked against the configured one)",
+        );
+    }
+    // Every signature the client verifies: PS256, ES256 or EdDSA (FAPI 2.0 5.4.1).
+    let single = |alg: &Option<String>| alg.iter().cloned().collect::<Vec<_>>();
+    let signed = [
+        (
+            "id_token_signing_algs",
+            provider.id_token_signing_algs.clone(),
+        ),
+        (
+            "access_token_signing_algs",
+            provider.access_token_signing_algs.clone(),
+        ),
+        (
+            "userinfo_signed_response_alg",
+            Some(single(&provider.userinfo_signed_response_alg)),
+        ),
+        (
+            "authorization_signed_response_alg",
+            Some(single(&provider.authorization_signed_response_alg)),
+        ),
+        (
+            "introspection_signed_response_alg",
+            Some(single(&provider.introspection_signed_response_alg)),
+        ),
+    ];
+    for (name, algs) in signed {
+        let algs = algs.unwrap_or_default();
         if let Some(alg) = algs.iter().find(|a| !FAPI2_ALGS.contains(&a.as_str())) {
             return Err(ConfigError::invalid(
-                &format!("{key}.id_token_signing_algs"),
+                &format!("{key}.{name}"),
                 format!("`{alg}` is not allowed under the fapi2 profile (PS256, ES256 or EdDSA)"),
             ));
         }
@@ -63,8 +95,19 @@ pub(crate) fn check(provider: &ProviderConfig, key: &str) -> Result<(), ConfigEr
     Ok(())
 }
 
+/// The algorithm signed answers (JARM responses, introspection answers) have by default:
+/// `PS256` under the fapi2 profile, else `RS256`.
+pub(crate) fn default_answer_alg(provider: &ProviderConfig) -> &'static str {
+    if provider.is_fapi2() {
+        "PS256"
+    } else {
+        "RS256"
+    }
+}
+
 /// Fills in what the profile implies where the configuration left it open: every request
-/// pushed, and the profile's ID-token algorithms.
+/// pushed, and the profile's algorithms for ID tokens and JWT access tokens (the defaults of
+/// signed answers: [`default_answer_alg`]).
 pub(crate) fn apply(provider: &mut ProviderConfig) {
     let Some(Profile::Fapi2) = provider.profile else {
         return;
@@ -72,8 +115,12 @@ pub(crate) fn apply(provider: &mut ProviderConfig) {
     if provider.pushed_authorization == PushedAuthorization::Auto {
         provider.pushed_authorization = PushedAuthorization::Required;
     }
+    let fapi2_algs = || Some(FAPI2_ALGS.iter().map(|a| a.to_string()).collect());
     if provider.id_token_signing_algs.is_none() {
-        provider.id_token_signing_algs = Some(FAPI2_ALGS.iter().map(|a| a.to_string()).collect());
+        provider.id_token_signing_algs = fapi2_algs();
+    }
+    if provider.access_token_signing_algs.is_none() {
+        provider.access_token_signing_algs = fapi2_algs();
     }
 }
 
@@ -118,11 +165,28 @@ mod tests {
         let config = load("").unwrap();
         let provider = &config.providers["default"];
         assert_eq!(provider.pushed_authorization, PushedAuthorization::Required);
+        let fapi2_algs = ["PS256".to_owned(), "ES256".into(), "EdDSA".into()];
         assert_eq!(
             provider.id_token_signing_algs.as_deref(),
-            Some(&["PS256".to_owned(), "ES256".into(), "EdDSA".into()][..])
+            Some(&fapi2_algs[..])
+        );
+        assert_eq!(
+            provider.access_token_signing_algs.as_deref(),
+            Some(&fapi2_algs[..])
         );
         assert!(provider.is_fapi2());
+        // Signed answers default to PS256 (RS256 outside the profile).
+        let signed = "response_mode = \"jwt\"\nintrospection_response = \"jwt\"";
+        let config = load(signed).unwrap();
+        let provider = &config.providers["default"];
+        assert_eq!(provider.authorization_signing_alg(), Some("PS256"));
+        assert_eq!(provider.introspection_alg(), Some("PS256"));
+        let plain = FAPI.replace("profile = \"fapi2\"", signed);
+        let config = OidcConfig::from_figment(&Figment::from(Toml::string(&plain))).unwrap();
+        let provider = &config.providers["default"];
+        assert_eq!(provider.authorization_signing_alg(), Some("RS256"));
+        assert_eq!(provider.introspection_alg(), Some("RS256"));
+        assert_eq!(provider.access_token_signing_algs, None);
     }
 
     #[test]
@@ -135,6 +199,32 @@ mod tests {
             (
                 "id_token_signing_algs = [\"RS256\"]",
                 "id_token_signing_algs",
+            ),
+            (
+                "access_token_signing_algs = [\"ES256\", \"RS256\"]",
+                "access_token_signing_algs",
+            ),
+            (
+                "userinfo_signed_response_alg = \"RS256\"",
+                "userinfo_signed_response_alg",
+            ),
+            (
+                "response_mode = \"jwt\"\nauthorization_signed_response_alg = \"ES384\"",
+                "authorization_signed_response_alg",
+            ),
+            (
+                "introspection_response = \"jwt\"\nintrospection_signed_response_alg = \"RS256\"",
+                "introspection_signed_response_alg",
+            ),
+            (
+                "[oidc.providers.default.metadata]\nissuer = \"https://op.example\"\n\
+                 authorization_endpoint = \"https://op.example/a\"\n\
+                 token_endpoint = \"https://op.example/t\"\n\
+                 jwks_uri = \"https://op.example/j\"\n\
+                 response_types_supported = [\"code\"]\n\
+                 subject_types_supported = [\"public\"]\n\
+                 id_token_signing_alg_values_supported = [\"PS256\"]",
+                "metadata",
             ),
         ] {
             let error = load(setting).unwrap_err();

@@ -378,7 +378,7 @@ impl ProviderConfig {
         self.response_mode().is_jwt().then(|| {
             self.authorization_signed_response_alg
                 .as_deref()
-                .unwrap_or("RS256")
+                .unwrap_or(super::profile::default_answer_alg(self))
         })
     }
 
@@ -397,7 +397,7 @@ impl ProviderConfig {
             IntrospectionResponse::Jwt => Some(
                 self.introspection_signed_response_alg
                     .as_deref()
-                    .unwrap_or("RS256"),
+                    .unwrap_or(super::profile::default_answer_alg(self)),
             ),
         }
     }
