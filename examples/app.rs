@@ -1,7 +1,8 @@
 //! The example application: `/` needs a login, `/admin` an administrator (the `groups` claim
 //! holds `admins`), `/stepup` a second factor (`acr` `urn:example:acr:mfa`), `/public` nothing,
 //! `/goodbye` is the application's own logout route, `/call-api` calls the app's own `/api` with
-//! the user's token (as a handler calls another API; DPoP-bound with `dpop = true`), and the
+//! the user's token (as a handler calls another API; DPoP-bound with `dpop = true`),
+//! `/call-api-as-app` the same with the application's own client credentials token, and the
 //! fairing adds `/redirect_uri` (the callback) and `/logout`.
 //!
 //! Run it against the provider configured in `Rocket.toml` (see the README), or build it with
@@ -12,8 +13,9 @@ use rocket::http::{CookieJar, Status};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Build, Rocket, State};
 use rocket_openidconnect::{
-    literal, Acr, AuthError, Authorized, BearerError, BearerToken, ClaimContains, OidcLogout,
-    OidcUser, OpenIdConnect,
+    literal, Acr, AuthError, Authorized, BearerError, BearerToken, ClaimContains,
+    ClientCredentialsGrant, ClientCredentialsRequest, OidcLogout, OidcUser, OpenIdConnect,
+    ProviderError,
 };
 
 /// Protected: the user's ID token claims, userinfo and access token.
@@ -68,30 +70,68 @@ async fn call_api(
         .map_err(|_| Status::BadGateway)?;
     let url = api.0.clone().ok_or(Status::InternalServerError)?;
     let http = reqwest::Client::new();
-    let call = |nonce: Option<String>| {
-        let request = user.authorize(http.get(&url), nonce.as_deref());
-        async move {
-            let response = request
-                .map_err(|_| Status::InternalServerError)?
-                .send()
-                .await
-                .map_err(|_| Status::BadGateway)?;
-            let nonce = response
-                .headers()
-                .get("DPoP-Nonce")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            Ok::<_, Status>((status, nonce, body))
-        }
-    };
-    let (mut status, nonce, mut body) = call(None).await?;
-    if status == 401 && body["error"] == "use_dpop_nonce" && nonce.is_some() {
-        (status, _, body) = call(nonce).await?;
-    }
+    let (status, body) = call_with_nonce(|nonce| user.authorize(http.get(&url), nonce)).await?;
     Ok(Json(json!({ "status": status, "body": body })))
+}
+
+/// Calls this application's own `/api` as the application itself: a client credentials token
+/// with `scope` (default `api`) and, if given, the resource indicator `resource`, sent as
+/// `/call-api` sends the user's (bound to the application's DPoP key with `dpop = true`).
+/// Needs no login. Answers the token's type, the API's status and JSON; 502 when the provider
+/// gave no token.
+#[get("/call-api-as-app?<scope>&<resource>")]
+async fn call_api_as_app(
+    grant: ClientCredentialsGrant,
+    scope: Option<&str>,
+    resource: Option<&str>,
+    api: &State<ApiUrl>,
+) -> Result<Json<Value>, Status> {
+    let mut request = ClientCredentialsRequest::new().scope(scope.unwrap_or("api"));
+    if let Some(resource) = resource {
+        request = request.resource(resource);
+    }
+    let token = grant
+        .token_for(&request)
+        .await
+        .map_err(|_| Status::BadGateway)?;
+    let url = api.0.clone().ok_or(Status::InternalServerError)?;
+    let http = reqwest::Client::new();
+    let (status, body) = call_with_nonce(|nonce| token.authorize(http.get(&url), nonce)).await?;
+    Ok(Json(json!({
+        "token_type": token.token_type(),
+        "status": status,
+        "body": body,
+    })))
+}
+
+/// Sends the request `authorized` builds (with the API's DPoP nonce, if any): once, and once
+/// more with the nonce when the API asks for one. The API's status and JSON.
+async fn call_with_nonce(
+    authorized: impl Fn(Option<&str>) -> Result<reqwest::RequestBuilder, ProviderError>,
+) -> Result<(u16, Value), Status> {
+    let mut nonce: Option<String> = None;
+    for _ in 0..2 {
+        let response = authorized(nonce.as_deref())
+            .map_err(|_| Status::InternalServerError)?
+            .send()
+            .await
+            .map_err(|_| Status::BadGateway)?;
+        let asked = response
+            .headers()
+            .get("DPoP-Nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status == 401 && body["error"] == "use_dpop_nonce" && nonce.is_none() && asked.is_some()
+        {
+            nonce = asked;
+            continue;
+        }
+        return Ok((status, body));
+    }
+    Err(Status::BadGateway)
 }
 
 /// Where this application's `/api` is (from `oidc.base_url`).
@@ -150,7 +190,17 @@ pub fn app(figment: Figment) -> Rocket<Build> {
         .manage(api)
         .mount(
             "/",
-            routes![index, token, api, call_api, admin, stepup, public, goodbye],
+            routes![
+                index,
+                token,
+                api,
+                call_api,
+                call_api_as_app,
+                admin,
+                stepup,
+                public,
+                goodbye
+            ],
         )
 }
 

@@ -73,6 +73,7 @@ pub mod fuzzing;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use client::app_token::AppToken;
 pub use config::{
     AccessTokenValidation, ClientAuthMethod, IntrospectionResponse, OidcConfig, PreviousSecretKey,
     Profile, ProviderConfig, PushedAuthorization, RegistrationConfig, RequestObject,

@@ -428,7 +428,11 @@ async fn sender_constrained_tokens_are_refused() {
 #[get("/app_token?<scope>")]
 async fn app_token(grant: ClientCredentialsGrant, scope: Option<String>) -> Json<Value> {
     match grant.token(scope.as_deref().unwrap_or_default()).await {
-        Ok(token) => Json(json!({ "token": token.secret() })),
+        Ok(token) => Json(json!({
+            "token": token.secret(),
+            "token_type": token.token_type(),
+            "proof": token.dpop_proof("GET", "https://api.example/x", None).ok().flatten(),
+        })),
         Err(error) => Json(json!({
             "error": error.error_code(),
             "status": error.status_code(),
@@ -644,4 +648,56 @@ async fn an_unknown_key_refetches_the_key_set_at_most_once_per_jwks_refetch_inte
         "refetched after {waited:?}"
     );
     assert_eq!(provider.hits().jwks, 3, "one refetch per interval");
+}
+
+/// With the provider's `dpop` on, the client credentials grant is made with a proof of the
+/// application's DPoP key: the token comes back bound to it (the provider's introspection
+/// names the key's thumbprint, the same for every token of the provider); a provider that
+/// ignores the proof gives a Bearer token, used as one.
+#[rocket::async_test]
+async fn app_tokens_are_bound_to_the_applications_dpop_key_when_dpop_is_on() {
+    let provider = TestProvider::start().await;
+    let client = token_app(
+        provider
+            .app_figment()
+            .merge(("oidc.providers.default.dpop", true)),
+    )
+    .await;
+    let answer = app_token_for(&client, "reports").await;
+    assert_eq!(answer["token_type"], "DPoP", "{answer}");
+    let proof = answer["proof"].as_str().expect("a proof for a bound token");
+    let jwk = proof_key(proof);
+    let other = app_token_for(&client, "inventory").await;
+    let other_proof = other["proof"].as_str().expect("a proof");
+    assert_eq!(proof_key(other_proof), jwk, "one key per provider");
+    let thumbprint = introspect(&provider, &token_of(&answer)).await["cnf"]["jkt"].clone();
+    assert!(thumbprint.is_string(), "the provider bound the token");
+    assert_eq!(
+        introspect(&provider, &token_of(&other)).await["cnf"]["jkt"],
+        thumbprint
+    );
+
+    // A provider that ignores proofs: a Bearer token (and a warning in the log).
+    provider.configure(|b| b.dpop_binding = false);
+    let bearer = app_token_for(&client, "audit").await;
+    assert_eq!(bearer["token_type"], "Bearer", "{bearer}");
+    assert!(bearer["proof"].is_null());
+    assert!(introspect(&provider, &token_of(&bearer)).await["cnf"].is_null());
+
+    // Without dpop: Bearer, no proof sent.
+    let plain = token_app(provider.app_figment()).await;
+    provider.configure(|b| b.dpop_binding = true);
+    let answer = app_token_for(&plain, "reports").await;
+    assert_eq!(answer["token_type"], "Bearer", "{answer}");
+    assert!(introspect(&provider, &token_of(&answer)).await["cnf"].is_null());
+}
+
+/// The public key in a DPoP proof's header.
+fn proof_key(proof: &str) -> Value {
+    use base64::Engine;
+    let header = proof.split('.').next().unwrap_or_default();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("a base64url header");
+    serde_json::from_slice::<Value>(&header).expect("a JSON header")["jwk"].clone()
 }

@@ -108,6 +108,8 @@ async fn fapi2_login_userinfo_refresh_api_and_logout_with_dpop_through_the_real_
     let key_set = support::served_key_set(&keys).await;
     let port = support::free_port();
     let op = fapi_op(port, &key_set).await;
+    // The API takes the users' tokens (for this client) and the application's own, for the
+    // resource it asks for.
     let provider = json!({"dpop": true, "profile": "fapi2"});
     support::serve_on(figment(&op.issuer, port, &keys, provider), port).await;
     let browser = browser();
@@ -153,6 +155,21 @@ async fn fapi2_login_userinfo_refresh_api_and_logout_with_dpop_through_the_real_
     assert_eq!(called["status"], 200, "{called}\nOP: {}", op.stderr());
     assert_eq!(called["body"]["sub"], "fapi-user");
     assert_eq!(called["body"]["client_id"], CLIENT_ID);
+
+    // The application's own token (client credentials), bound to the application's DPoP
+    // key: the provider requires a proof of this client (dpop_bound_access_tokens), and the
+    // app's API takes the token only with a proof of that key.
+    let bound_before = op.stderr().matches("OP dpop token 200 DPoP").count();
+    let (status, called) = get_json(&browser, port, "/call-api-as-app").await;
+    assert_eq!(status, 200, "{called}\nOP: {}", op.stderr());
+    assert_eq!(called["token_type"], "DPoP", "{called}");
+    assert_eq!(called["status"], 200, "{called}\nOP: {}", op.stderr());
+    assert_eq!(called["body"]["client_id"], CLIENT_ID);
+    assert_eq!(called["body"]["scopes"], json!(["api"]), "{called}");
+    assert_eq!(
+        op.stderr().matches("OP dpop token 200 DPoP").count(),
+        bound_before + 1
+    );
 
     // Logout: both tokens revoked, with proofs and client assertions the provider accepts.
     let revocations_failed = support::logs::count("revoking the");

@@ -95,19 +95,9 @@ pub(crate) fn check(provider: &ProviderConfig, key: &str) -> Result<(), ConfigEr
     Ok(())
 }
 
-/// The algorithm signed answers (JARM responses, introspection answers) have by default:
-/// `PS256` under the fapi2 profile, else `RS256`.
-pub(crate) fn default_answer_alg(provider: &ProviderConfig) -> &'static str {
-    if provider.is_fapi2() {
-        "PS256"
-    } else {
-        "RS256"
-    }
-}
-
 /// Fills in what the profile implies where the configuration left it open: every request
 /// pushed, and the profile's algorithms for ID tokens and JWT access tokens (the defaults of
-/// signed answers: [`default_answer_alg`]).
+/// signed answers: `ProviderConfig::default_answer_alg`).
 pub(crate) fn apply(provider: &mut ProviderConfig) {
     let Some(Profile::Fapi2) = provider.profile else {
         return;

@@ -373,12 +373,22 @@ impl ProviderConfig {
         )
     }
 
+    /// The algorithm signed answers (JARM responses, introspection answers) have by default:
+    /// `PS256` under the fapi2 profile, else `RS256`.
+    fn default_answer_alg(&self) -> &'static str {
+        if self.is_fapi2() {
+            "PS256"
+        } else {
+            "RS256"
+        }
+    }
+
     /// The algorithm JARM responses are signed with, if the response mode is JARM.
     pub(crate) fn authorization_signing_alg(&self) -> Option<&str> {
         self.response_mode().is_jwt().then(|| {
             self.authorization_signed_response_alg
                 .as_deref()
-                .unwrap_or(super::profile::default_answer_alg(self))
+                .unwrap_or(self.default_answer_alg())
         })
     }
 
@@ -397,7 +407,7 @@ impl ProviderConfig {
             IntrospectionResponse::Jwt => Some(
                 self.introspection_signed_response_alg
                     .as_deref()
-                    .unwrap_or(super::profile::default_answer_alg(self)),
+                    .unwrap_or(self.default_answer_alg()),
             ),
         }
     }

@@ -328,34 +328,13 @@ impl UserSession {
         token: &AccessToken,
         nonce: Option<&str>,
     ) -> Result<reqwest::RequestBuilder, ProviderError> {
-        let (client, built) = request.build_split();
-        let mut built =
-            built.map_err(|_| ProviderError::DpopProof("the request cannot be built".into()))?;
-        let value = format!("{} {}", self.token_type(), token.secret());
-        let mut header = reqwest::header::HeaderValue::from_str(&value)
-            .map_err(|_| ProviderError::DpopProof("the token is not a header value".into()))?;
-        header.set_sensitive(true);
-        let headers = built.headers_mut();
-        headers.insert(reqwest::header::AUTHORIZATION, header);
-        let proof = match &self.data.dpop_key {
-            Some(key) => Some(
-                key.proof(
-                    built.method().as_str(),
-                    built.url().as_str(),
-                    Some(token.secret()),
-                    nonce,
-                    crate::util::clock::unix_now(),
-                )
-                .map_err(ProviderError::DpopProof)?,
-            ),
-            None => None,
-        };
-        if let Some(proof) = proof {
-            let proof = reqwest::header::HeaderValue::from_str(&proof)
-                .map_err(|_| ProviderError::DpopProof("the proof is not a header value".into()))?;
-            built.headers_mut().insert("DPoP", proof);
-        }
-        Ok(reqwest::RequestBuilder::from_parts(client, built))
+        authorize_request(
+            request,
+            self.token_type(),
+            token,
+            self.data.dpop_key.as_ref(),
+            nonce,
+        )
     }
 
     /// When the access token expires (Unix time), if the provider said.
@@ -485,6 +464,43 @@ impl UserSession {
             record_keys: OnceLock::new(),
         })
     }
+}
+
+/// `request` with `token` in its `Authorization` header (`scheme`: `Bearer` or `DPoP`, the
+/// value marked sensitive) and, when the token is bound to `key`, a DPoP proof of that key for
+/// the request's method and URL with the server's `nonce`.
+pub(crate) fn authorize_request(
+    request: reqwest::RequestBuilder,
+    scheme: &str,
+    token: &AccessToken,
+    key: Option<&DpopKey>,
+    nonce: Option<&str>,
+) -> Result<reqwest::RequestBuilder, ProviderError> {
+    let (client, built) = request.build_split();
+    let mut built =
+        built.map_err(|_| ProviderError::DpopProof("the request cannot be built".into()))?;
+    let value = format!("{scheme} {}", token.secret());
+    let mut header = reqwest::header::HeaderValue::from_str(&value)
+        .map_err(|_| ProviderError::DpopProof("the token is not a header value".into()))?;
+    header.set_sensitive(true);
+    built
+        .headers_mut()
+        .insert(reqwest::header::AUTHORIZATION, header);
+    if let Some(key) = key {
+        let proof = key
+            .proof(
+                built.method().as_str(),
+                built.url().as_str(),
+                Some(token.secret()),
+                nonce,
+                crate::util::clock::unix_now(),
+            )
+            .map_err(ProviderError::DpopProof)?;
+        let proof = reqwest::header::HeaderValue::from_str(&proof)
+            .map_err(|_| ProviderError::DpopProof("the proof is not a header value".into()))?;
+        built.headers_mut().insert("DPoP", proof);
+    }
+    Ok(reqwest::RequestBuilder::from_parts(client, built))
 }
 
 #[cfg(test)]

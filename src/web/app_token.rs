@@ -3,11 +3,10 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use openidconnect::AccessToken;
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 
-use crate::client::app_token::AppTokens;
+use crate::client::app_token::{AppToken, AppTokens};
 use crate::error::AuthError;
 use crate::protocol::grant::ClientCredentialsRequest;
 use crate::web::provider::{DefaultProvider, Provider};
@@ -15,7 +14,11 @@ use crate::web::runtime::OidcRuntime;
 
 /// Gets tokens for the application itself (client credentials grant) from provider `P`, to
 /// call other APIs as the application (Flask-pyoidc's `client_credentials_grant`). Tokens are
-/// cached per scope until 30 s before they expire; concurrent requests make one call.
+/// cached per scope until 30 s before they expire; concurrent requests make one call. With the
+/// provider's `dpop` on, the grant is made with a proof of a DPoP key of the application's
+/// (one per provider, for the life of the process) and the token comes back bound to it:
+/// [`AppToken::authorize`] then sends it with a proof (under `profile = "fapi2"` a token the
+/// provider did not bind is an error).
 ///
 /// # Example
 ///
@@ -26,7 +29,8 @@ use crate::web::runtime::OidcRuntime;
 /// #[get("/report")]
 /// async fn report(grant: ClientCredentialsGrant) -> Result<String, AuthError> {
 ///     let token = grant.token("reports:read").await?;
-///     // ... call the reports API with `token.secret()` ...
+///     // ... call the reports API with `token.authorize(http.get(url), None)?`, or with
+///     // `token.token_type()` and `token.secret()` ...
 ///     Ok("done".into())
 /// }
 /// ```
@@ -37,7 +41,7 @@ pub struct ClientCredentialsGrant<P: Provider = DefaultProvider> {
 
 impl<P: Provider> ClientCredentialsGrant<P> {
     /// A token with `scope` (space-separated; empty for the provider's default).
-    pub async fn token(&self, scope: &str) -> Result<AccessToken, AuthError> {
+    pub async fn token(&self, scope: &str) -> Result<AppToken, AuthError> {
         let request = ClientCredentialsRequest::new().scope(scope);
         self.tokens.token(P::NAME, &request).await
     }
@@ -65,7 +69,7 @@ impl<P: Provider> ClientCredentialsGrant<P> {
     pub async fn token_for(
         &self,
         request: &ClientCredentialsRequest,
-    ) -> Result<AccessToken, AuthError> {
+    ) -> Result<AppToken, AuthError> {
         self.tokens.token(P::NAME, request).await
     }
 }
