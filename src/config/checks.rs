@@ -727,6 +727,19 @@ fn check_request_params(provider: &ProviderConfig, key: &str) -> Result<(), Conf
             ));
         }
     }
+    // A silent re-authentication sends `prompt=none` with these parameters; `max_age=0` asks
+    // for a new authentication every time, which no provider can give without a page.
+    let max_age = provider.auth_request_params.get("max_age");
+    if provider.session_refresh_interval.is_some()
+        && max_age.is_some_and(|v| v.trim().parse::<u64>() == Ok(0))
+    {
+        return Err(invalid(
+            &format!("{key}.auth_request_params.max_age"),
+            "0 asks for a new authentication at every request, which a silent \
+             re-authentication (prompt=none, session_refresh_interval) can never get: raise \
+             it or leave session_refresh_interval out",
+        ));
+    }
     Ok(())
 }
 

@@ -191,6 +191,15 @@ mod tests {
                 issuer = "https://op.example"
                 client_id = "a"
                 client_secret = "s"
+                session_refresh_interval = 300
+                auth_request_params = { max_age = "0" }"#,
+                "oidc.providers.default.auth_request_params.max_age",
+            ),
+            (
+                r#"[oidc.providers.default]
+                issuer = "https://op.example"
+                client_id = "a"
+                client_secret = "s"
                 id_token_signing_algs = ["none"]"#,
                 "oidc.providers.default.id_token_signing_algs",
             ),
