@@ -290,6 +290,10 @@ pub enum AuthError {
         for_log(.0, SHOWN)
     )]
     StepUpRefused(String),
+    /// The application's login hook (`OpenIdConnect::on_login`) refused the login: 403
+    /// `access_denied`, the hook's reason as the description.
+    #[error("the application refused the login: {}", for_log(.0, SHOWN))]
+    LoginRefused(String),
 }
 
 impl AuthError {
@@ -301,7 +305,7 @@ impl AuthError {
                 401
             }
             AuthError::SessionTooLarge | AuthError::InvalidTokenRequest(_) => 500,
-            AuthError::Forbidden | AuthError::StepUpRefused(_) => 403,
+            AuthError::Forbidden | AuthError::StepUpRefused(_) | AuthError::LoginRefused(_) => 403,
             AuthError::InsufficientUserAuthentication { .. } => 401,
             AuthError::Provider(e) if e.is_unreachable() => 503,
             AuthError::Store(_) => 503,
@@ -335,6 +339,7 @@ impl AuthError {
             AuthError::Forbidden => "forbidden",
             AuthError::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
             AuthError::StepUpRefused(_) => "insufficient_user_authentication",
+            AuthError::LoginRefused(_) => "access_denied",
         }
     }
 

@@ -101,6 +101,7 @@ pub use web::bearer::{BearerToken, OidcAccess};
 pub use web::catcher::login_catcher;
 pub use web::current_session::CurrentSession;
 pub use web::fairing::OpenIdConnect;
+pub use web::login_hook::LoginEvent;
 pub use web::logout::OidcLogout;
 pub use web::provider::{DefaultProvider, Provider};
 pub use web::provider_handle::{ProviderHandle, ProviderResponse};

@@ -16,6 +16,7 @@ use crate::session::policy::{after_login, LoginOutcome, SessionRules};
 use crate::util::clock::unix_now;
 use crate::util::params::MAX_PARAMS_LEN;
 use crate::util::url::safe_return_path;
+use crate::web::login_hook::LoginEvent;
 use crate::web::relay::relay_page;
 use crate::web::response::AuthResponse;
 use crate::web::runtime::OidcRuntime;
@@ -136,6 +137,19 @@ async fn complete(
     let previous = previous.as_deref().map(|p| (p, previous_ended));
     match after_login(result, silent, previous, &rules) {
         LoginOutcome::Store(session) => {
+            if let Some(hook) = &runtime.on_login {
+                let event = LoginEvent {
+                    session: session.clone(),
+                    silent,
+                };
+                if let Err(reason) = hook(event).await {
+                    // No session: not this one, and not one the browser had.
+                    runtime.sessions.remove(jar).await?;
+                    let error = AuthError::LoginRefused(reason);
+                    log::warn!("OpenID Connect: login via `{provider}` refused: {error}");
+                    return Err(error);
+                }
+            }
             store_new_session(runtime, jar, &session).await?;
             log::info!(
                 "OpenID Connect: login via `{}` completed",

@@ -2,6 +2,7 @@
 //! registers the login catcher; discovers the providers at liftoff; turns a response into a
 //! silent re-authentication when a guard prepared one.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use rocket::fairing::{self, Fairing, Info, Kind};
@@ -20,6 +21,7 @@ use crate::error::{AuthError, ConfigError};
 use crate::session::Stores;
 use crate::util::metrics;
 use crate::web::cookies::CookieSettings;
+use crate::web::login_hook::{LoginEvent, LoginHookFn};
 use crate::web::runtime::{ErrorViewFn, OidcRuntime};
 use crate::web::session_jar::SessionJar;
 use crate::web::verdict::SilentRefresh;
@@ -48,6 +50,7 @@ use crate::web::{callback, catcher, jwks, login, logout, provider_logout};
 #[derive(Clone)]
 pub struct OpenIdConnect {
     error_view: Option<Arc<ErrorViewFn>>,
+    on_login: Option<Arc<LoginHookFn>>,
     register_catcher: bool,
 }
 
@@ -56,6 +59,7 @@ impl OpenIdConnect {
     pub fn fairing() -> Self {
         OpenIdConnect {
             error_view: None,
+            on_login: None,
             register_catcher: true,
         }
     }
@@ -94,6 +98,38 @@ impl OpenIdConnect {
         R: for<'r> Responder<'r, 'static>,
     {
         self.error_view = Some(Arc::new(move |error, req| view(error).respond_to(req)));
+        self
+    }
+
+    /// Calls `hook` with every login that passed the protocol's checks (a new login, a
+    /// step-up, a silent re-authentication), before it becomes the browser's session: to keep
+    /// an audit trail, provision the user in the application's database, or refuse them.
+    /// `Ok(())` lets the login through; `Err(reason)` refuses it: no session (one the browser
+    /// had is ended too), the error view with 403 `access_denied` and `reason` as its
+    /// description (shown to the user: say nothing private), and a log line. The hook runs
+    /// once per login, on the callback's request, and may await (a database, an API); a
+    /// refresh of a session's tokens does not call it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket_openidconnect::OpenIdConnect;
+    ///
+    /// let fairing = OpenIdConnect::fairing().on_login(|event| async move {
+    ///     let email = event.session().claims().str("email").unwrap_or_default();
+    ///     if email.ends_with("@example.com") {
+    ///         Ok(())
+    ///     } else {
+    ///         Err("only example.com accounts may use this application".into())
+    ///     }
+    /// });
+    /// ```
+    pub fn on_login<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(LoginEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.on_login = Some(Arc::new(move |event| Box::pin(hook(event))));
         self
     }
 }
@@ -267,6 +303,7 @@ impl OpenIdConnect {
             sessions: Arc::new(SessionJar::new(cookies.clone(), server_sessions)),
             cookies,
             error_view: self.error_view.clone(),
+            on_login: self.on_login.clone(),
             rp,
         })
     }

@@ -17,6 +17,7 @@ pub(crate) mod downstream;
 pub(crate) mod fairing;
 pub(crate) mod jwks;
 pub(crate) mod login;
+pub(crate) mod login_hook;
 pub(crate) mod logout;
 pub(crate) mod navigation;
 pub(crate) mod provider;

@@ -14,6 +14,7 @@ use crate::client::RelyingParty;
 use crate::error::AuthError;
 use crate::session::records::Records;
 use crate::web::cookies::CookieSettings;
+use crate::web::login_hook::LoginHookFn;
 use crate::web::session_jar::SessionJar;
 
 /// The application's error view, if it set one.
@@ -36,6 +37,8 @@ pub(crate) struct OidcRuntime {
     pub cookies: Arc<CookieSettings>,
     pub sessions: Arc<SessionJar>,
     pub error_view: Option<Arc<ErrorViewFn>>,
+    /// The application's login hook, if it set one.
+    pub on_login: Option<Arc<LoginHookFn>>,
 }
 
 impl OidcRuntime {
