@@ -252,6 +252,81 @@ pub fn jwe_seeds(plaintext: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The moment the `dpop_proof` target judges proofs at (Unix time; its seeds were made then).
+pub const DPOP_NOW: i64 = 1_700_000_000;
+/// The request the `dpop_proof` target's proofs must be for.
+pub const DPOP_URL: &str = "https://api.example/items?page=2";
+/// The access token the `dpop_proof` target's proofs must carry the hash of.
+pub const DPOP_TOKEN: &str = "fuzzing-access-token";
+
+/// A DPoP proof as the API guard receives it from anyone (RFC 9449 4.3): parsing, the header
+/// rules, the embedded key's checks, the signature, and every claim. Anyone can sign a proof
+/// with a key of their own, so a proof may pass; then it must be a `dpop+jwt` JWS whose
+/// header key has no private part, whose claims name this request, this token's hash and a
+/// recent `iat`, and whose thumbprint is the header key's. A refusal's reason is one line.
+pub fn dpop_proof(input: &[u8]) {
+    use crate::protocol::dpop::{token_hash, verify_proof, ProofExpectations};
+    let Ok(proof) = std::str::from_utf8(input) else {
+        return;
+    };
+    let expect = ProofExpectations {
+        htm: "GET",
+        htu: DPOP_URL,
+        access_token: Some(DPOP_TOKEN),
+        now: DPOP_NOW,
+        max_age: 60,
+        skew: 30,
+    };
+    match verify_proof(proof, &expect) {
+        Ok(verified) => {
+            use base64::Engine;
+            let part = |i: usize| -> serde_json::Value {
+                let raw = proof.split('.').nth(i).unwrap_or_default();
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(raw)
+                    .expect("an accepted proof's parts are base64url");
+                serde_json::from_slice(&bytes).expect("an accepted proof's parts are JSON")
+            };
+            let (header, claims) = (part(0), part(1));
+            let typ = header["typ"].as_str().unwrap_or_default();
+            assert!(typ.eq_ignore_ascii_case("dpop+jwt"), "{header}");
+            let jwk = header["jwk"].as_object().expect("a key in the header");
+            for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+                assert!(!jwk.contains_key(private), "{header}");
+            }
+            assert_eq!(claims["htm"], "GET", "{claims}");
+            assert_eq!(claims["ath"], token_hash(DPOP_TOKEN).as_str(), "{claims}");
+            let iat = claims["iat"].as_i64().expect("an integer iat");
+            assert!((DPOP_NOW - 90..=DPOP_NOW + 30).contains(&iat), "{claims}");
+            assert_eq!(claims["jti"], verified.jti.as_str(), "{claims}");
+            let key: jsonwebtoken::jwk::Jwk =
+                serde_json::from_value(header["jwk"].clone()).expect("a readable key");
+            let thumbprint = key
+                .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                .expect("a thumbprint");
+            assert_eq!(verified.jkt, thumbprint);
+        }
+        Err(reason) => assert!(!reason.contains('\n') && !reason.contains('\r'), "{reason}"),
+    }
+}
+
+/// Seeds for the `dpop_proof` target: a valid proof for its request by an ES256 and an EdDSA
+/// key, with and without a server nonce.
+pub fn dpop_seeds() -> Vec<String> {
+    use crate::protocol::dpop::{DpopAlgorithm, DpopKey};
+    let mut seeds = Vec::new();
+    for alg in [DpopAlgorithm::ES256, DpopAlgorithm::EdDSA] {
+        let key = DpopKey::generate(alg);
+        for nonce in [None, Some("server-nonce")] {
+            let proof = key
+                .proof("GET", DPOP_URL, Some(DPOP_TOKEN), nonce, DPOP_NOW)
+                .expect("a proof");
+            seeds.push(proof);
+        }
+    }
+    seeds
+}
+
 #[cfg(test)]
 mod tests {
     /// Writes the `jwe` target's seed corpus (run by hand:
@@ -265,6 +340,37 @@ mod tests {
         for (i, seed) in super::jwe_seeds(inner).into_iter().enumerate() {
             std::fs::write(dir.join(format!("seed-{i:02}")), seed).unwrap();
         }
+    }
+
+    /// Writes the `dpop_proof` target's seed corpus (run by hand:
+    /// `cargo test --all-features --lib write_dpop_seeds -- --ignored`).
+    #[test]
+    #[ignore]
+    fn write_dpop_seeds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/dpop_proof");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, seed) in super::dpop_seeds().into_iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i:02}")), seed).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_dpop_seeds_pass_and_the_target_takes_them() {
+        use crate::protocol::dpop::{verify_proof, ProofExpectations};
+        for seed in super::dpop_seeds() {
+            let expect = ProofExpectations {
+                htm: "GET",
+                htu: super::DPOP_URL,
+                access_token: Some(super::DPOP_TOKEN),
+                now: super::DPOP_NOW,
+                max_age: 60,
+                skew: 30,
+            };
+            assert!(verify_proof(&seed, &expect).is_ok(), "{seed}");
+            super::dpop_proof(seed.as_bytes());
+        }
+        super::dpop_proof(b"");
+        super::dpop_proof(b"a.b.c");
     }
 
     #[test]
