@@ -100,6 +100,11 @@ impl RelyingParty {
                         .unwrap_or_else(|| absolute(&config.logout_path)),
                     backchannel_logout_uri: absolute(&config.backchannel_logout_path),
                     frontchannel_logout_uri: absolute(&config.frontchannel_logout_path),
+                    initiate_login_uri: config
+                        .login_path
+                        .as_deref()
+                        .filter(|_| base_url.starts_with("https://"))
+                        .map(absolute),
                     jwks_uri: config.jwks_path.as_deref().map(absolute),
                     jwks: (!keys.is_empty()).then(|| keys.public_set()),
                 };

@@ -157,6 +157,9 @@ pub(crate) struct ClientUris {
     /// Where the provider may end sessions (registered with a dynamic registration).
     pub backchannel_logout_uri: String,
     pub frontchannel_logout_uri: String,
+    /// The login route's URL, for logins a third party starts (OpenID Connect Core 4): only
+    /// with `login_path` and an https `base_url` (registered as `initiate_login_uri`).
+    pub initiate_login_uri: Option<String>,
     /// The URL of the relying party's public keys (`jwks_path`), if served.
     pub jwks_uri: Option<String>,
     /// The relying party's public keys, when it has keys but does not serve them (registered
@@ -295,6 +298,10 @@ fn registration_body(
         ("frontchannel_logout_uri", &uris.frontchannel_logout_uri),
     ] {
         body.entry(name).or_insert(uri.as_str().into());
+    }
+    if let Some(uri) = &uris.initiate_login_uri {
+        body.entry("initiate_login_uri")
+            .or_insert(uri.as_str().into());
     }
     body.entry("backchannel_logout_session_required")
         .or_insert(true.into());

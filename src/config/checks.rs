@@ -711,7 +711,10 @@ fn check_request_params(provider: &ProviderConfig, key: &str) -> Result<(), Conf
     }
     for param in &provider.login_params {
         if RESERVED_PARAMS.contains(&param.as_str())
-            || matches!(param.as_str(), "provider" | "return_to")
+            || matches!(
+                param.as_str(),
+                "provider" | "return_to" | "iss" | "target_link_uri"
+            )
         {
             return Err(invalid(
                 &format!("{key}.login_params"),
