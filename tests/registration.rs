@@ -508,3 +508,26 @@ async fn registration_sends_the_keys_by_url_or_inline_with_private_key_jwt() {
         }
     }
 }
+
+#[rocket::async_test]
+async fn configured_id_token_algorithms_ask_for_one_the_provider_offers() {
+    let provider = TestProvider::start_with(rocket_openidconnect::testing::Alg::Es256).await;
+    provider.configure(|b| {
+        b.discovery_document = Some(std::sync::Arc::new(|document: &mut Value| {
+            document["id_token_signing_alg_values_supported"] = json!(["RS256", "ES256"]);
+        }))
+    });
+    let algs = json!({"id_token_signing_algs": ["PS256", "ES256"]});
+    let client = client_with(registering_figment(&provider, None, algs)).await;
+    let login = provider.login(&client, "/").await;
+    assert_eq!(login.status, Status::SeeOther, "{}", login.body);
+    let sent = provider.last_registration().expect("a registration");
+    assert_eq!(sent["id_token_signed_response_alg"], "ES256", "{sent}");
+
+    // Without configured algorithms the provider's default stands: nothing is asked for.
+    let other = TestProvider::start().await;
+    let client = client_with(registering_figment(&other, None, json!({}))).await;
+    assert!(other.login(&client, "/").await.session_created);
+    let sent = other.last_registration().expect("a registration");
+    assert!(sent.get("id_token_signed_response_alg").is_none(), "{sent}");
+}

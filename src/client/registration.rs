@@ -211,7 +211,20 @@ async fn obtain(
             registered: false,
         });
     };
-    let body = registration_body(config, registration, uris);
+    let mut body = registration_body(config, registration, uris);
+    // Configured ID-token algorithms (the fapi2 profile's too): ask for one the provider
+    // offers, else it signs with its default (RS256), which the login would then refuse.
+    if let Some(configured) = &config.id_token_signing_algs {
+        let offered = &metadata.id_token_signing_alg_values_supported;
+        let alg = configured
+            .iter()
+            .find(|a| offered.is_empty() || offered.contains(a))
+            .or(configured.first());
+        if let Some(alg) = alg {
+            body.entry("id_token_signed_response_alg")
+                .or_insert(alg.as_str().into());
+        }
+    }
     // The method asked for: what the provider registered unless it says otherwise.
     let requested = body
         .get("token_endpoint_auth_method")
