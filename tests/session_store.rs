@@ -1,4 +1,4 @@
-//! Sessions kept on the server (`session_store = "memory"`): the cookie holds only a random id,
+//! Sessions kept on the server (`session_store = "memory"`, and Redis for one test): the cookie holds only a random id,
 //! a login always gets a new one, a logout deletes the session, and the application can list
 //! and end a user's sessions (`OidcSessions`).
 
@@ -179,4 +179,56 @@ async fn a_session_kept_in_memory_rolls_with_use_and_ends_when_idle() {
     assert_eq!(login.status, Status::SeeOther, "{}", login.body);
     assert!(login.cookies.iter().any(|c| c == "oidc_session.id"));
     support::assert_inactivity_rolls_then_ends(&client, 3).await;
+}
+
+/// A back-channel logout of one provider session deletes that session's entry in Redis (the
+/// user's other sessions stay), and with `revoke_tokens_on_logout` revokes its tokens at the
+/// provider, after the provider got its answer.
+#[rocket::async_test]
+async fn a_back_channel_logout_deletes_the_stored_session_and_revokes_its_tokens() {
+    let redis_port = support::free_port();
+    let redis = support::redis::Redis::start(redis_port).await;
+    let provider = TestProvider::start().await;
+    provider.set_user("alice", json!({}));
+    let figment = figment(&provider, "redis")
+        .merge(("oidc.redis_url", redis.url()))
+        .merge(("oidc.providers.default.revoke_tokens_on_logout", true));
+    let rocket = rocket::custom(figment)
+        .attach(OpenIdConnect::fairing())
+        .mount("/", support::session_routes::routes());
+    let port = support::serve_rocket(rocket, 0).await;
+    let (first, _) = support::browser_logged_in(&provider, port).await;
+    let (second, claims) = support::browser_logged_in(&provider, port).await;
+    assert_eq!(sessions_of(&first, port).await.as_array().unwrap().len(), 2);
+    let sid = claims["sid"]
+        .as_str()
+        .expect("a provider session id")
+        .to_owned();
+    let stored = || support::redis::cli(redis_port, &["--scan", "--pattern", "*session:*"]);
+    assert_eq!(stored().await.lines().count(), 2);
+
+    let revocations = provider.hits().revocation;
+    let token = provider.logout_token(serde_json::Map::new(), |c| {
+        c.insert("sub".into(), "alice".into());
+        c.insert("sid".into(), sid.into());
+    });
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/backchannel_logout"))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(support::browser_page(&second, port).await.is_none());
+    assert!(support::browser_page(&first, port).await.is_some());
+    // The ended session's entry is gone from the store (not only refused and unlisted).
+    assert_eq!(sessions_of(&first, port).await.as_array().unwrap().len(), 1);
+    let entries = stored().await;
+    assert_eq!(entries.lines().count(), 1, "{entries}");
+    support::eventually(
+        "the ended session's tokens revoked at the provider",
+        support::PATIENCE,
+        || (provider.hits().revocation > revocations).then_some(()),
+    )
+    .await;
 }

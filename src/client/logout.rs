@@ -105,6 +105,20 @@ impl RelyingParty {
         }
     }
 
+    /// Revokes the tokens of `session`, which its provider logged out (back-channel), when its
+    /// provider's `revoke_tokens_on_logout` asks for it.
+    pub async fn revoke_on_provider_logout(&self, session: &UserSession) {
+        let Ok(client) = self.provider(session.provider()) else {
+            return;
+        };
+        if !client.config.revoke_tokens_on_logout {
+            return;
+        }
+        if let Ok(ready) = client.ready().await {
+            self.revoke_tokens(client, &ready, session).await;
+        }
+    }
+
     /// RFC 7009: revokes the refresh token, then the access token. Failures are logged and
     /// otherwise ignored: they must not keep the user logged in locally.
     async fn revoke_tokens(

@@ -88,6 +88,7 @@ async fn backchannel_post(
     match result {
         Ok(event) => match runtime.rp.end_sessions(records, &event).await {
             Ok(()) => {
+                remove_stored_sessions(runtime, &event).await;
                 metrics::logout(&event.provider, "backchannel");
                 BackchannelResponse::Done
             }
@@ -172,4 +173,36 @@ async fn frontchannel_get(
         }
     }
     FrontchannelResponse(Status::Ok, ancestors)
+}
+
+/// With sessions kept on the server, the entries of the sessions a logout token ended (found
+/// through the user's index: the token's `sub`, and its `sid` when it has one) are deleted,
+/// and with `revoke_tokens_on_logout` their tokens revoked, in the background so that the
+/// provider gets its answer at once. The sessions are already ended by their records: a
+/// failure here is logged, and the entries leave at their expiry.
+async fn remove_stored_sessions(runtime: &OidcRuntime, event: &LogoutEvent) {
+    let Some(sub) = &event.sub else { return };
+    let found = runtime
+        .sessions
+        .of_user(&event.issuer, &event.client_id, sub, unix_now())
+        .await;
+    let sessions = match found {
+        Ok(Some(sessions)) => sessions,
+        Ok(None) => return,
+        Err(error) => {
+            log::warn!("OpenID Connect: the sessions a back-channel logout ended stay stored until they expire: {error}");
+            return;
+        }
+    };
+    for (info, session) in sessions {
+        let same_sid = event.sid.is_none() || session.provider_sid() == event.sid.as_deref();
+        if session.provider() != event.provider || !same_sid {
+            continue;
+        }
+        if let Err(error) = runtime.sessions.delete(&info.id).await {
+            log::warn!("OpenID Connect: a session a back-channel logout ended stays stored until it expires: {error}");
+        }
+        let rp = runtime.rp.clone();
+        rocket::tokio::spawn(async move { rp.revoke_on_provider_logout(&session).await });
+    }
 }
