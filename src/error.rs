@@ -290,6 +290,10 @@ pub enum AuthError {
         for_log(.0, SHOWN)
     )]
     StepUpRefused(String),
+    /// Too many private-key decryptions are running at once (a flood of encrypted messages):
+    /// 503, try again.
+    #[error("too many encrypted messages at once: try again")]
+    Overloaded,
     /// The application's login hook (`OpenIdConnect::on_login`) refused the login: 403
     /// `access_denied`, the hook's reason as the description.
     #[error("the application refused the login: {}", for_log(.0, SHOWN))]
@@ -308,7 +312,7 @@ impl AuthError {
             AuthError::Forbidden | AuthError::StepUpRefused(_) | AuthError::LoginRefused(_) => 403,
             AuthError::InsufficientUserAuthentication { .. } => 401,
             AuthError::Provider(e) if e.is_unreachable() => 503,
-            AuthError::Store(_) => 503,
+            AuthError::Store(_) | AuthError::Overloaded => 503,
             AuthError::Provider(_) | AuthError::TokenResponse(_) => 502,
             AuthError::IdToken(TokenError::Encryption(_)) => 502,
             _ => 400,
@@ -335,7 +339,7 @@ impl AuthError {
             AuthError::InvalidTokenRequest(_) => "invalid_token_request",
             AuthError::Provider(e) if e.is_unreachable() => "temporarily_unavailable",
             AuthError::Provider(_) => "provider_error",
-            AuthError::Store(_) => "temporarily_unavailable",
+            AuthError::Store(_) | AuthError::Overloaded => "temporarily_unavailable",
             AuthError::Forbidden => "forbidden",
             AuthError::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
             AuthError::StepUpRefused(_) => "insufficient_user_authentication",

@@ -671,7 +671,11 @@ async fn app_tokens_are_bound_to_the_applications_dpop_key_when_dpop_is_on() {
     let other_proof = other["proof"].as_str().expect("a proof");
     assert_eq!(proof_key(other_proof), jwk, "one key per provider");
     let thumbprint = introspect(&provider, &token_of(&answer)).await["cnf"]["jkt"].clone();
-    assert!(thumbprint.is_string(), "the provider bound the token");
+    assert_eq!(
+        thumbprint.as_str(),
+        Some(thumbprint_of(&jwk).as_str()),
+        "the token is bound to the key the app's proofs are made with"
+    );
     assert_eq!(
         introspect(&provider, &token_of(&other)).await["cnf"]["jkt"],
         thumbprint
@@ -700,4 +704,16 @@ fn proof_key(proof: &str) -> Value {
         .decode(header)
         .expect("a base64url header");
     serde_json::from_slice::<Value>(&header).expect("a JSON header")["jwk"].clone()
+}
+
+/// The RFC 7638 thumbprint of an EC or OKP public key.
+fn thumbprint_of(jwk: &Value) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let members = match jwk["kty"].as_str() {
+        Some("EC") => json!({"crv": jwk["crv"], "kty": "EC", "x": jwk["x"], "y": jwk["y"]}),
+        _ => json!({"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}),
+    };
+    let digest = sha2::Sha256::digest(members.to_string().as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }

@@ -7,7 +7,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use rocket::figment::Figment;
-use rocket::http::{Accept, Status};
+use rocket::http::{Accept, Cookie, Status};
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::Json;
 use rocket::{get, routes};
@@ -94,12 +94,30 @@ async fn the_hook_sees_each_login_and_a_refusal_leaves_no_session() {
     assert_eq!(seen.lock().unwrap().len(), 2);
 
     // A browser with a session whose next login (through the login route) is refused keeps
-    // none.
+    // none: the old session is ended, so a copy of its cookie is no session either.
+    let copy: Vec<Cookie<'static>> = client
+        .cookies()
+        .iter()
+        .filter(|c| c.name().starts_with("oidc_session"))
+        .map(|c| c.clone().into_owned())
+        .collect();
+    assert!(!copy.is_empty());
     *open.lock().unwrap() = false;
     provider.set_user("alice", json!({"email": "alice@example.com"}));
     let again = provider.login(&client, "/login").await;
     assert_eq!(again.status, Status::Forbidden, "{}", again.body);
     assert_eq!(subject(&client).await.0, Status::Unauthorized);
+    let response = client
+        .get("/")
+        .header(Accept::JSON)
+        .cookies(copy)
+        .dispatch()
+        .await;
+    assert_eq!(
+        response.status(),
+        Status::Unauthorized,
+        "a copy of the old cookie"
+    );
 }
 
 #[rocket::async_test]

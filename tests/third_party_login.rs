@@ -110,6 +110,47 @@ async fn what_a_third_party_may_not_ask_for_is_refused() {
             "target_link_uri is not a URL of this application",
         ),
         (
+            vec![
+                ("iss", iss),
+                ("target_link_uri", "http://127.0.0.1:8001/partner"),
+            ],
+            "target_link_uri is not a URL of this application",
+        ),
+        (
+            vec![
+                ("iss", iss),
+                ("target_link_uri", "https://127.0.0.1:8000/partner"),
+            ],
+            "target_link_uri is not a URL of this application",
+        ),
+        (
+            vec![
+                ("iss", iss),
+                (
+                    "target_link_uri",
+                    "http://evil.example@127.0.0.1.evil.example:8000/",
+                ),
+            ],
+            "target_link_uri is not a URL of this application",
+        ),
+        (
+            vec![
+                ("iss", iss),
+                (
+                    "target_link_uri",
+                    "http://127.0.0.1:8000/%2f%2fevil.example/",
+                ),
+            ],
+            "target_link_uri is not a URL of this application",
+        ),
+        (
+            vec![
+                ("iss", iss),
+                ("target_link_uri", "http://127.0.0.1:8000/\\evil.example/"),
+            ],
+            "target_link_uri is not a URL of this application",
+        ),
+        (
             vec![("target_link_uri", "http://127.0.0.1:8000/partner")],
             "target_link_uri comes with iss",
         ),
@@ -212,4 +253,65 @@ async fn registration_names_the_login_route_for_an_https_application() {
         let sent = provider.last_registration().expect("a registration");
         assert_eq!(sent["initiate_login_uri"].as_str(), expected, "{sent}");
     }
+}
+
+/// Under a `base_url` with a path, a target must be under that path; the browser lands on it
+/// (the path kept as the application's routes see it, behind the prefix).
+#[rocket::async_test]
+async fn a_target_must_be_under_the_path_of_base_url() {
+    let (default, partner) = (TestProvider::start().await, TestProvider::start().await);
+    default.allow_redirect_uri("http://127.0.0.1:8000/app/redirect_uri");
+    let figment = default
+        .app_figment()
+        .merge(("oidc.base_url", "http://127.0.0.1:8000/app"))
+        .merge(("oidc.login_path", "/login"))
+        .merge(("oidc.providers.partner", partner.provider_table()));
+    let rocket = rocket::custom(figment)
+        .attach(OpenIdConnect::fairing())
+        .mount("/", routes![main_page, partner_page]);
+    let client = Client::tracked(rocket).await.unwrap();
+    let iss = default.issuer();
+    for outside in [
+        "http://127.0.0.1:8000/partner",
+        "http://127.0.0.1:8000/appx/partner",
+        "http://127.0.0.1:8000/",
+    ] {
+        let query = encoded(&[("iss", iss), ("target_link_uri", outside)]);
+        let response = client.get(format!("/login?{query}")).dispatch().await;
+        assert_eq!(response.status(), Status::BadRequest, "{outside}");
+    }
+    let query = encoded(&[
+        ("iss", iss),
+        ("target_link_uri", "http://127.0.0.1:8000/app/partner?x=1"),
+    ]);
+    let start = client.get(format!("/login?{query}")).dispatch().await;
+    assert_eq!(start.status(), Status::SeeOther);
+    let authorize = start.headers().get_one("Location").unwrap().to_owned();
+    let callback = default.authorize(&authorize).await;
+    let callback = callback.replacen("/app/redirect_uri", "/redirect_uri", 1);
+    let done = default.deliver(&client, &callback).await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/app/partner?x=1"),
+        "{}",
+        done.body
+    );
+}
+
+#[rocket::async_test]
+async fn a_login_post_must_be_a_form() {
+    let (default, partner) = (TestProvider::start().await, TestProvider::start().await);
+    let client = app(&default, &partner).await;
+    let response = client
+        .post("/login")
+        .header(ContentType::JSON)
+        .body(json!({ "iss": default.issuer() }).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::BadRequest);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(
+        body.contains("not application/x-www-form-urlencoded"),
+        "{body}"
+    );
 }

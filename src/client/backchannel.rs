@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::client::own_keys::decrypt_with_any;
+use crate::client::own_keys::{decrypt_with_any, Unopened};
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::RelyingParty;
 use crate::error::{AuthError, TokenError};
@@ -130,9 +130,20 @@ impl RelyingParty {
             )
             .into());
         }
-        let (signed, encryption) = decrypt_with_any(&self.keys, raw, &settings)
-            .await
-            .map_err(TokenError::Encryption)?;
+        let (signed, encryption) = match decrypt_with_any(&self.keys, raw, &settings).await {
+            Ok(opened) => opened,
+            Err(Unopened::Busy) => return Err(AuthError::Overloaded),
+            // The reasons name the providers' settings: for the log, not for the sender.
+            Err(Unopened::Refused(why)) => {
+                log::debug!("OpenID Connect: an encrypted logout token: {why}");
+                return Err(TokenError::Encryption(
+                    "it does not decrypt with our keys as the providers' ID tokens are \
+                     encrypted"
+                        .into(),
+                )
+                .into());
+            }
+        };
         if is_compact_jwe(&signed) {
             return Err(TokenError::Encryption("it holds another encrypted token".into()).into());
         }

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::client::own_keys::{decrypt_off_thread, decrypt_with_any};
+use crate::client::own_keys::{decrypt_off_thread, decrypt_with_any, Unopened};
 use crate::client::provider::{ProviderClient, ReadyProvider};
 use crate::client::signed_answer::SignedAnswer;
 use crate::client::RelyingParty;
@@ -45,7 +45,12 @@ impl RelyingParty {
             decrypt_with_any(&self.keys, response, &encryptions)
                 .await
                 .map(|(signed, _)| signed)
-                .map_err(|_| refused("it is encrypted, and does not decrypt as configured"))?
+                .map_err(|unopened| match unopened {
+                    Unopened::Busy => AuthError::Overloaded,
+                    Unopened::Refused(_) => {
+                        refused("it is encrypted, and does not decrypt as configured")
+                    }
+                })?
         } else {
             response.to_owned()
         };
@@ -71,7 +76,10 @@ pub(crate) async fn open(
         Some(encryption) if is_compact_jwe(response) => {
             decrypt_off_thread(&client.keys, response, encryption)
                 .await
-                .map_err(|why| refused(&why))?
+                .map_err(|unopened| match unopened {
+                    Unopened::Busy => AuthError::Overloaded,
+                    Unopened::Refused(why) => refused(&why),
+                })?
         }
         Some(encryption) => {
             return Err(refused(&format!(

@@ -68,19 +68,49 @@ pub(crate) fn load(config: &OidcConfig) -> Result<Arc<RpKeys>, String> {
     Ok(Arc::new(RpKeys::new(keys).with_decryption(decryption)))
 }
 
+/// Why a JWE was not opened.
+#[derive(Debug)]
+pub(crate) enum Unopened {
+    /// As many decryptions as allowed are running: nothing was tried (the caller answers
+    /// 503, so that a provider tries again).
+    Busy,
+    /// It does not decrypt, or what it holds is not text: why.
+    Refused(String),
+}
+
+/// At most this many private-key decryptions run at once: half the CPUs, at least one. JWEs
+/// reach the back-channel logout route from anyone; a flood must cost a 503 each, not the
+/// server's every core.
+fn decryptions() -> &'static Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Arc::new(tokio::sync::Semaphore::new((cpus / 2).max(1)))
+    })
+}
+
 /// The text inside `raw`, a compact JWE to the relying party's `keys` with `encryption`,
 /// decrypted on a blocking thread (a private-key operation: up to milliseconds for RSA) so
-/// that the server's async workers go on serving meanwhile.
+/// that the server's async workers go on serving meanwhile; [`Unopened::Busy`] at once when
+/// as many decryptions as allowed are running.
 pub(crate) async fn decrypt_off_thread(
     keys: &Arc<RpKeys>,
     raw: &str,
     encryption: Encryption,
-) -> Result<String, String> {
+) -> Result<String, Unopened> {
+    let permit = decryptions()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| Unopened::Busy)?;
     let (raw, keys) = (raw.to_owned(), keys.clone());
-    let plain = tokio::task::spawn_blocking(move || decrypt(&raw, keys.decryption(), encryption))
-        .await
-        .map_err(|_| "its decryption was cancelled".to_owned())??;
-    String::from_utf8(plain).map_err(|_| "what it holds is not text".to_owned())
+    let plain = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        decrypt(&raw, keys.decryption(), encryption)
+    })
+    .await
+    .map_err(|_| Unopened::Refused("its decryption was cancelled".into()))?
+    .map_err(Unopened::Refused)?;
+    String::from_utf8(plain).map_err(|_| Unopened::Refused("what it holds is not text".into()))
 }
 
 /// The text inside `raw`, decrypted with the first of `settings` that opens it (each tried
@@ -90,17 +120,42 @@ pub(crate) async fn decrypt_with_any(
     keys: &Arc<RpKeys>,
     raw: &str,
     settings: &[Encryption],
-) -> Result<(String, Encryption), String> {
+) -> Result<(String, Encryption), Unopened> {
     let mut reasons = Vec::new();
     for &encryption in settings {
         match decrypt_off_thread(keys, raw, encryption).await {
             Ok(plain) => return Ok((plain, encryption)),
-            Err(why) => reasons.push(why),
+            Err(Unopened::Busy) => return Err(Unopened::Busy),
+            Err(Unopened::Refused(why)) => reasons.push(why),
         }
     }
-    Err(if reasons.is_empty() {
+    Err(Unopened::Refused(if reasons.is_empty() {
         "no encryption is configured for it".into()
     } else {
         reasons.join("; ")
-    })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::jwe::{ContentEncryption, KeyManagement};
+
+    #[tokio::test]
+    async fn decryptions_beyond_the_limit_are_refused_at_once_as_busy() {
+        let keys = Arc::new(RpKeys::new(Vec::new()));
+        let encryption = Encryption {
+            alg: KeyManagement::EcdhEs,
+            enc: ContentEncryption::A256Gcm,
+        };
+        let all = decryptions().available_permits() as u32;
+        let held = decryptions().clone().acquire_many_owned(all).await.unwrap();
+        let busy = decrypt_off_thread(&keys, "a.b.c.d.e", encryption).await;
+        assert!(matches!(busy, Err(Unopened::Busy)), "{busy:?}");
+        let busy = decrypt_with_any(&keys, "a.b.c.d.e", &[encryption]).await;
+        assert!(matches!(busy, Err(Unopened::Busy)), "{busy:?}");
+        drop(held);
+        let refused = decrypt_off_thread(&keys, "a.b.c.d.e", encryption).await;
+        assert!(matches!(refused, Err(Unopened::Refused(_))), "{refused:?}");
+    }
 }

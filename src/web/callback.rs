@@ -17,6 +17,7 @@ use crate::util::clock::unix_now;
 use crate::util::params::MAX_PARAMS_LEN;
 use crate::util::url::safe_return_path;
 use crate::web::login_hook::LoginEvent;
+use crate::web::logout::end_locally;
 use crate::web::relay::relay_page;
 use crate::web::response::AuthResponse;
 use crate::web::runtime::OidcRuntime;
@@ -143,11 +144,10 @@ async fn complete(
                     silent,
                 };
                 if let Err(reason) = hook(event).await {
-                    // No session: not this one, and not one the browser had.
-                    runtime.sessions.remove(jar).await?;
-                    let error = AuthError::LoginRefused(reason);
-                    log::warn!("OpenID Connect: login via `{provider}` refused: {error}");
-                    return Err(error);
+                    // No session: not this one, and not one the browser had (recorded as
+                    // ended, so that a copy of its cookie is none either).
+                    end_locally(runtime, jar, "local").await?;
+                    return Err(AuthError::LoginRefused(reason));
                 }
             }
             store_new_session(runtime, jar, &session).await?;

@@ -106,9 +106,10 @@ impl OpenIdConnect {
     /// an audit trail, provision the user in the application's database, or refuse them.
     /// `Ok(())` lets the login through; `Err(reason)` refuses it: no session (one the browser
     /// had is ended too), the error view with 403 `access_denied` and `reason` as its
-    /// description (shown to the user: say nothing private), and a log line. The hook runs
-    /// once per login, on the callback's request, and may await (a database, an API); a
-    /// refresh of a session's tokens does not call it.
+    /// description (shown to the user: say nothing private; an own [`error_view`](Self::error_view)
+    /// must escape it, as the built-in page does), and a log line. The hook runs once per
+    /// login, on the callback's request, before the session is stored, and may await (a
+    /// database, an API); a refresh of a session's tokens does not call it.
     ///
     /// # Example
     ///

@@ -42,7 +42,7 @@ impl<'r> Responder<'r, 'static> for BackchannelResponse {
             BackchannelResponse::Refused(error) => {
                 log::warn!("OpenID Connect: back-channel logout refused: {error}");
                 let status = match error {
-                    AuthError::Store(_) => Status::ServiceUnavailable,
+                    AuthError::Store(_) | AuthError::Overloaded => Status::ServiceUnavailable,
                     AuthError::Provider(ref e) if e.is_unreachable() => Status::ServiceUnavailable,
                     _ => Status::BadRequest,
                 };
