@@ -103,6 +103,7 @@ pub use web::current_session::CurrentSession;
 pub use web::fairing::OpenIdConnect;
 pub use web::login_hook::LoginEvent;
 pub use web::logout::OidcLogout;
+pub use web::logout_hook::{LogoutChannel, SessionEnded};
 pub use web::provider::{DefaultProvider, Provider};
 pub use web::provider_handle::{ProviderHandle, ProviderResponse};
 pub use web::session_admin::OidcSessions;

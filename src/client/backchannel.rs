@@ -188,13 +188,15 @@ impl RelyingParty {
 
     /// A front-channel logout (`iss`, `sid`): ends the sessions of that provider session, for
     /// every client of the issuer (several providers may share one), and only for provider
-    /// sessions one of our logins came from (anybody can send this request).
+    /// sessions one of our logins came from (anybody can send this request). The names of the
+    /// providers whose sessions it ended.
     pub async fn end_provider_session(
         &self,
         records: &Records,
         iss: &str,
         sid: &str,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Vec<String>, AuthError> {
+        let mut ended = Vec::new();
         for provider in self.providers.values() {
             if !provider.config.is_multi_tenant() && provider.config.issuer() != iss {
                 continue;
@@ -220,8 +222,9 @@ impl RelyingParty {
             };
             self.end_sessions(records, &event).await?;
             metrics::logout(&provider.name, "frontchannel");
+            ended.push(provider.name.clone());
         }
-        Ok(())
+        Ok(ended)
     }
 
     /// Ends the sessions a logout names: those of the provider session `sid` if given (the

@@ -18,6 +18,7 @@ use crate::util::params::MAX_PARAMS_LEN;
 use crate::util::url::safe_return_path;
 use crate::web::login_hook::LoginEvent;
 use crate::web::logout::end_locally;
+use crate::web::logout_hook::LogoutChannel;
 use crate::web::relay::relay_page;
 use crate::web::response::AuthResponse;
 use crate::web::runtime::OidcRuntime;
@@ -146,7 +147,7 @@ async fn complete(
                 if let Err(reason) = hook(event).await {
                     // No session: not this one, and not one the browser had (recorded as
                     // ended, so that a copy of its cookie is none either).
-                    end_locally(runtime, jar, "local").await?;
+                    end_locally(runtime, jar, LogoutChannel::Local).await?;
                     return Err(AuthError::LoginRefused(reason));
                 }
             }

@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use crate::session::model::UserSession;
 use crate::util::clock::unix_now;
 use crate::web::logout::end_locally;
+use crate::web::logout_hook::LogoutChannel;
 use crate::web::provider::{DefaultProvider, Provider};
 use crate::web::runtime::{launch_check, OidcRuntime};
 use crate::web::user::judge_session;
@@ -72,7 +73,7 @@ impl<'r> CurrentSession<'r> {
     /// sharing the store), removed from the server-side store and from the response's
     /// cookies. `Ok(true)` if there was a session. The cookies go even when the store fails.
     pub async fn end(&self) -> Result<bool, StoreError> {
-        end_locally(self.runtime, self.jar, "local").await
+        end_locally(self.runtime, self.jar, LogoutChannel::Local).await
     }
 }
 

@@ -22,6 +22,7 @@ use crate::session::Stores;
 use crate::util::metrics;
 use crate::web::cookies::CookieSettings;
 use crate::web::login_hook::{LoginEvent, LoginHookFn};
+use crate::web::logout_hook::{LogoutHookFn, SessionEnded};
 use crate::web::runtime::{ErrorViewFn, OidcRuntime};
 use crate::web::session_jar::SessionJar;
 use crate::web::verdict::SilentRefresh;
@@ -51,6 +52,7 @@ use crate::web::{callback, catcher, jwks, login, logout, provider_logout};
 pub struct OpenIdConnect {
     error_view: Option<Arc<ErrorViewFn>>,
     on_login: Option<Arc<LoginHookFn>>,
+    on_logout: Option<Arc<LogoutHookFn>>,
     register_catcher: bool,
 }
 
@@ -60,6 +62,7 @@ impl OpenIdConnect {
         OpenIdConnect {
             error_view: None,
             on_login: None,
+            on_logout: None,
             register_catcher: true,
         }
     }
@@ -131,6 +134,36 @@ impl OpenIdConnect {
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
         self.on_login = Some(Arc::new(move |event| Box::pin(hook(event))));
+        self
+    }
+
+    /// Tells `hook` of every session that ends, whoever ends it
+    /// ([`LogoutChannel`](crate::LogoutChannel)): the user at a logout route, the provider (back-channel or front-channel), the application
+    /// ([`OidcSessions`](crate::OidcSessions), [`CurrentSession::end`](crate::CurrentSession::end)),
+    /// or a login the `on_login` hook refused. Called after the session has ended, on a task of
+    /// its own: it never delays the answer (a provider's back-channel request included) and
+    /// cannot undo the logout. A session that merely expires is not reported.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rocket_openidconnect::OpenIdConnect;
+    ///
+    /// let fairing = OpenIdConnect::fairing().on_logout(|ended| async move {
+    ///     log::info!(
+    ///         "audit: {} logout of {} at {}",
+    ///         ended.channel().as_str(),
+    ///         ended.subject().unwrap_or("?"),
+    ///         ended.provider()
+    ///     );
+    /// });
+    /// ```
+    pub fn on_logout<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(SessionEnded) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_logout = Some(Arc::new(move |ended| Box::pin(hook(ended))));
         self
     }
 }
@@ -305,6 +338,7 @@ impl OpenIdConnect {
             cookies,
             error_view: self.error_view.clone(),
             on_login: self.on_login.clone(),
+            on_logout: self.on_logout.clone(),
             rp,
         })
     }

@@ -12,6 +12,7 @@ use crate::protocol::callback::LogoutParams;
 use crate::session::records::EndedBy;
 use crate::util::clock::unix_now;
 use crate::util::metrics;
+use crate::web::logout_hook::{notify, LogoutChannel, SessionEnded};
 use crate::web::response::AuthResponse;
 use crate::web::runtime::launch_check;
 use crate::web::runtime::OidcRuntime;
@@ -91,7 +92,7 @@ pub(crate) async fn apply(
         LogoutOutcome::Confirm => {}
         LogoutOutcome::Failed(_) => runtime.cookies.remove_pending_logout(jar),
         LogoutOutcome::Done | LogoutOutcome::Redirect { .. } => {
-            if let Err(error) = end_locally(runtime, jar, "rp_initiated").await {
+            if let Err(error) = end_locally(runtime, jar, LogoutChannel::RpInitiated).await {
                 failure = Some(error.into());
             }
             match outcome {
@@ -112,7 +113,7 @@ pub(crate) async fn apply(
 pub(crate) async fn end_locally(
     runtime: &OidcRuntime,
     jar: &CookieJar<'_>,
-    channel: &'static str,
+    channel: LogoutChannel,
 ) -> Result<bool, StoreError> {
     let now = unix_now();
     let mut failure = None;
@@ -125,7 +126,14 @@ pub(crate) async fn end_locally(
             log::warn!("OpenID Connect: the end of a session could not be recorded: {error}");
             failure = Some(error);
         }
-        metrics::logout(session.provider(), channel);
+        metrics::logout(session.provider(), channel.as_str());
+        let ended = SessionEnded {
+            provider: session.provider().to_owned(),
+            channel,
+            subject: Some(session.claims().subject().to_owned()),
+            provider_sid: session.provider_sid().map(str::to_owned),
+        };
+        notify(&runtime.on_logout, ended);
     }
     if let Err(error) = runtime.sessions.remove(jar).await {
         log::warn!("OpenID Connect: the session could not be removed from the store: {error}");

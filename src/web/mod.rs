@@ -19,6 +19,7 @@ pub(crate) mod jwks;
 pub(crate) mod login;
 pub(crate) mod login_hook;
 pub(crate) mod logout;
+pub(crate) mod logout_hook;
 pub(crate) mod navigation;
 pub(crate) mod provider;
 pub(crate) mod provider_handle;

@@ -16,6 +16,7 @@ use crate::error::AuthError;
 use crate::util::clock::unix_now;
 use crate::util::metrics;
 use crate::util::params::{parse_params, MAX_PARAMS_LEN};
+use crate::web::logout_hook::{notify, LogoutChannel, SessionEnded};
 use crate::web::runtime::OidcRuntime;
 
 /// The routes mounted at `backchannel_logout_path`.
@@ -90,6 +91,13 @@ async fn backchannel_post(
             Ok(()) => {
                 remove_stored_sessions(runtime, &event).await;
                 metrics::logout(&event.provider, "backchannel");
+                let ended = SessionEnded {
+                    provider: event.provider.clone(),
+                    channel: LogoutChannel::Backchannel,
+                    subject: event.sub.clone(),
+                    provider_sid: event.sid.clone(),
+                };
+                notify(&runtime.on_logout, ended);
                 BackchannelResponse::Done
             }
             Err(error) => {
@@ -161,9 +169,22 @@ async fn frontchannel_get(
         Ok([None, None]) => return FrontchannelResponse(Status::Ok, ancestors),
         _ => return FrontchannelResponse(Status::BadRequest, ancestors),
     };
-    if let Err(error) = rp.end_provider_session(&runtime.records, &iss, &sid).await {
-        log::warn!("OpenID Connect: front-channel logout failed: {error}");
-        return FrontchannelResponse(Status::ServiceUnavailable, ancestors);
+    match rp.end_provider_session(&runtime.records, &iss, &sid).await {
+        Ok(providers) => {
+            for provider in providers {
+                let ended = SessionEnded {
+                    provider,
+                    channel: LogoutChannel::Frontchannel,
+                    subject: None,
+                    provider_sid: Some(sid.clone()),
+                };
+                notify(&runtime.on_logout, ended);
+            }
+        }
+        Err(error) => {
+            log::warn!("OpenID Connect: front-channel logout failed: {error}");
+            return FrontchannelResponse(Status::ServiceUnavailable, ancestors);
+        }
     }
     // Where the browser does send the cookies (a provider on the same site), clear them.
     let now = unix_now();

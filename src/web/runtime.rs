@@ -15,6 +15,7 @@ use crate::error::AuthError;
 use crate::session::records::Records;
 use crate::web::cookies::CookieSettings;
 use crate::web::login_hook::LoginHookFn;
+use crate::web::logout_hook::LogoutHookFn;
 use crate::web::session_jar::SessionJar;
 
 /// The application's error view, if it set one.
@@ -39,6 +40,8 @@ pub(crate) struct OidcRuntime {
     pub error_view: Option<Arc<ErrorViewFn>>,
     /// The application's login hook, if it set one.
     pub on_login: Option<Arc<LoginHookFn>>,
+    /// The application's logout hook, if it set one.
+    pub on_logout: Option<Arc<LogoutHookFn>>,
 }
 
 impl OidcRuntime {

@@ -15,6 +15,7 @@ use crate::session::records::{EndedBy, Records};
 use crate::session::server::SessionInfo;
 use crate::util::clock::unix_now;
 use crate::util::metrics;
+use crate::web::logout_hook::{notify, LogoutChannel, LogoutHookFn, SessionEnded};
 use crate::web::runtime::launch_check;
 use crate::web::runtime::OidcRuntime;
 use crate::web::session_jar::SessionJar;
@@ -52,6 +53,7 @@ pub struct OidcSessions {
     rp: Arc<RelyingParty>,
     records: Arc<Records>,
     sessions: Arc<SessionJar>,
+    on_logout: Option<Arc<LogoutHookFn>>,
 }
 
 impl OidcSessions {
@@ -122,6 +124,7 @@ impl OidcSessions {
             }
         }
         metrics::logout(provider, "application");
+        self.notify(provider, subject, None);
         Ok(())
     }
 
@@ -147,7 +150,19 @@ impl OidcSessions {
             .await?;
         self.sessions.delete(&info.id).await?;
         metrics::logout(provider, "application");
+        self.notify(provider, subject, session.provider_sid());
         Ok(true)
+    }
+
+    /// Tells the application's logout hook of sessions it ended.
+    fn notify(&self, provider: &str, subject: &str, provider_sid: Option<&str>) {
+        let ended = SessionEnded {
+            provider: provider.to_owned(),
+            channel: LogoutChannel::Application,
+            subject: Some(subject.to_owned()),
+            provider_sid: provider_sid.map(str::to_owned),
+        };
+        notify(&self.on_logout, ended);
     }
 }
 
@@ -161,6 +176,7 @@ impl<'r> FromRequest<'r> for OidcSessions {
                 rp: runtime.rp.clone(),
                 records: runtime.records.clone(),
                 sessions: runtime.sessions.clone(),
+                on_logout: runtime.on_logout.clone(),
             }),
             None => Outcome::Error((Status::InternalServerError, AuthError::LoginRequired)),
         }
