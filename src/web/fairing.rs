@@ -138,9 +138,10 @@ impl OpenIdConnect {
     }
 
     /// Tells `hook` of every session that ends, whoever ends it
-    /// ([`LogoutChannel`](crate::LogoutChannel)): the user at a logout route, the provider (back-channel or front-channel), the application
-    /// ([`OidcSessions`](crate::OidcSessions), [`CurrentSession::end`](crate::CurrentSession::end)),
-    /// or a login the `on_login` hook refused. Called after the session has ended, on a task of
+    /// ([`LogoutChannel`](crate::LogoutChannel)): the user at a logout route, the provider
+    /// (back-channel or front-channel), the application ([`OidcSessions`](crate::OidcSessions),
+    /// [`CurrentSession::end`](crate::CurrentSession::end)), or a login the `on_login` hook
+    /// refused. Called after the session has ended, on a task of
     /// its own: it never delays the answer (a provider's back-channel request included) and
     /// cannot undo the logout. A session that merely expires is not reported.
     ///
