@@ -16,7 +16,7 @@ use crate::error::{AuthError, ProviderError};
 use crate::protocol::dpop::DpopKey;
 use crate::protocol::grant::ClientCredentialsRequest;
 use crate::protocol::token_response::bound_to_proof;
-use crate::session::model::authorize_request;
+use crate::session::model::{authorize_request, proof_of};
 use crate::util::clock::unix_now;
 use crate::util::metrics;
 use crate::util::single_flight::SingleFlight;
@@ -87,13 +87,8 @@ impl AppToken {
         url: &str,
         nonce: Option<&str>,
     ) -> Result<Option<String>, ProviderError> {
-        let Some(key) = &self.dpop_key else {
-            return Ok(None);
-        };
-        let now = unix_now();
-        key.proof(method, url, Some(self.access_token.secret()), nonce, now)
-            .map(Some)
-            .map_err(ProviderError::DpopProof)
+        let token = Some(self.access_token.secret().as_str());
+        proof_of(self.dpop_key.as_deref(), method, url, token, nonce)
     }
 
     /// Adds this token to a request for an API: `Authorization: DPoP` with a proof for the

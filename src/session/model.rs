@@ -282,13 +282,8 @@ impl UserSession {
         url: &str,
         nonce: Option<&str>,
     ) -> Result<Option<String>, ProviderError> {
-        let Some(key) = &self.data.dpop_key else {
-            return Ok(None);
-        };
         let token = self.access_token().map(|t| t.secret().as_str());
-        key.proof(method, url, token, nonce, crate::util::clock::unix_now())
-            .map(Some)
-            .map_err(ProviderError::DpopProof)
+        proof_of(self.data.dpop_key.as_ref(), method, url, token, nonce)
     }
 
     /// Adds the session's access token to a request for an API: `Authorization: DPoP` with a
@@ -466,6 +461,23 @@ impl UserSession {
     }
 }
 
+/// A DPoP proof of `key` (none without one) for a request with `method` to `url` that
+/// carries `token`, with the server's `nonce`, made now.
+pub(crate) fn proof_of(
+    key: Option<&DpopKey>,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    nonce: Option<&str>,
+) -> Result<Option<String>, ProviderError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    key.proof(method, url, token, nonce, crate::util::clock::unix_now())
+        .map(Some)
+        .map_err(ProviderError::DpopProof)
+}
+
 /// `request` with `token` in its `Authorization` header (`scheme`: `Bearer` or `DPoP`, the
 /// value marked sensitive) and, when the token is bound to `key`, a DPoP proof of that key for
 /// the request's method and URL with the server's `nonce`.
@@ -486,16 +498,8 @@ pub(crate) fn authorize_request(
     built
         .headers_mut()
         .insert(reqwest::header::AUTHORIZATION, header);
-    if let Some(key) = key {
-        let proof = key
-            .proof(
-                built.method().as_str(),
-                built.url().as_str(),
-                Some(token.secret()),
-                nonce,
-                crate::util::clock::unix_now(),
-            )
-            .map_err(ProviderError::DpopProof)?;
+    let (method, url) = (built.method().as_str(), built.url().as_str());
+    if let Some(proof) = proof_of(key, method, url, Some(token.secret()), nonce)? {
         let proof = reqwest::header::HeaderValue::from_str(&proof)
             .map_err(|_| ProviderError::DpopProof("the proof is not a header value".into()))?;
         built.headers_mut().insert("DPoP", proof);
