@@ -303,25 +303,13 @@ async fn a_failed_metadata_refresh_keeps_the_metadata_and_is_logged_once() {
     assert_eq!(records_with("the metadata refresh failed") - before, 1);
 }
 
-/// The launch fails, and a log line holds `needle`.
+/// The launch with `extra` settings fails, and a log line holds `needle`.
 async fn launch_fails(provider: &TestProvider, extra: &[(&str, Value)], needle: &str) {
     let mut figment = provider.app_figment();
     for (key, value) in extra {
         figment = figment.merge((*key, value.clone()));
     }
-    let rocket = rocket::custom(figment).attach(rocket_openidconnect::OpenIdConnect::fairing());
-    let Err(error) = rocket.ignite().await else {
-        panic!("the launch succeeded");
-    };
-    assert!(
-        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)),
-        "{error:?}"
-    );
-    assert!(
-        records_with(needle) >= 1,
-        "no log line holds {needle:?}: {:#?}",
-        support::logs::records()
-    );
+    support::launch_fails(figment, needle).await;
 }
 
 #[rocket::async_test]

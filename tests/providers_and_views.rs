@@ -5,21 +5,8 @@ mod support;
 use rocket::http::{Accept, Status};
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Json, Value};
-use rocket::{get, routes};
 use rocket_openidconnect::testing::{Behaviour, Signing, TestProvider};
-use rocket_openidconnect::{provider, OidcUser, OpenIdConnect};
-
-provider!(Partner = "partner");
-
-#[get("/")]
-fn main_page(user: OidcUser) -> String {
-    format!("default:{}", user.claims().subject())
-}
-
-#[get("/partner")]
-fn partner_page(user: OidcUser<Partner>) -> String {
-    format!("partner:{}", user.claims().subject())
-}
+use rocket_openidconnect::OpenIdConnect;
 
 async fn two_provider_app(default: &TestProvider, partner: &TestProvider) -> Client {
     let figment = default
@@ -27,7 +14,7 @@ async fn two_provider_app(default: &TestProvider, partner: &TestProvider) -> Cli
         .merge(("oidc.providers.partner", partner.provider_table()));
     let rocket = rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![main_page, partner_page]);
+        .mount("/", support::two_providers::routes());
     Client::tracked(rocket).await.unwrap()
 }
 
@@ -99,7 +86,7 @@ async fn the_application_error_view_is_used() {
     });
     let rocket = rocket::custom(provider.app_figment())
         .attach(fairing)
-        .mount("/", routes![main_page]);
+        .mount("/", support::two_providers::main_routes());
     let client = Client::tracked(rocket).await.unwrap();
     let attempt = provider.login(&client, "/").await;
     assert_eq!(attempt.status, Status::BadRequest);
@@ -120,7 +107,7 @@ async fn an_application_with_its_own_401_catcher_can_delegate_to_the_login_catch
     let colliding = rocket::custom(provider.app_figment())
         .attach(OpenIdConnect::fairing())
         .register("/", vec![rocket::Catcher::new(401, app_401)])
-        .mount("/", routes![main_page]);
+        .mount("/", support::two_providers::main_routes());
     let error = Client::untracked(colliding).await.expect_err("collision");
     assert!(matches!(
         error.kind(),
@@ -130,7 +117,7 @@ async fn an_application_with_its_own_401_catcher_can_delegate_to_the_login_catch
     let rocket = rocket::custom(provider.app_figment())
         .attach(OpenIdConnect::fairing().without_catcher())
         .register("/", vec![rocket::Catcher::new(401, app_401)])
-        .mount("/", routes![main_page]);
+        .mount("/", support::two_providers::main_routes());
     let client = Client::tracked(rocket).await.unwrap();
     let login = provider.login(&client, "/").await;
     assert_eq!(login.status, Status::SeeOther, "{}", login.body);
@@ -165,7 +152,7 @@ async fn providers_sharing_a_callback_path_must_send_iss() {
             .merge(("oidc.providers.partner", table)),
     )
     .attach(OpenIdConnect::fairing())
-    .mount("/", routes![main_page, partner_page]);
+    .mount("/", support::two_providers::routes());
     let client = Client::tracked(rocket).await.unwrap();
     let login = partner.login(&client, "/partner").await;
     assert_eq!(login.status, Status::SeeOther, "{}", login.body);

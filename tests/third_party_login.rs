@@ -8,22 +8,9 @@ mod support;
 
 use rocket::http::{Accept, ContentType, Status};
 use rocket::local::asynchronous::Client;
-use rocket::{get, routes};
 use rocket_openidconnect::testing::TestProvider;
-use rocket_openidconnect::{provider, OidcUser, OpenIdConnect};
+use rocket_openidconnect::OpenIdConnect;
 use serde_json::{json, Value};
-
-provider!(Partner = "partner");
-
-#[get("/")]
-fn main_page(user: OidcUser) -> String {
-    format!("default:{}", user.claims().subject())
-}
-
-#[get("/partner")]
-fn partner_page(user: OidcUser<Partner>) -> String {
-    format!("partner:{}", user.claims().subject())
-}
 
 /// An app with two providers and the login route at `/login`.
 async fn app(default: &TestProvider, partner: &TestProvider) -> Client {
@@ -33,7 +20,7 @@ async fn app(default: &TestProvider, partner: &TestProvider) -> Client {
         .merge(("oidc.providers.partner", partner.provider_table()));
     let rocket = rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![main_page, partner_page]);
+        .mount("/", support::two_providers::routes());
     Client::tracked(rocket).await.unwrap()
 }
 
@@ -205,7 +192,7 @@ async fn two_clients_of_one_issuer_are_told_apart_by_provider() {
         .merge(("oidc.providers.partner", second));
     let rocket = rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![main_page, partner_page]);
+        .mount("/", support::two_providers::routes());
     let client = Client::tracked(rocket).await.unwrap();
     let iss = provider.issuer();
     let ambiguous = client
@@ -268,7 +255,7 @@ async fn a_target_must_be_under_the_path_of_base_url() {
         .merge(("oidc.providers.partner", partner.provider_table()));
     let rocket = rocket::custom(figment)
         .attach(OpenIdConnect::fairing())
-        .mount("/", routes![main_page, partner_page]);
+        .mount("/", support::two_providers::routes());
     let client = Client::tracked(rocket).await.unwrap();
     let iss = default.issuer();
     for outside in [

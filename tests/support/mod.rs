@@ -7,6 +7,7 @@ pub mod logs;
 pub mod pki;
 pub mod redis;
 pub mod session_routes;
+pub mod two_providers;
 
 use std::future::Future;
 use std::sync::Arc;
