@@ -94,6 +94,28 @@ pub(crate) fn at_origin_of<'a>(url: &str, known: impl IntoIterator<Item = &'a st
         .any(|candidate| origin(candidate).as_ref() == Some(&target))
 }
 
+/// The path (and query) of this application that the absolute URL `target` names, as a return
+/// path: `target` must be at `origin` (`https://host:port`, after the URL parser's
+/// normalisation of backslashes, dot segments, IDN and default ports), under `base_path` (the
+/// path of `base_url`, `""` at the root), and what remains must pass [`safe_return_path`].
+/// Only the path and query are kept.
+pub(crate) fn app_path_of(target: &str, origin: &str, base_path: &str) -> Option<String> {
+    let url = Url::parse(target).ok()?;
+    if url.origin().ascii_serialization() != origin {
+        return None;
+    }
+    let rest = match url.path().strip_prefix(base_path)? {
+        "" => "/",
+        rest if rest.starts_with('/') => rest,
+        _ => return None,
+    };
+    let with_query = match url.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_owned(),
+    };
+    safe_return_path(&with_query).map(str::to_owned)
+}
+
 /// Whether `url` names this machine (`127.0.0.0/8`, `::1` or `localhost`).
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -107,6 +129,35 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_is_a_path_of_this_application_or_nothing() {
+        let app = |target: &str| app_path_of(target, "https://app.example", "");
+        assert_eq!(app("https://app.example/r?x=1").as_deref(), Some("/r?x=1"));
+        assert_eq!(app("https://app.example").as_deref(), Some("/"));
+        assert_eq!(
+            app("https://APP.example:443/a/../r#f").as_deref(),
+            Some("/r")
+        );
+        for refused in [
+            "/r",
+            "http://app.example/r",
+            "https://app.example:8443/r",
+            "https://app.example.evil/r",
+            "https://evil.example@app.example.evil/",
+            "https://app.example//evil.example/",
+            "https://app.example/%2f%2fevil.example/",
+            "https://app.example/\\evil.example/",
+            "blob:https://app.example/r",
+        ] {
+            assert_eq!(app(refused), None, "{refused}");
+        }
+        let under = |target: &str| app_path_of(target, "https://app.example", "/app");
+        assert_eq!(under("https://app.example/app/r").as_deref(), Some("/r"));
+        assert_eq!(under("https://app.example/app").as_deref(), Some("/"));
+        assert_eq!(under("https://app.example/appx/r"), None);
+        assert_eq!(under("https://app.example/r"), None);
+    }
 
     #[test]
     fn provider_urls_are_https_or_allowed_http() {

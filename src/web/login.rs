@@ -12,7 +12,7 @@ use crate::error::AuthError;
 use crate::util::clock::unix_now;
 use crate::util::params::{parse_all_params, MAX_PARAMS_LEN};
 use crate::util::text::for_log;
-use crate::util::url::safe_return_path;
+use crate::util::url::app_path_of;
 use crate::web::response::AuthResponse;
 use crate::web::runtime::OidcRuntime;
 
@@ -177,26 +177,9 @@ fn provider_of_issuer(
 /// an absolute URL of this application (the origin of `base_url`, under its path), so that
 /// the login route is nobody's open redirector (OpenID Connect Core 4).
 fn path_of_target(rp: &RelyingParty, target: &str) -> Result<String, AuthError> {
-    let refused = || {
+    app_path_of(target, &rp.origin, &rp.base_path).ok_or_else(|| {
         AuthError::InvalidCallback(
             "target_link_uri is not a URL of this application (base_url)".into(),
         )
-    };
-    let url = url::Url::parse(target).map_err(|_| refused())?;
-    if url.origin().ascii_serialization() != rp.origin {
-        return Err(refused());
-    }
-    let path = url.path();
-    let rest = match path.strip_prefix(rp.base_path.as_str()) {
-        Some("") => "/",
-        Some(rest) if rest.starts_with('/') => rest,
-        _ => return Err(refused()),
-    };
-    let with_query = match url.query() {
-        Some(query) => format!("{rest}?{query}"),
-        None => rest.to_owned(),
-    };
-    safe_return_path(&with_query)
-        .map(str::to_owned)
-        .ok_or_else(refused)
+    })
 }
