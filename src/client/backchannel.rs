@@ -116,21 +116,18 @@ impl RelyingParty {
         if !is_compact_jwe(raw) {
             return Ok((None, None));
         }
-        let mut settings: Vec<Encryption> = Vec::new();
-        for provider in self.config.providers.values() {
-            if let Some(encryption) = provider.id_token_encryption() {
-                if !settings.contains(&encryption) {
-                    settings.push(encryption);
-                }
-            }
-        }
-        if settings.is_empty() {
+        let settings = self
+            .config
+            .providers
+            .values()
+            .map(|p| p.id_token_encryption());
+        if settings.clone().all(|s| s.is_none()) {
             return Err(TokenError::Encryption(
                 "it is encrypted, and no provider has id_token_encrypted_response_alg".into(),
             )
             .into());
         }
-        let (signed, encryption) = match decrypt_with_any(&self.keys, raw, &settings).await {
+        let (signed, encryption) = match decrypt_with_any(&self.keys, raw, settings).await {
             Ok(opened) => opened,
             Err(Unopened::Busy) => return Err(AuthError::Overloaded),
             // The reasons name the providers' settings: for the log, not for the sender.

@@ -14,7 +14,7 @@ use crate::client::signed_answer::SignedAnswer;
 use crate::client::RelyingParty;
 use crate::error::{AuthError, ProviderError};
 use crate::protocol::callback::CallbackParams;
-use crate::protocol::jwe::{is_compact_jwe, Encryption};
+use crate::protocol::jwe::is_compact_jwe;
 use crate::protocol::jws::decode_parts;
 
 /// What the errors name.
@@ -31,18 +31,11 @@ impl RelyingParty {
         providers: &[String],
     ) -> Result<String, AuthError> {
         let signed = if is_compact_jwe(response) {
-            let mut encryptions: Vec<Encryption> = Vec::new();
-            for name in providers {
-                let encryption = self
-                    .config
-                    .providers
-                    .get(name)
-                    .and_then(|p| p.authorization_encryption());
-                if let Some(encryption) = encryption.filter(|e| !encryptions.contains(e)) {
-                    encryptions.push(encryption);
-                }
-            }
-            decrypt_with_any(&self.keys, response, &encryptions)
+            let settings = providers.iter().map(|name| {
+                let provider = self.config.providers.get(name);
+                provider.and_then(|p| p.authorization_encryption())
+            });
+            decrypt_with_any(&self.keys, response, settings)
                 .await
                 .map(|(signed, _)| signed)
                 .map_err(|unopened| match unopened {

@@ -113,16 +113,23 @@ pub(crate) async fn decrypt_off_thread(
     String::from_utf8(plain).map_err(|_| Unopened::Refused("what it holds is not text".into()))
 }
 
-/// The text inside `raw`, decrypted with the first of `settings` that opens it (each tried
-/// once, in order; a setting whose algorithms the header does not name fails before any key
-/// operation), and that setting; else the reasons, one per setting.
+/// The text inside `raw`, decrypted with the first of `settings` that opens it (the settings
+/// given, each distinct one tried once, in order; a setting whose algorithms the header does
+/// not name fails before any key operation), and that setting; else the reasons, one per
+/// setting.
 pub(crate) async fn decrypt_with_any(
     keys: &Arc<RpKeys>,
     raw: &str,
-    settings: &[Encryption],
+    settings: impl IntoIterator<Item = Option<Encryption>>,
 ) -> Result<(String, Encryption), Unopened> {
+    let mut distinct: Vec<Encryption> = Vec::new();
+    for encryption in settings.into_iter().flatten() {
+        if !distinct.contains(&encryption) {
+            distinct.push(encryption);
+        }
+    }
     let mut reasons = Vec::new();
-    for &encryption in settings {
+    for encryption in distinct {
         match decrypt_off_thread(keys, raw, encryption).await {
             Ok(plain) => return Ok((plain, encryption)),
             Err(Unopened::Busy) => return Err(Unopened::Busy),
@@ -152,7 +159,7 @@ mod tests {
         let held = decryptions().clone().acquire_many_owned(all).await.unwrap();
         let busy = decrypt_off_thread(&keys, "a.b.c.d.e", encryption).await;
         assert!(matches!(busy, Err(Unopened::Busy)), "{busy:?}");
-        let busy = decrypt_with_any(&keys, "a.b.c.d.e", &[encryption]).await;
+        let busy = decrypt_with_any(&keys, "a.b.c.d.e", [Some(encryption)]).await;
         assert!(matches!(busy, Err(Unopened::Busy)), "{busy:?}");
         drop(held);
         let refused = decrypt_off_thread(&keys, "a.b.c.d.e", encryption).await;
